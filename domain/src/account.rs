@@ -1,0 +1,346 @@
+//! ACME accounts: the validated registration request and the stored record.
+//!
+//! The account key itself never appears here: it lives sealed in the store (see
+//! [`credentials_aad`]) and decrypted only inside the account's actor.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::provider::{Environment, Provider, ProviderStatus};
+use crate::{Error, Result};
+
+/// An account's state, as RFC 8555 §7.1.2 names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    Active,
+    Deactivated,
+}
+
+impl AccountStatus {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Deactivated => "deactivated",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "active" => Ok(AccountStatus::Active),
+            "deactivated" => Ok(AccountStatus::Deactivated),
+            other => Err(Error::Store(format!("unknown account status {other:?}"))),
+        }
+    }
+}
+
+/// A registered ACME account.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountRecord {
+    pub id: String,
+    pub name: String,
+    pub provider: Provider,
+    pub environment: Environment,
+    pub directory_url: String,
+    pub email: String,
+    pub status: AccountStatus,
+    /// The account URL at the CA (the JWS `kid`).
+    pub account_url: String,
+    pub eab_kid: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deactivated_at: Option<OffsetDateTime>,
+}
+
+/// The associated data an account's sealed credentials carry: its record id.
+pub fn credentials_aad(account_id: &str) -> String {
+    format!("acme_account:{account_id}")
+}
+
+/// External Account Binding credentials (RFC 8555 §7.3.4), decoded.
+#[derive(Clone)]
+pub struct Eab {
+    pub kid: String,
+    pub hmac_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Eab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Eab")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a caller sends to register an account, as received.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationInput {
+    pub name: String,
+    pub provider: String,
+    pub environment: Option<String>,
+    pub email: String,
+    pub directory_url: Option<String>,
+    pub eab_kid: Option<String>,
+    pub eab_hmac_key: Option<String>,
+}
+
+/// A registration that passed every local rule and can go to the CA.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub name: String,
+    pub provider: Provider,
+    pub environment: Environment,
+    pub email: String,
+    pub directory_url: String,
+    pub eab: Option<Eab>,
+}
+
+/// Why a registration cannot go to the CA at all; the edge maps each to its own code.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationRefusal {
+    #[error(transparent)]
+    Invalid(#[from] Error),
+    #[error("{provider} stopped its ACME service on {since}; choose another provider")]
+    Discontinued {
+        provider: Provider,
+        since: &'static str,
+    },
+    #[error(
+        "{provider} requires External Account Binding: send eab {{kid, hmac_key}} from the provider's dashboard"
+    )]
+    EabRequired { provider: Provider },
+}
+
+/// Longest account name.
+const MAX_NAME_LEN: usize = 100;
+
+impl RegistrationInput {
+    /// Applies every local rule: known provider, environment it offers, directory URL for
+    /// `custom` (https), a plausible email, EAB where the provider requires it.
+    pub fn validate(self) -> Result<Registration, RegistrationRefusal> {
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return Err(Error::invalid(
+                "name",
+                format!("a name has 1 to {MAX_NAME_LEN} characters"),
+            )
+            .into());
+        }
+        if name.chars().any(char::is_control) {
+            return Err(Error::invalid("name", "a name has no control characters").into());
+        }
+        let provider: Provider = self.provider.parse()?;
+        let environment: Environment = self
+            .environment
+            .as_deref()
+            .unwrap_or("production")
+            .parse()?;
+        let info = provider.info();
+        if info.status == ProviderStatus::Discontinued {
+            return Err(RegistrationRefusal::Discontinued {
+                provider,
+                since: info.discontinued_on.unwrap_or("an earlier date"),
+            });
+        }
+        let directory_url = match provider {
+            Provider::Custom => {
+                let url = self.directory_url.ok_or_else(|| {
+                    Error::invalid("directory_url", "provider custom needs directory_url")
+                })?;
+                validate_directory_url(&url)?;
+                url
+            }
+            _ => {
+                if self.directory_url.is_some() {
+                    return Err(Error::invalid(
+                        "directory_url",
+                        format!("directory_url is only for provider custom; {provider} has a fixed directory"),
+                    )
+                    .into());
+                }
+                info.directory(environment)
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "environment",
+                            format!("{provider} has no {} environment", environment.as_str()),
+                        )
+                    })?
+                    .to_owned()
+            }
+        };
+        validate_email(&self.email)?;
+        let eab = match (self.eab_kid, self.eab_hmac_key) {
+            (None, None) => None,
+            (Some(kid), Some(key)) => Some(decode_eab(kid, &key)?),
+            _ => {
+                return Err(Error::invalid("eab", "eab needs both kid and hmac_key").into());
+            }
+        };
+        if info.eab_required && eab.is_none() {
+            return Err(RegistrationRefusal::EabRequired { provider });
+        }
+        Ok(Registration {
+            name,
+            provider,
+            environment,
+            email: self.email.trim().to_ascii_lowercase(),
+            directory_url,
+            eab,
+        })
+    }
+}
+
+fn decode_eab(kid: String, hmac_key: &str) -> Result<Eab> {
+    if kid.trim().is_empty() {
+        return Err(Error::invalid("eab.kid", "kid is empty"));
+    }
+    // RFC 8555 §7.3.4 gives the MAC key base64url-encoded; tolerate padding some CAs show.
+    let key = URL_SAFE_NO_PAD
+        .decode(hmac_key.trim().trim_end_matches('='))
+        .map_err(|_| Error::invalid("eab.hmac_key", "hmac_key is not base64url"))?;
+    if key.is_empty() {
+        return Err(Error::invalid("eab.hmac_key", "hmac_key is empty"));
+    }
+    Ok(Eab { kid, hmac_key: key })
+}
+
+/// A deliberately plain email check: one `@`, a non-empty local part, a dotted domain, no
+/// spaces or characters that would break a `mailto:` URI (RFC 8555 §7.3 contacts).
+pub fn validate_email(email: &str) -> Result<()> {
+    let email = email.trim();
+    let bad = || {
+        Err(Error::invalid(
+            "email",
+            format!("{email:?} is not an email address"),
+        ))
+    };
+    let Some((local, domain)) = email.split_once('@') else {
+        return bad();
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=^_`{|}~.".contains(c);
+    if local.is_empty()
+        || local.len() > 64
+        || !local.chars().all(allowed)
+        || domain.len() > 253
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+        || !domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return bad();
+    }
+    Ok(())
+}
+
+/// A custom directory must be an absolute https URL: RFC 8555 §6.1 requires HTTPS.
+fn validate_directory_url(url: &str) -> Result<()> {
+    let rest = url.strip_prefix("https://").ok_or_else(|| {
+        Error::invalid(
+            "directory_url",
+            "directory_url must be an https:// URL (RFC 8555 §6.1)",
+        )
+    })?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || url.chars().any(char::is_whitespace) {
+        return Err(Error::invalid(
+            "directory_url",
+            format!("{url:?} is not a URL"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(provider: &str) -> RegistrationInput {
+        RegistrationInput {
+            name: "le".into(),
+            provider: provider.into(),
+            environment: Some("staging".into()),
+            email: "certs@acme.example".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn letsencrypt_staging_resolves() {
+        let reg = input("letsencrypt").validate().expect("valid");
+        assert_eq!(
+            reg.directory_url,
+            "https://acme-staging-v02.api.letsencrypt.org/directory"
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(matches!(
+            input("buypass").validate(),
+            Err(RegistrationRefusal::Discontinued { .. })
+        ));
+        assert!(matches!(
+            input("google").validate(),
+            Err(RegistrationRefusal::EabRequired { .. })
+        ));
+        assert!(matches!(
+            input("nope").validate(),
+            Err(RegistrationRefusal::Invalid(_))
+        ));
+        assert!(matches!(
+            input("custom").validate(),
+            Err(RegistrationRefusal::Invalid(_))
+        ));
+        let mut zerossl = input("zerossl");
+        zerossl.environment = Some("staging".into());
+        zerossl.eab_kid = Some("kid".into());
+        zerossl.eab_hmac_key = Some("c2VjcmV0".into());
+        assert!(matches!(
+            zerossl.validate(),
+            Err(RegistrationRefusal::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn custom_needs_https() {
+        let mut custom = input("custom");
+        custom.directory_url = Some("http://ca.example/dir".into());
+        assert!(custom.clone().validate().is_err());
+        custom.directory_url = Some("https://ca.example/dir".into());
+        assert!(custom.validate().is_ok());
+    }
+
+    #[test]
+    fn emails() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.org"] {
+            assert!(validate_email(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@.b.co", "a b@c.de", "a@b..co", "a@b.co.",
+        ] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn eab_decodes_base64url() {
+        let mut google = input("google");
+        google.eab_kid = Some("kid-1".into());
+        google.eab_hmac_key =
+            Some("zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W".into());
+        let reg = google.validate().expect("valid");
+        assert_eq!(reg.eab.expect("eab").hmac_key.len(), 48);
+        let mut bad = input("google");
+        bad.eab_kid = Some("kid".into());
+        bad.eab_hmac_key = Some("not base64!".into());
+        assert!(bad.validate().is_err());
+    }
+}

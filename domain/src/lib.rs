@@ -1,0 +1,17 @@
+//! ScaiVault's domain: the types, validation rules and the `Store` trait that every other crate
+//! shares. It knows nothing of HTTP, actors, jobs or SQL, so rules live in one place and can be
+//! tested without any of them.
+
+pub mod account;
+pub mod error;
+pub mod ids;
+pub mod provider;
+pub mod scope;
+pub mod seal;
+pub mod secret;
+pub mod store;
+pub mod timestamp;
+pub mod token;
+
+pub use error::{Error, Result};
+pub use store::{SharedStore, Store};

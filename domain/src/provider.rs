@@ -1,0 +1,189 @@
+//! The ACME providers ScaiVault knows, with their real directory URLs.
+//!
+//! Sources (checked 2026): Let's Encrypt <https://letsencrypt.org/docs/staging-environment/>,
+//! ZeroSSL <https://zerossl.com/documentation/acme/> (no staging environment; EAB required),
+//! Google Trust Services <https://cloud.google.com/certificate-manager/docs/public-ca-tutorial>
+//! (EAB required), BuyPass (ACME service ended on 2025-10-15).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// A provider name as callers send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Letsencrypt,
+    Zerossl,
+    Buypass,
+    Google,
+    /// Any RFC 8555 server; the caller gives `directory_url`.
+    Custom,
+}
+
+/// A provider's environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Production,
+    Staging,
+}
+
+/// Whether a provider can still be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderStatus {
+    Active,
+    Discontinued,
+}
+
+/// One row of the provider table.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderInfo {
+    pub name: Provider,
+    pub display_name: &'static str,
+    pub status: ProviderStatus,
+    /// When the provider stopped its ACME service, for discontinued ones.
+    pub discontinued_on: Option<&'static str>,
+    /// Whether the CA refuses accounts without External Account Binding (RFC 8555 §7.3.4).
+    pub eab_required: bool,
+    pub production_directory: Option<&'static str>,
+    pub staging_directory: Option<&'static str>,
+    pub notes: &'static str,
+}
+
+/// Every provider, in the order the API lists them.
+pub const PROVIDERS: [ProviderInfo; 5] = [
+    ProviderInfo {
+        name: Provider::Letsencrypt,
+        display_name: "Let's Encrypt",
+        status: ProviderStatus::Active,
+        discontinued_on: None,
+        eab_required: false,
+        production_directory: Some("https://acme-v02.api.letsencrypt.org/directory"),
+        staging_directory: Some("https://acme-staging-v02.api.letsencrypt.org/directory"),
+        notes: "Free; rate limits apply (https://letsencrypt.org/docs/rate-limits/). Profiles classic, tlsserver, shortlived; ARI supported.",
+    },
+    ProviderInfo {
+        name: Provider::Zerossl,
+        display_name: "ZeroSSL",
+        status: ProviderStatus::Active,
+        discontinued_on: None,
+        eab_required: true,
+        production_directory: Some("https://acme.zerossl.com/v2/DV90"),
+        staging_directory: None,
+        notes: "Free tier, 90-day certificates. Requires External Account Binding (EAB credentials from the ZeroSSL dashboard). No staging environment.",
+    },
+    ProviderInfo {
+        name: Provider::Buypass,
+        display_name: "BuyPass Go SSL",
+        status: ProviderStatus::Discontinued,
+        discontinued_on: Some("2025-10-15"),
+        eab_required: false,
+        production_directory: Some("https://api.buypass.com/acme/directory"),
+        staging_directory: Some("https://api.test4.buypass.no/acme/directory"),
+        notes: "BuyPass stopped its ACME service on 2025-10-15; new accounts cannot be registered.",
+    },
+    ProviderInfo {
+        name: Provider::Google,
+        display_name: "Google Trust Services",
+        status: ProviderStatus::Active,
+        discontinued_on: None,
+        eab_required: true,
+        production_directory: Some("https://dv.acme-v02.api.pki.goog/directory"),
+        staging_directory: Some("https://dv.acme-v02.test-api.pki.goog/directory"),
+        notes: "Requires External Account Binding (gcloud publicca external-account-keys create); production and staging keys differ.",
+    },
+    ProviderInfo {
+        name: Provider::Custom,
+        display_name: "Custom RFC 8555 server",
+        status: ProviderStatus::Active,
+        discontinued_on: None,
+        eab_required: false,
+        production_directory: None,
+        staging_directory: None,
+        notes: "Any RFC 8555 endpoint (enterprise CAs, test CAs); give directory_url. Add a private root under [acme] extra_roots.",
+    },
+];
+
+impl Provider {
+    /// This provider's table row.
+    pub fn info(self) -> &'static ProviderInfo {
+        PROVIDERS
+            .iter()
+            .find(|info| info.name == self)
+            .expect("every provider has a row")
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Letsencrypt => "letsencrypt",
+            Provider::Zerossl => "zerossl",
+            Provider::Buypass => "buypass",
+            Provider::Google => "google",
+            Provider::Custom => "custom",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provider {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        PROVIDERS
+            .iter()
+            .map(|info| info.name)
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "provider",
+                    format!("unknown provider {s:?}; known: letsencrypt, zerossl, buypass, google, custom"),
+                )
+            })
+    }
+}
+
+impl Environment {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Production => "production",
+            Environment::Staging => "staging",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "production" => Ok(Environment::Production),
+            "staging" => Ok(Environment::Staging),
+            _ => Err(Error::invalid(
+                "environment",
+                format!("unknown environment {s:?}; known: production, staging"),
+            )),
+        }
+    }
+}
+
+impl ProviderInfo {
+    /// The directory URL for `environment`, if the provider has one.
+    pub fn directory(&self, environment: Environment) -> Option<&'static str> {
+        match environment {
+            Environment::Production => self.production_directory,
+            Environment::Staging => self.staging_directory,
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Secrets stored under paths such as `infra/aws/route53/access-key-id`. DNS providers refer to
+//! them by path, so a path is validated strictly: it is part of other records' configuration.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::{Error, Result};
+
+/// Longest accepted path, in bytes.
+pub const MAX_PATH_LEN: usize = 512;
+/// Largest accepted value, in bytes.
+pub const MAX_VALUE_LEN: usize = 64 * 1024;
+
+/// A stored secret; `sealed` holds the value sealed under [`aad`] of the path.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretRecord {
+    pub path: String,
+    #[serde(skip)]
+    pub sealed: Vec<u8>,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// The associated data a secret's value is sealed with: its record id.
+pub fn aad(path: &str) -> String {
+    format!("secret:{path}")
+}
+
+/// Checks a path: `/`-separated segments of `[A-Za-z0-9._-]`, none empty, `.` or `..`.
+pub fn validate_path(path: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::invalid("path", format!("{why}: {path:?}")));
+    if path.is_empty() || path.len() > MAX_PATH_LEN {
+        return bad(&format!("a secret path has 1 to {MAX_PATH_LEN} bytes"));
+    }
+    for segment in path.split('/') {
+        if segment.is_empty() || segment == "." || segment == ".." {
+            return bad("a secret path has no empty, '.' or '..' segments");
+        }
+        if !segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return bad("a secret path uses only letters, digits, '.', '_', '-' and '/'");
+        }
+    }
+    Ok(())
+}
+
+/// Checks a value's size.
+pub fn validate_value(value: &str) -> Result<()> {
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::invalid(
+            "value",
+            format!("a secret value has at most {MAX_VALUE_LEN} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert!(validate_path("infra/aws/route53/access-key-id").is_ok());
+        assert!(validate_path("a").is_ok());
+        for bad in ["", "/a", "a/", "a//b", "a/../b", "a b", "a/./b", "ä"] {
+            assert!(validate_path(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(validate_path(&"a".repeat(MAX_PATH_LEN + 1)).is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! Smoke tests of the peers themselves: if these fail, end-to-end failures elsewhere are about
+//! the test set-up, not the service.
+
+use std::process::Command;
+
+use scaivault_testkit::{Bind, BindOptions, Pebble, PebbleOptions, PgDatabase};
+
+#[tokio::test]
+async fn pebble_serves_its_directory_over_the_throwaway_root() {
+    let pebble = Pebble::start(PebbleOptions::default()).await;
+    let dir: serde_json::Value = pebble
+        .http_client()
+        .get(pebble.directory_url())
+        .send()
+        .await
+        .expect("directory over TLS")
+        .json()
+        .await
+        .expect("directory JSON");
+    assert!(dir["newAccount"].as_str().is_some(), "directory: {dir}");
+    assert!(dir["meta"]["externalAccountRequired"].as_bool() != Some(true));
+
+    let pem = std::fs::read_to_string(pebble.listener_root_pem_path()).unwrap();
+    assert_eq!(pem, pebble.listener_root_pem());
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+
+    let roots = pebble.issuer_roots_pem().await;
+    assert!(
+        roots.contains("-----BEGIN CERTIFICATE-----"),
+        "roots/0: {roots}"
+    );
+    assert_ne!(roots.trim(), pem.trim(), "issuer root is Pebble's own");
+    assert_eq!(pebble.cert_status_by_serial("0A:BC").await, None);
+}
+
+#[tokio::test]
+async fn pebble_with_eab_keys_requires_external_accounts() {
+    let pebble = Pebble::start(PebbleOptions {
+        eab_keys: Some(vec![(
+            "kid-1".to_owned(),
+            "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W".to_owned(),
+        )]),
+        validity_period_secs: Some(3600),
+        nonce_reject_percent: Some(0),
+        ..PebbleOptions::default()
+    })
+    .await;
+    let dir: serde_json::Value = pebble
+        .http_client()
+        .get(pebble.directory_url())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        dir["meta"]["externalAccountRequired"],
+        serde_json::json!(true),
+        "directory: {dir}"
+    );
+}
+
+#[tokio::test]
+async fn bind_answers_and_accepts_only_tsig_signed_updates() {
+    let bind = Bind::start(
+        BindOptions::zones(["example.test", "other.test"])
+            .record("example.test", "www 60 IN A 127.0.0.1")
+            .record(
+                "example.test",
+                "_acme-challenge.alias 60 IN CNAME _acme-challenge.other.test.",
+            ),
+    )
+    .await;
+    let ip = bind.ip();
+    assert_ne!(ip, std::net::Ipv4Addr::LOCALHOST);
+    assert_eq!(bind.addr(), format!("{ip}:53"));
+
+    let soa = dig(&bind, "SOA", "example.test");
+    assert!(soa.starts_with("ns1.example.test."), "SOA: {soa}");
+    assert_eq!(bind.query("A", "ns1.example.test").await, [ip.to_string()]);
+    assert_eq!(
+        bind.query("CNAME", "_acme-challenge.alias.example.test")
+            .await,
+        ["_acme-challenge.other.test."]
+    );
+
+    let name = "_acme-challenge.www.example.test";
+    assert!(bind.txt(name).await.is_empty());
+    let ok = nsupdate(
+        &bind,
+        &bind.nsupdate_key_arg(),
+        &format!("update add {name}. 60 TXT \"token-1\""),
+    );
+    assert!(ok.status.success(), "signed update failed: {ok:?}");
+    assert_eq!(bind.txt(name).await, ["token-1"]);
+
+    let wrong_secret = format!(
+        "{}:{}:{}",
+        bind.tsig_algorithm(),
+        bind.tsig_key_name(),
+        "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZyE="
+    );
+    let refused = nsupdate(
+        &bind,
+        &wrong_secret,
+        &format!("update add {name}. 60 TXT \"forged\""),
+    );
+    assert!(
+        !refused.status.success(),
+        "update with a wrong secret succeeded: {refused:?}"
+    );
+    assert_eq!(bind.txt(name).await, ["token-1"]);
+}
+
+fn dig(bind: &Bind, rtype: &str, name: &str) -> String {
+    let out = Command::new("dig")
+        .args(["+short", &format!("@{}", bind.ip()), rtype, name])
+        .output()
+        .expect("dig");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn nsupdate(bind: &Bind, key: &str, update: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new("nsupdate")
+        .args(["-y", key])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("nsupdate (package bind9-dnsutils; run scripts/test)");
+    let script = format!(
+        "server {} 53\nzone example.test\n{update}\nsend\n",
+        bind.ip()
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn postgres_database_is_created_and_dropped() {
+    let db = PgDatabase::create();
+    let name = db.name().to_owned();
+    let out = Command::new("psql")
+        .args([
+            db.url().as_str(),
+            "-X",
+            "-A",
+            "-t",
+            "-c",
+            "SELECT current_database()",
+        ])
+        .output()
+        .expect("psql");
+    assert!(out.status.success(), "psql: {out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), name);
+    assert_eq!(db.query("SELECT 1 + 1"), "2");
+    drop(db);
+
+    let exists = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-X",
+            "-A",
+            "-t",
+            "-c",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
+        ])
+        .output()
+        .expect("psql");
+    assert_eq!(String::from_utf8_lossy(&exists.stdout).trim(), "0");
+}
