@@ -1,1 +1,72 @@
-fn main() {}
+//! `scaivault`: the ACME client service of the ScaiVault secrets and PKI platform.
+
+mod api;
+mod bootstrap;
+mod config;
+mod duration;
+mod master_key;
+mod serve;
+mod state;
+mod telemetry;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "scaivault",
+    version,
+    about = "ScaiVault ACME: certificates that never expire by surprise"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Configuration file (default: the embedded defaults, then config/default.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve,
+}
+
+fn main() -> ExitCode {
+    // sqlx and rcgen pull in both rustls crypto providers; without a process default some
+    // libraries panic when they build a TLS config.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    let config = match config::Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("scaivault: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.server.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    eprintln!("scaivault: cannot start the async runtime: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!("{err}");
+                    eprintln!("scaivault: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

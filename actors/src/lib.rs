@@ -1,1 +1,14 @@
+//! ScaiVault's actors (ractor). Each ACME account is an [`account::AccountActor`] that owns the
+//! decrypted account key and the protocol client and serialises the account's work; the
+//! [`supervisor::AccountSupervisor`] watches them. [`accounts::Accounts`] is the handle the rest
+//! of the service uses.
 
+pub mod account;
+pub mod accounts;
+pub mod acme_http;
+pub mod error;
+pub mod supervisor;
+
+pub use accounts::Accounts;
+pub use acme_http::AcmeHttp;
+pub use error::{AcmeProblem, Error};

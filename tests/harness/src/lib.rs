@@ -10,6 +10,28 @@
 //! through the operating system (lock files, `bind(:0)`, random names), never through in-process
 //! counters, because cargo-nextest runs every test in its own process.
 //!
+//! ```no_run
+//! use scaivault_testkit::{Bind, BindOptions, Pebble, PebbleOptions, Service, ServiceOptions};
+//!
+//! # async fn example() {
+//! let bind = Bind::start(BindOptions::zones(["example.test"])).await;
+//! let pebble = Pebble::start(PebbleOptions {
+//!     dns_server: Some(bind.addr()),
+//!     ..PebbleOptions::default()
+//! })
+//! .await;
+//! // In an integration test of the root package: env!("CARGO_BIN_EXE_scaivault").
+//! let service = Service::start(
+//!     ServiceOptions::new("target/debug/scaivault")
+//!         .extra_root(pebble.listener_root_pem_path())
+//!         .set("dns", "resolvers", format!("[\"{}\"]", bind.addr())),
+//! )
+//! .await;
+//! let (status, body) = service.client().get("/v1/pki/acme/providers").await;
+//! assert_eq!(status, 200, "{body}");
+//! # }
+//! ```
+//!
 //! Set `SCAIVAULT_TEST_KEEP=1` to keep every peer's temporary directory (and database) after the
 //! test and print where it is.
 

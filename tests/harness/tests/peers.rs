@@ -179,3 +179,87 @@ fn postgres_database_is_created_and_dropped() {
         .expect("psql");
     assert_eq!(String::from_utf8_lossy(&exists.stdout).trim(), "0");
 }
+
+/// Pebble validating dns-01 against the test BIND (`-dnsserver`), with lego as the ACME client:
+/// proves the peers fit together independently of the service, that Debian's pebble 2.4 honours
+/// `certificateValidityPeriod`, and that `cert_status_by_serial` finds what Pebble issued.
+#[tokio::test]
+async fn lego_gets_a_short_lived_certificate_from_pebble_through_bind() {
+    let bind = Bind::start(BindOptions::zones(["example.test"])).await;
+    let pebble = Pebble::start(PebbleOptions {
+        dns_server: Some(bind.addr()),
+        validity_period_secs: Some(3600),
+        ..PebbleOptions::default()
+    })
+    .await;
+    let work = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new("lego")
+        .current_dir(work.path())
+        .env("LEGO_CA_CERTIFICATES", pebble.listener_root_pem_path())
+        .env("RFC2136_NAMESERVER", bind.addr())
+        .env("RFC2136_TSIG_KEY", bind.tsig_key_name())
+        .env(
+            "RFC2136_TSIG_ALGORITHM",
+            format!("{}.", bind.tsig_algorithm()),
+        )
+        .env("RFC2136_TSIG_SECRET", bind.tsig_secret_b64())
+        .args([
+            "--server",
+            &pebble.directory_url(),
+            "--accept-tos",
+            "--email",
+            "test@example.test",
+            "--path",
+            ".",
+            "--dns",
+            "rfc2136",
+            "--dns.resolvers",
+            &bind.addr(),
+            "--dns.disable-cp",
+            "--domains",
+            "www.example.test",
+            "run",
+        ])
+        .output()
+        .await
+        .expect("lego (package lego; run scripts/test)");
+    assert!(
+        out.status.success(),
+        "lego failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        pebble.log_text()
+    );
+    let cert = work.path().join("certificates/www.example.test.crt");
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-startdate", "-enddate", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    let serial = text
+        .lines()
+        .find_map(|l| l.strip_prefix("serial="))
+        .unwrap_or_else(|| panic!("no serial in {text}"));
+    let status = pebble
+        .cert_status_by_serial(serial)
+        .await
+        .unwrap_or_else(|| panic!("Pebble does not know serial {serial}"));
+    assert_eq!(status["Status"], "Valid", "{status}");
+    // `-checkend N` fails when the certificate expires within N seconds: about an hour left.
+    let expires_within = |secs: u32| {
+        !Command::new("openssl")
+            .args(["x509", "-noout", "-checkend", &secs.to_string(), "-in"])
+            .arg(&cert)
+            .status()
+            .expect("openssl")
+            .success()
+    };
+    assert!(expires_within(7200) && !expires_within(600), "{text}");
+    // Challenge record was cleaned up by lego through TSIG-signed updates.
+    assert!(
+        bind.txt("_acme-challenge.www.example.test")
+            .await
+            .is_empty(),
+        "{text}"
+    );
+}

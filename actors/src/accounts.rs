@@ -1,0 +1,147 @@
+//! The handle through which the edge reaches account actors: it validates, spawns or restores the
+//! right actor under the supervisor, and turns replies into results.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorCell, ActorRef, RpcReplyPort};
+use scaivault_domain::account::{AccountRecord, AccountStatus, RegistrationInput};
+use scaivault_domain::seal::MasterKey;
+use scaivault_domain::{SharedStore, ids};
+
+use crate::account::{AccountActor, AccountContext, AccountMsg, AccountStart};
+use crate::supervisor::{AccountSupervisor, Registry};
+use crate::{AcmeHttp, Error};
+
+/// How long an account operation may take before the caller gets an error (the CA is slow or
+/// unreachable; instant-acme's own retries of `badNonce` fit well inside this).
+const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The account actors and their supervisor.
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    ctx: Arc<AccountContext>,
+    supervisor: ActorRef<()>,
+    registry: Registry,
+}
+
+impl Accounts {
+    /// Starts the supervisor.
+    pub async fn start(store: SharedStore, key: MasterKey, http: AcmeHttp) -> Result<Self, Error> {
+        let registry = Registry::default();
+        let (supervisor, _) = Actor::spawn(None, AccountSupervisor, registry.clone())
+            .await
+            .map_err(|err| Error::Unavailable(format!("account supervisor: {err}")))?;
+        Ok(Self {
+            ctx: Arc::new(AccountContext { store, key, http }),
+            supervisor,
+            registry,
+        })
+    }
+
+    /// Whether the supervisor is running (for readiness).
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self.supervisor.get_status(),
+            ractor::ActorStatus::Running | ractor::ActorStatus::Upgrading
+        )
+    }
+
+    /// Stops every account actor and the supervisor.
+    pub fn shutdown(&self) {
+        self.supervisor.stop_children(Some("shutdown".into()));
+        self.supervisor.stop(Some("shutdown".into()));
+    }
+
+    /// Validates the input, registers the account at the CA through a new account actor and
+    /// persists it (the key sealed).
+    pub async fn register(&self, input: RegistrationInput) -> Result<AccountRecord, Error> {
+        let registration = input.validate()?;
+        let taken = self
+            .ctx
+            .store
+            .list_accounts()
+            .await?
+            .iter()
+            .any(|a| a.name == registration.name);
+        if taken {
+            return Err(scaivault_domain::Error::Conflict(format!(
+                "an account named {:?} already exists",
+                registration.name
+            ))
+            .into());
+        }
+        let id = ids::new_id("acme");
+        let actor = self
+            .spawn(&id, AccountStart::New { id: id.clone() })
+            .await?;
+        let result = call(&actor, |reply| {
+            AccountMsg::Register(Box::new(registration), reply)
+        })
+        .await;
+        if result.is_ok() {
+            self.registry.lock().await.insert(id, actor);
+        }
+        result
+    }
+
+    /// Deactivates the account at the CA and here; a no-op answer for one already deactivated.
+    pub async fn deactivate(&self, id: &str) -> Result<AccountRecord, Error> {
+        let record = self
+            .ctx
+            .store
+            .get_account(id)
+            .await?
+            .ok_or_else(|| scaivault_domain::Error::not_found("account", id))?;
+        if record.status == AccountStatus::Deactivated {
+            return Ok(record);
+        }
+        let actor = self.actor(id).await?;
+        call(&actor, AccountMsg::Deactivate).await
+    }
+
+    /// The live actor for an account, restored from the store if it is not running.
+    async fn actor(&self, id: &str) -> Result<ActorRef<AccountMsg>, Error> {
+        let mut live = self.registry.lock().await;
+        if let Some(actor) = live.get(id) {
+            return Ok(actor.clone());
+        }
+        let actor = self
+            .spawn(id, AccountStart::Restore { id: id.to_owned() })
+            .await?;
+        live.insert(id.to_owned(), actor.clone());
+        Ok(actor)
+    }
+
+    async fn spawn(&self, id: &str, start: AccountStart) -> Result<ActorRef<AccountMsg>, Error> {
+        let supervisor: ActorCell = self.supervisor.get_cell();
+        let actor = AccountActor {
+            ctx: self.ctx.clone(),
+        };
+        match Actor::spawn_linked(Some(id.to_owned()), actor, start, supervisor).await {
+            Ok((actor, _)) => Ok(actor),
+            Err(ractor::SpawnErr::StartupFailed(err)) => match err.downcast::<Error>() {
+                Ok(err) => Err(*err),
+                Err(other) => Err(Error::Unavailable(format!("account {id}: {other}"))),
+            },
+            Err(err) => Err(Error::Unavailable(format!("account {id}: {err}"))),
+        }
+    }
+}
+
+/// Sends a request to an account actor and waits for its answer.
+async fn call<T: Send + 'static>(
+    actor: &ActorRef<AccountMsg>,
+    message: impl FnOnce(RpcReplyPort<Result<T, Error>>) -> AccountMsg,
+) -> Result<T, Error> {
+    match actor.call(message, Some(CALL_TIMEOUT)).await {
+        Ok(CallResult::Success(result)) => result,
+        Ok(CallResult::Timeout) => Err(Error::Unavailable(
+            "the ACME server did not answer in time".into(),
+        )),
+        Ok(CallResult::SenderError) | Err(_) => Err(Error::Unavailable(
+            "the account actor stopped before answering".into(),
+        )),
+    }
+}

@@ -1,0 +1,81 @@
+//! The actors crate's one error type.
+
+use scaivault_domain::account::RegistrationRefusal;
+use serde::Serialize;
+
+/// A problem document from an ACME server (RFC 8555 §6.7, RFC 7807).
+#[derive(Debug, Clone, Serialize)]
+pub struct AcmeProblem {
+    /// The problem type, e.g. `urn:ietf:params:acme:error:externalAccountRequired`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub detail: Option<String>,
+    pub status: Option<u16>,
+}
+
+impl AcmeProblem {
+    /// The short type name after `urn:ietf:params:acme:error:`, e.g. `rateLimited`.
+    pub fn short_kind(&self) -> &str {
+        let kind = self.kind.as_deref().unwrap_or("");
+        kind.strip_prefix("urn:ietf:params:acme:error:")
+            .unwrap_or(kind)
+    }
+}
+
+/// Why an actor operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A domain rule or the store refused.
+    #[error(transparent)]
+    Domain(#[from] scaivault_domain::Error),
+    /// A registration refused before reaching the CA.
+    #[error(transparent)]
+    Refused(#[from] RegistrationRefusal),
+    /// The CA answered with a problem document.
+    #[error("the ACME server refused: {}", .problem.detail.as_deref().unwrap_or(.problem.short_kind()))]
+    Acme { problem: AcmeProblem },
+    /// The CA could not be reached or spoke no ACME (TLS failure, connection refused, bad JSON).
+    #[error("the ACME server at {url} could not be reached: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// The trusted roots for talking to ACME servers could not be loaded.
+    #[error("ACME trust roots: {0}")]
+    Roots(String),
+    /// The actor that owns the work is gone or did not answer in time.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl Error {
+    /// Classifies an instant-acme error from talking to the server at `url`.
+    pub(crate) fn from_acme(url: &str, err: instant_acme::Error) -> Self {
+        match err {
+            instant_acme::Error::Api(problem) => Error::Acme {
+                problem: AcmeProblem {
+                    kind: problem.r#type,
+                    detail: problem.detail,
+                    status: problem.status,
+                },
+            },
+            other => Error::Unreachable {
+                url: url.to_owned(),
+                reason: error_chain(&other),
+            },
+        }
+    }
+}
+
+/// An error with its sources, so "connection refused" or "invalid peer certificate: UnknownIssuer"
+/// reaches the operator instead of a bare "HTTP request failure".
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        source = inner.source();
+    }
+    text
+}

@@ -1,0 +1,105 @@
+//! Bearer-token authentication and scope checks. A missing, malformed, unknown or expired token
+//! is 401; a valid token without the needed scope is 403.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use scaivault_domain::scope::Scope;
+use scaivault_domain::token::{self, hashes_match};
+use scaivault_domain::{SharedStore, timestamp};
+use serde_json::json;
+
+use super::error::ApiError;
+use crate::state::AppState;
+
+/// Verifies presented tokens.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    /// SHA-256 of `[security] admin_token`, when configured.
+    configured_admin: Option<[u8; 32]>,
+    store: SharedStore,
+}
+
+/// The caller behind a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub token_id: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Principal {
+    /// Refuses with 403 unless the token has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this token lacks the scope {scope}"),
+            )
+            .with_details(json!({ "required_scope": scope.as_str() })))
+        }
+    }
+}
+
+/// The id shown for the configured bootstrap token, which has no row.
+const CONFIGURED_ADMIN_ID: &str = "tok_configured_admin";
+
+impl Authenticator {
+    pub fn new(configured_admin: &str, store: SharedStore) -> Self {
+        Self {
+            configured_admin: (!configured_admin.is_empty()).then(|| token::hash(configured_admin)),
+            store,
+        }
+    }
+
+    /// The principal for a presented token value.
+    pub async fn authenticate(&self, presented: &str) -> Result<Principal, ApiError> {
+        let unknown = || ApiError::unauthorized("the bearer token is not valid");
+        if let Some(admin) = &self.configured_admin
+            && hashes_match(admin, &token::hash(presented))
+        {
+            return Ok(Principal {
+                token_id: CONFIGURED_ADMIN_ID.into(),
+                scopes: Scope::ALL.to_vec(),
+            });
+        }
+        let (id, secret) = token::parse(presented).ok_or_else(unknown)?;
+        let record = self.store.get_token(id).await?.ok_or_else(unknown)?;
+        if !hashes_match(&record.secret_hash, &token::hash(secret)) {
+            return Err(unknown());
+        }
+        if record.is_expired(timestamp::now()) {
+            return Err(ApiError::unauthorized("the bearer token has expired"));
+        }
+        Ok(Principal {
+            token_id: record.id,
+            scopes: record.scopes,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+        let value = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+        let principal = state.auth.authenticate(value).await?;
+        tracing::Span::current().record("token", principal.token_id.as_str());
+        Ok(principal)
+    }
+}

@@ -1,0 +1,177 @@
+//! The HTTP error type, and the only `IntoResponse` of the service: every failure leaves as
+//! `{"error": {"code", "message", "details"}}` with a stable `code`. A 5xx never carries internals;
+//! those go to the log with the request id.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use scaivault_actors::{AcmeProblem, Error as ActorError};
+use scaivault_domain::account::RegistrationRefusal;
+use serde_json::{Value, json};
+
+/// An API error.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+    /// Seconds, for `Retry-After` on 429 and 503.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+            .with_details(json!({ "field": field }))
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// An unexpected failure: logged in full, answered without detail.
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the service log has the details under this request's id",
+        )
+    }
+
+    fn from_problem(problem: AcmeProblem) -> Self {
+        let details = json!({ "ca_problem": problem });
+        let detail = problem
+            .detail
+            .clone()
+            .unwrap_or_else(|| problem.short_kind().to_owned());
+        match problem.short_kind() {
+            "rateLimited" => {
+                let mut err = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "backend_rate_limited",
+                    format!("the CA's rate limit was hit: {detail}"),
+                );
+                // RFC 8555 §6.6: the CA's Retry-After; instant-acme does not pass it on, so
+                // until it does an hour is the documented conservative wait.
+                err.retry_after = Some(3600);
+                err.with_details(json!({ "ca_problem": problem, "retry_after": 3600 }))
+            }
+            "externalAccountRequired" => Self::new(
+                StatusCode::BAD_REQUEST,
+                "eab_required",
+                format!("the CA requires External Account Binding: {detail}"),
+            )
+            .with_details(details),
+            "malformed"
+            | "invalidContact"
+            | "unsupportedContact"
+            | "unauthorized"
+            | "badPublicKey"
+            | "rejectedIdentifier"
+            | "unsupportedIdentifier"
+            | "accountDoesNotExist"
+            | "userActionRequired"
+            | "badRevocationReason"
+            | "badCSR"
+            | "badSignatureAlgorithm"
+            | "caa"
+            | "alreadyRevoked" => Self::new(
+                StatusCode::BAD_REQUEST,
+                "ca_rejected",
+                format!("the CA refused the request: {detail}"),
+            )
+            .with_details(details),
+            _ => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "backend_error",
+                format!("the CA failed: {detail}"),
+            )
+            .with_details(details),
+        }
+    }
+}
+
+impl From<scaivault_domain::Error> for ApiError {
+    fn from(err: scaivault_domain::Error) -> Self {
+        use scaivault_domain::Error as E;
+        match err {
+            E::Invalid { field, message } => {
+                ApiError::invalid(&field, format!("{field}: {message}"))
+            }
+            E::NotFound { kind, id } => ApiError::not_found(format!("{kind} {id} not found")),
+            E::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            other @ (E::Crypto(_) | E::Store(_)) => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<ActorError> for ApiError {
+    fn from(err: ActorError) -> Self {
+        match err {
+            ActorError::Domain(err) => err.into(),
+            ActorError::Refused(RegistrationRefusal::Invalid(err)) => err.into(),
+            ActorError::Refused(refusal @ RegistrationRefusal::Discontinued { .. }) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "provider_discontinued",
+                refusal.to_string(),
+            ),
+            ActorError::Refused(refusal @ RegistrationRefusal::EabRequired { .. }) => {
+                Self::new(StatusCode::BAD_REQUEST, "eab_required", refusal.to_string())
+                    .with_details(json!({ "field": "eab" }))
+            }
+            ActorError::Acme { problem } => Self::from_problem(problem),
+            ActorError::Unreachable { url, reason } => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "backend_error",
+                format!("the ACME server could not be reached: {reason}"),
+            )
+            .with_details(json!({ "directory_url": url, "reason": reason })),
+            ActorError::Unavailable(message) => {
+                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
+                err.retry_after = Some(5);
+                err
+            }
+            other @ ActorError::Roots(_) => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        if let Some(details) = self.details {
+            body["error"]["details"] = details;
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

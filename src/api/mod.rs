@@ -1,0 +1,98 @@
+//! The axum edge: routes, request ids, tracing spans, the body limit, and JSON answers for
+//! unknown routes and methods.
+
+pub mod accounts;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod secrets;
+pub mod tokens;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::routing::{get, post};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use self::error::ApiError;
+use crate::state::AppState;
+
+/// Largest accepted request body. A CSR or a 100-domain order fits many times over.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: 16 random hex digits unless the caller sent an `x-request-id`.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let id = hex::encode(scaivault_domain::ids::random_bytes(8));
+        id.parse().ok().map(RequestId::new)
+    }
+}
+
+/// The whole API router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/auth/tokens", post(tokens::create).get(tokens::list))
+        .route(
+            "/v1/auth/tokens/{id}",
+            axum::routing::delete(tokens::delete),
+        )
+        .route(
+            "/v1/secrets/{*path}",
+            get(secrets::get).put(secrets::put).delete(secrets::delete),
+        )
+        .route("/v1/pki/acme/providers", get(accounts::providers))
+        .route(
+            "/v1/pki/acme/accounts",
+            post(accounts::register).get(accounts::list),
+        )
+        .route(
+            "/v1/pki/acme/accounts/{id}",
+            get(accounts::get).delete(accounts::deactivate),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state);
+
+    api.layer(
+        TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!(
+                "request",
+                id = %id,
+                method = %request.method(),
+                path = %request.uri().path(),
+                token = tracing::field::Empty,
+            )
+        }),
+    )
+    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}

@@ -1,0 +1,385 @@
+//! Configuration: the embedded `config/default.toml`, then the file given with `--config` (or
+//! `config/default.toml` in the working directory), then `SCAIVAULT_<SECTION>__<KEY>`
+//! environment variables. Unknown keys and bad values are refused with the key's name, because a
+//! typo that silently falls back to a default is how certificates expire by surprise.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use serde::Deserialize;
+
+use crate::duration::HumanDuration;
+
+/// The embedded default; every key has a value here.
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// The prefix of configuration environment variables.
+const ENV_PREFIX: &str = "SCAIVAULT_";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub security: SecurityConfig,
+    pub acme: AcmeConfig,
+    #[expect(dead_code, reason = "validated now, used by the issuance work")]
+    pub challenges: ChallengesConfig,
+    pub dns: DnsConfig,
+    pub renewal: RenewalConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Empty disables the admin listener.
+    #[serde(deserialize_with = "optional_addr")]
+    pub admin_listen: Option<SocketAddr>,
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+}
+
+/// `[security]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    pub admin_token: String,
+    pub master_key_file: PathBuf,
+}
+
+impl fmt::Debug for SecurityConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecurityConfig")
+            .field(
+                "admin_token",
+                &if self.admin_token.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("master_key_file", &self.master_key_file)
+            .finish()
+    }
+}
+
+/// `[acme]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeConfig {
+    pub extra_roots: Vec<PathBuf>,
+}
+
+/// `[challenges]`
+#[derive(Debug, Clone, Deserialize)]
+#[expect(
+    dead_code,
+    reason = "validated now, used by the issuance work (http-01/tls-alpn-01 listeners)"
+)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengesConfig {
+    pub http01_listen: Vec<SocketAddr>,
+    pub tls_alpn01_listen: Vec<SocketAddr>,
+}
+
+/// `[dns]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "validated now, used by dns-01 propagation checks")
+    )]
+    pub resolvers: Vec<SocketAddr>,
+    pub propagation_timeout: HumanDuration,
+    pub propagation_interval: HumanDuration,
+}
+
+/// `[renewal]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewalConfig {
+    pub before_expiry: HumanDuration,
+    pub retry_base: HumanDuration,
+    pub retry_max: HumanDuration,
+}
+
+/// Why the configuration was refused; the message names every offending key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{0}")]
+pub struct ConfigError(String);
+
+fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.trim().parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not an address like \"127.0.0.1:8081\""
+        ))
+    })
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then `file` (an explicit `--config` must exist), then
+    /// the environment given as `(name, value)` pairs.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError(format!(
+                        "  --config {}: no such file",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => {
+                let local = Path::new("config/default.toml");
+                if local.is_file() {
+                    figment = figment.merge(Toml::file_exact(local));
+                }
+            }
+        }
+        let vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .collect();
+        let mut problems = Vec::new();
+        for (name, _) in &vars {
+            if !name[ENV_PREFIX.len()..].contains("__") {
+                problems.push(format!(
+                    "  {name}: not a configuration variable; they are named {ENV_PREFIX}<SECTION>__<KEY>, e.g. SCAIVAULT_DATABASE__URL"
+                ));
+            }
+        }
+        let config_vars: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(name, _)| name[ENV_PREFIX.len()..].contains("__"))
+            .collect();
+        figment = figment.merge(EnvVars(config_vars));
+        let config: Config = match figment.extract() {
+            Ok(config) => config,
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(describe));
+                return Err(ConfigError(problems.join("\n")));
+            }
+        };
+        problems.extend(config.check());
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError(problems.join("\n")))
+        }
+    }
+
+    /// Rules serde cannot express.
+    fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            problems.push(format!(
+                "  database.url: {url:?} must start with sqlite:// or postgres://"
+            ));
+        }
+        let token = &self.security.admin_token;
+        if !token.is_empty() && (token.len() < 16 || token.chars().any(char::is_whitespace)) {
+            problems.push(
+                "  security.admin_token: at least 16 characters without spaces (or empty to generate one)".into(),
+            );
+        }
+        if self.dns.propagation_interval.0.is_zero() {
+            problems.push("  dns.propagation_interval: must be greater than zero".into());
+        }
+        if self.dns.propagation_timeout.0 < self.dns.propagation_interval.0 {
+            problems.push(
+                "  dns.propagation_timeout: must be at least dns.propagation_interval".into(),
+            );
+        }
+        if self.renewal.before_expiry.0.is_zero() {
+            problems.push("  renewal.before_expiry: must be greater than zero".into());
+        }
+        if self.renewal.retry_base.0.is_zero()
+            || self.renewal.retry_max.0 < self.renewal.retry_base.0
+        {
+            problems.push("  renewal.retry_base / retry_max: 0 < retry_base <= retry_max".into());
+        }
+        if self.server.admin_listen == Some(self.server.listen) {
+            problems.push("  server.admin_listen: must differ from server.listen".into());
+        }
+        problems
+    }
+}
+
+/// Configuration environment variables as a figment provider: `SCAIVAULT_DNS__RESOLVERS` sets
+/// `dns.resolvers`. Values are read like TOML values where they parse (`["a", "b"]`, `42`),
+/// else taken as strings, as figment's own `Env` provider does.
+struct EnvVars(Vec<(String, String)>);
+
+impl figment::Provider for EnvVars {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        use figment::value::{Dict, Value};
+        let mut root = Dict::new();
+        for (name, raw) in &self.0 {
+            let path: Vec<String> = name[ENV_PREFIX.len()..]
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect();
+            let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw.clone()));
+            let (last, sections) = path.split_last().expect("split yields at least one part");
+            let mut dict = &mut root;
+            for section in sections {
+                let entry = dict
+                    .entry(section.clone())
+                    .or_insert_with(|| Value::from(Dict::new()));
+                dict = match entry {
+                    Value::Dict(_, inner) => inner,
+                    _ => {
+                        return Err(figment::Error::from(format!(
+                            "{name}: {section} is not a section"
+                        )));
+                    }
+                };
+            }
+            dict.insert(last.clone(), value);
+        }
+        Ok(figment::Profile::Default.collect(root))
+    }
+}
+
+/// One figment error as a line naming the key and where the value came from.
+fn describe(err: figment::Error) -> String {
+    let key = if err.path.is_empty() {
+        "(top level)".to_owned()
+    } else {
+        err.path.join(".")
+    };
+    let source = err
+        .metadata
+        .as_ref()
+        .map(|meta| match &meta.source {
+            Some(source) => format!(" (from {source})"),
+            None => format!(" (from {})", meta.name),
+        })
+        .unwrap_or_default();
+    format!("  {key}: {}{source}", err.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn default_loads() {
+        let config = Config::load(None, env(&[])).expect("default config");
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database.url, "sqlite://data/scaivault.db");
+        assert_eq!(config.renewal.before_expiry.0.as_secs(), 30 * 86400);
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let config = Config::load(
+            None,
+            env(&[
+                (
+                    "SCAIVAULT_DATABASE__URL",
+                    "postgres://postgres@127.0.0.1/test",
+                ),
+                ("SCAIVAULT_DNS__RESOLVERS", r#"["127.0.0.53:53"]"#),
+                ("SCAIVAULT_DNS__PROPAGATION_TIMEOUT", "5m"),
+                ("SCAIVAULT_SERVER__ADMIN_LISTEN", ""),
+                ("PATH", "/usr/bin"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(config.database.url, "postgres://postgres@127.0.0.1/test");
+        assert_eq!(config.dns.resolvers[0].to_string(), "127.0.0.53:53");
+        assert_eq!(config.dns.propagation_timeout.0.as_secs(), 300);
+        assert_eq!(config.server.admin_listen, None);
+    }
+
+    fn refusal(pairs: &[(&str, &str)]) -> String {
+        Config::load(None, env(pairs))
+            .expect_err("must be refused")
+            .to_string()
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        assert!(refusal(&[("SCAIVAULT_SERVER__LISTN", "x")]).contains("server"));
+        assert!(refusal(&[("SCAIVAULT_SERVER__LISTN", "x")]).contains("listn"));
+        assert!(refusal(&[("SCAIVAULT_SERVER__LISTEN", "nowhere")]).contains("server.listen"));
+        assert!(
+            refusal(&[("SCAIVAULT_RENEWAL__BEFORE_EXPIRY", "soon")])
+                .contains("renewal.before_expiry")
+        );
+        assert!(refusal(&[("SCAIVAULT_DATABASE__URL", "mysql://x")]).contains("database.url"));
+        assert!(
+            refusal(&[("SCAIVAULT_SECURITY__ADMIN_TOKEN", "short")])
+                .contains("security.admin_token")
+        );
+        assert!(refusal(&[("SCAIVAULT_NOSECTION", "1")]).contains("SCAIVAULT_NOSECTION"));
+    }
+
+    #[test]
+    fn explicit_file_must_exist_and_is_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing.toml");
+        assert!(Config::load(Some(&missing), env(&[])).is_err());
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:9999\"\n[bogus]\nx = 1\n",
+        )
+        .expect("write");
+        let message = Config::load(Some(&file), env(&[]))
+            .expect_err("bogus section")
+            .to_string();
+        assert!(message.contains("bogus"), "{message}");
+        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:9999\"\n").expect("write");
+        let config = Config::load(Some(&file), env(&[])).expect("partial file");
+        assert_eq!(config.server.listen.port(), 9999);
+        assert_eq!(config.database.url, "sqlite://data/scaivault.db");
+    }
+}

@@ -1,0 +1,422 @@
+//! The API's edge behaviour through the real binary: authentication and scopes, the error
+//! format for bad input, secrets sealed at rest, CA failures as clear errors, graceful shutdown.
+
+#[macro_use]
+mod common;
+
+use common::{Db, custom_account, options, start};
+use scaivault_testkit::{Pebble, PebbleOptions, Service, free_port};
+use serde_json::{Value, json};
+
+/// A raw request, for bodies the typed client cannot send (malformed JSON, huge bodies).
+async fn raw_post(
+    service: &Service,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", service.base_url()))
+        .bearer_auth(service.admin_token())
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let body = response.json().await.expect("every answer is JSON");
+    (status, body)
+}
+
+/// Sends one request line verbatim over TCP and returns the response's status line.
+async fn raw_http_status(service: &Service, request_line: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", service.port()))
+        .await
+        .expect("connect");
+    let request = format!(
+        "{request_line} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        service.admin_token(),
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn tokens_and_scopes() {
+    let (opts, _pg) = options(Db::Sqlite);
+    let service = Service::start(opts).await;
+    let admin = service.client();
+
+    let (status, body) = admin.without_token().get("/v1/pki/acme/accounts").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, body) = admin
+        .with_token("tok_abc.def")
+        .get("/v1/pki/acme/accounts")
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, _) = admin
+        .with_token("garbage")
+        .get("/v1/pki/acme/accounts")
+        .await;
+    assert_eq!(status, 401);
+
+    let (status, created) = admin
+        .post(
+            "/v1/auth/tokens",
+            &json!({"name": "reader", "scopes": ["pki:read"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let value = created["token"]
+        .as_str()
+        .expect("value shown once")
+        .to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    let reader = admin.with_token(value.clone());
+
+    let (status, _) = reader.get("/v1/pki/acme/accounts").await;
+    assert_eq!(status, 200);
+    let (status, body) = reader
+        .post(
+            "/v1/pki/acme/accounts",
+            &json!({"name": "x", "provider": "letsencrypt", "email": "a@b.co"}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    assert_eq!(body["error"]["details"]["required_scope"], "pki:write");
+    let (status, _) = reader.get("/v1/auth/tokens").await;
+    assert_eq!(status, 403);
+    let (status, _) = reader.get("/v1/secrets/a/b").await;
+    assert_eq!(status, 403);
+
+    let (status, list) = admin.get("/v1/auth/tokens").await;
+    assert_eq!(status, 200);
+    let listed = list["tokens"].as_array().expect("tokens");
+    assert!(listed.iter().any(|t| t["id"] == id.as_str()));
+    assert!(
+        !list.to_string().contains(&value),
+        "values are never listed"
+    );
+
+    let (status, body) = admin
+        .post(
+            "/v1/auth/tokens",
+            &json!({"name": "bad", "scopes": ["pki:everything"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    let (status, _) = admin.delete(&format!("/v1/auth/tokens/{id}")).await;
+    assert_eq!(status, 204);
+    let (status, _) = reader.get("/v1/pki/acme/accounts").await;
+    assert_eq!(status, 401, "a deleted token stops working");
+    let (status, _) = admin.delete(&format!("/v1/auth/tokens/{id}")).await;
+    assert_eq!(status, 404);
+
+    assert!(
+        !service.log_text().contains(&value),
+        "token values are never logged"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_documented_4xx_codes() {
+    let (opts, _pg) = options(Db::Sqlite);
+    let service = Service::start(opts).await;
+    let api = service.client();
+    let cases = [
+        (
+            json!({"name": "a", "provider": "nope", "email": "a@b.co"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"name": "a", "provider": "custom", "email": "a@b.co"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"name": "a", "provider": "custom", "email": "a@b.co", "directory_url": "http://ca.test/dir"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"name": "a", "provider": "letsencrypt", "email": "not-an-email"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"name": "a", "provider": "letsencrypt", "environment": "qa", "email": "a@b.co"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"name": "", "provider": "letsencrypt", "email": "a@b.co"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"name": "a", "provider": "letsencrypt"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"name": "a", "provider": "letsencrypt", "email": "a@b.co", "colour": "red"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"name": "a", "provider": "buypass", "email": "a@b.co"}),
+            400,
+            "provider_discontinued",
+        ),
+        (
+            json!({"name": "a", "provider": "zerossl", "email": "a@b.co"}),
+            400,
+            "eab_required",
+        ),
+        (
+            json!({"name": "a", "provider": "google", "environment": "staging", "email": "a@b.co"}),
+            400,
+            "eab_required",
+        ),
+        (
+            json!({"name": "a", "provider": "zerossl", "environment": "staging", "email": "a@b.co", "eab": {"kid": "k", "hmac_key": "aGk"}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"name": "a", "provider": "google", "email": "a@b.co", "eab": {"kid": "k", "hmac_key": "not base64!"}}),
+            400,
+            "invalid_request",
+        ),
+    ];
+    for (body, want_status, want_code) in cases {
+        let (status, answer) = api.post("/v1/pki/acme/accounts", &body).await;
+        assert_eq!(status, want_status, "{body} -> {answer}");
+        assert_eq!(answer["error"]["code"], want_code, "{body} -> {answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+
+    let (status, body) = raw_post(
+        &service,
+        "/v1/pki/acme/accounts",
+        "application/json",
+        b"{\"name\": ".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_json"))
+    );
+    let (status, body) = raw_post(
+        &service,
+        "/v1/pki/acme/accounts",
+        "text/plain",
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+    let mut huge = b"{\"value\": \"".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 2 * 1024 * 1024));
+    huge.extend(b"\"}");
+    let (status, body) =
+        raw_post(&service, "/v1/pki/acme/accounts", "application/json", huge).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+
+    let (status, body) = api.get("/v1/no/such/route").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = api.put("/v1/pki/acme/accounts", &json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    let (status, body) = api.get("/v1/pki/acme/accounts/acme_missing").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+
+    let (status, providers) = api.get("/v1/pki/acme/providers").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = providers["providers"]
+        .as_array()
+        .expect("providers")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["letsencrypt", "zerossl", "buypass", "google", "custom"]
+    );
+    let buypass = &providers["providers"][2];
+    assert_eq!(buypass["status"], "discontinued");
+    assert_eq!(
+        providers["providers"][0]["environments"]["staging"],
+        "https://acme-staging-v02.api.letsencrypt.org/directory"
+    );
+
+    let log = service.log_text();
+    assert!(!log.contains("panicked"), "nothing panicked:\n{log}");
+}
+
+async fn secrets_are_sealed(db: Db) {
+    let (opts, pg) = options(db);
+    let service = Service::start(opts).await;
+    let api = service.client();
+    let value = "route53-secret-access-key-VALUE-4711";
+    let path = "/v1/secrets/infra/aws/route53/secret-access-key";
+
+    let (status, created) = api.put(path, &json!({"value": value})).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["version"], 1);
+    assert!(
+        created.get("value").is_none(),
+        "a write does not echo the value"
+    );
+    let (status, replaced) = api.put(path, &json!({"value": format!("{value}-2")})).await;
+    assert_eq!((status, replaced["version"].as_i64()), (200, Some(2)));
+    let (status, read) = api.get(path).await;
+    assert_eq!(status, 200);
+    assert_eq!(read["value"], format!("{value}-2"));
+    assert_eq!(read["path"], "infra/aws/route53/secret-access-key");
+
+    for bad in ["/v1/secrets/a//b", "/v1/secrets/a%20b"] {
+        let (status, body) = api.put(bad, &json!({"value": "x"})).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    // HTTP clients normalise `..` away; a raw request shows the service refuses it itself.
+    let head = raw_http_status(&service, "PUT /v1/secrets/a/../b", r#"{"value":"x"}"#).await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+
+    let stored_in_plaintext = match &pg {
+        Some(pg) => {
+            pg.query(&format!(
+                "SELECT count(*) FROM secrets WHERE position('{value}'::bytea in sealed) > 0"
+            ))
+            .trim()
+                != "0"
+        }
+        None => std::fs::read_dir(service.data_dir())
+            .expect("data dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("scaivault.db"))
+            .any(|e| {
+                let bytes = std::fs::read(e.path()).expect("read");
+                bytes.windows(value.len()).any(|w| w == value.as_bytes())
+            }),
+    };
+    assert!(!stored_in_plaintext, "secret values are sealed at rest");
+    assert!(
+        !service.log_text().contains(value),
+        "secret values are never logged"
+    );
+
+    let (status, _) = api.delete(path).await;
+    assert_eq!(status, 204);
+    let (status, body) = api.get(path).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+}
+on_both_backends!(secrets_are_sealed);
+
+#[tokio::test]
+async fn ca_failures_are_clear_errors_never_500() {
+    // A Pebble whose listener root the service does NOT trust, and a port nobody listens on.
+    let untrusted = Pebble::start(PebbleOptions::default()).await;
+    let (opts, _pg) = options(Db::Sqlite);
+    let service = Service::start(opts).await;
+    let api = service.client();
+
+    let (status, body) = api
+        .post(
+            "/v1/pki/acme/accounts",
+            &custom_account("untrusted", &untrusted),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "backend_error");
+    let reason = body["error"]["details"]["reason"].as_str().expect("reason");
+    assert!(reason.to_lowercase().contains("certificate"), "{reason}");
+
+    let closed = free_port(std::net::Ipv4Addr::LOCALHOST.into());
+    let mut unreachable = custom_account("unreachable", &untrusted);
+    unreachable["directory_url"] = json!(format!("https://127.0.0.1:{closed}/dir"));
+    let (status, body) = api.post("/v1/pki/acme/accounts", &unreachable).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "backend_error");
+    assert!(
+        body["error"]["details"]["directory_url"]
+            .as_str()
+            .expect("url")
+            .contains(&closed.to_string())
+    );
+
+    let (_, list) = api.get("/v1/pki/acme/accounts").await;
+    assert_eq!(
+        list["accounts"],
+        json!([]),
+        "failed registrations leave nothing behind"
+    );
+}
+
+#[tokio::test]
+async fn graceful_shutdown_on_sigterm() {
+    let mut env = start(Db::Sqlite, PebbleOptions::default()).await;
+    let (status, _) = env
+        .service
+        .client()
+        .post(
+            "/v1/pki/acme/accounts",
+            &custom_account("before-stop", &env.pebble),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let exit = env.service.terminate().await;
+    assert!(exit.success(), "SIGTERM ends the service cleanly: {exit:?}");
+    let log = env.service.log_text();
+    assert!(log.contains("SIGTERM"), "{log}");
+    env.service.restart().await;
+    let (_, list) = env.service.client().get("/v1/pki/acme/accounts").await;
+    assert_eq!(list["accounts"].as_array().expect("accounts").len(), 1);
+}
+
+#[tokio::test]
+async fn readiness_reports_the_backend() {
+    let (opts, _pg) = options(Db::Postgres);
+    let service = Service::start(opts).await;
+    let (status, body) = service.client().without_token().get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["backend"], "postgres");
+    assert_eq!(body["checks"]["database"], "ok");
+}
