@@ -26,7 +26,6 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub security: SecurityConfig,
     pub acme: AcmeConfig,
-    #[expect(dead_code, reason = "validated now, used by the issuance work")]
     pub challenges: ChallengesConfig,
     pub dns: DnsConfig,
     pub renewal: RenewalConfig,
@@ -91,10 +90,6 @@ pub struct AcmeConfig {
 
 /// `[challenges]`
 #[derive(Debug, Clone, Deserialize)]
-#[expect(
-    dead_code,
-    reason = "validated now, used by the issuance work (http-01/tls-alpn-01 listeners)"
-)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengesConfig {
     pub http01_listen: Vec<SocketAddr>,
@@ -105,10 +100,6 @@ pub struct ChallengesConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsConfig {
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "validated now, used by dns-01 propagation checks")
-    )]
     pub resolvers: Vec<SocketAddr>,
     pub propagation_timeout: HumanDuration,
     pub propagation_interval: HumanDuration,

@@ -2,6 +2,7 @@
 
 mod api;
 mod bootstrap;
+mod challenges;
 mod config;
 mod duration;
 mod master_key;

@@ -1,17 +1,25 @@
 //! Start-up and graceful shutdown of the service.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use scaivault_actors::{Accounts, AcmeHttp};
+use scaivault_actors::{Accounts, AcmeHttp, DnsSettings, Orders};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::api;
 use crate::api::auth::Authenticator;
+use crate::challenges;
 use crate::config::Config;
 use crate::state::AppState;
 
+/// Test-only fault injection (debug builds): make each order's actor panic once at this step
+/// (`ready`, `finalize` or `certificate`), to show supervision restarts it from the store.
+const PANIC_AT_ENV: &str = "SV_TEST_PANIC_ORDER_STEP";
+
 /// Runs until SIGTERM or SIGINT; then stops accepting, finishes in-flight requests and stops
-/// the actors.
+/// the actors. Orders in flight are persisted at every step and resume at the next start.
 pub async fn run(config: Config) -> Result<(), String> {
     let key = crate::master_key::load_or_create(&config.security.master_key_file)?;
     let store = scaivault_store::connect(&config.database.url)
@@ -27,6 +35,61 @@ pub async fn run(config: Config) -> Result<(), String> {
     let accounts = Accounts::start(store.clone(), key.clone(), http)
         .await
         .map_err(|err| err.to_string())?;
+    let panic_at = if cfg!(debug_assertions) {
+        std::env::var(PANIC_AT_ENV).ok()
+    } else {
+        None
+    };
+    let dns = DnsSettings {
+        resolvers: config.dns.resolvers.clone(),
+        propagation_timeout: config.dns.propagation_timeout.0,
+        propagation_interval: config.dns.propagation_interval.0,
+    };
+    let orders = Orders::start(store.clone(), key.clone(), accounts.clone(), dns, panic_at)
+        .await
+        .map_err(|err| err.to_string())?;
+
+    // Bind every listener before resuming work, so a CA validating a resumed order finds them.
+    let api_listener = bind("server.listen", config.server.listen).await?;
+    let mut http01 = Vec::new();
+    for addr in &config.challenges.http01_listen {
+        http01.push(bind("challenges.http01_listen", *addr).await?);
+    }
+    let mut tls_alpn = Vec::new();
+    for addr in &config.challenges.tls_alpn01_listen {
+        tls_alpn.push(bind("challenges.tls_alpn01_listen", *addr).await?);
+    }
+    if let Some(admin) = config.server.admin_listen {
+        tracing::info!(address = %admin, "server.admin_listen is set; the job dashboard is served there once renewal jobs exist (not in this version)");
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for listener in http01 {
+        let router = challenges::http01::router(store.clone());
+        let stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(stopped(stop))
+                .await;
+        });
+    }
+    for listener in tls_alpn {
+        tasks.spawn(challenges::tls_alpn01::run(
+            listener,
+            store.clone(),
+            stop_rx.clone(),
+        ));
+    }
+
+    let resumed = orders
+        .resume_unfinished()
+        .await
+        .map_err(|err| err.to_string())?;
+    if resumed > 0 {
+        tracing::info!(orders = resumed, "resuming unfinished orders");
+    }
+
     let state = AppState {
         auth: Arc::new(Authenticator::new(
             &config.security.admin_token,
@@ -35,23 +98,32 @@ pub async fn run(config: Config) -> Result<(), String> {
         store,
         key,
         accounts: accounts.clone(),
+        orders: orders.clone(),
     };
-
-    let listener = TcpListener::bind(config.server.listen)
-        .await
-        .map_err(|err| format!("server.listen {}: {err}", config.server.listen))?;
-    tracing::info!(address = %config.server.listen, "API listening on http://{}", config.server.listen);
-    if let Some(admin) = config.server.admin_listen {
-        tracing::info!(address = %admin, "server.admin_listen is set; the job dashboard is served there once renewal jobs exist (not in this version)");
-    }
-
-    axum::serve(listener, api::router(state))
+    let served = axum::serve(api_listener, api::router(state))
         .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|err| format!("API server: {err}"))?;
+        .await;
+    let _ = stop_tx.send(true);
+    orders.shutdown();
     accounts.shutdown();
+    while tasks.join_next().await.is_some() {}
+    served.map_err(|err| format!("API server: {err}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds `addr`, naming the configuration key on failure.
+async fn bind(key: &str, addr: SocketAddr) -> Result<TcpListener, String> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|err| format!("{key} {addr}: {err}"))?;
+    tracing::info!(address = %addr, "{key}: listening on {addr}");
+    Ok(listener)
+}
+
+/// Resolves once the stop flag is raised (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// Resolves on SIGTERM or SIGINT.

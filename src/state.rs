@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use scaivault_actors::Accounts;
+use axum::extract::FromRef;
+use scaivault_actors::{Accounts, Orders};
 use scaivault_domain::SharedStore;
 use scaivault_domain::seal::MasterKey;
 
@@ -15,4 +16,12 @@ pub struct AppState {
     pub key: MasterKey,
     pub auth: Arc<Authenticator>,
     pub accounts: Accounts,
+    pub orders: Orders,
+}
+
+/// The http-01 responder needs only the store, on the API listener as on its own listeners.
+impl FromRef<AppState> for SharedStore {
+    fn from_ref(state: &AppState) -> SharedStore {
+        state.store.clone()
+    }
 }

@@ -4,9 +4,13 @@
 
 use std::sync::Arc;
 
-use instant_acme::{Account, AccountCredentials, ExternalAccountKey, NewAccount};
+use instant_acme::{
+    Account, AccountCredentials, AuthorizationStatus, ExternalAccountKey, Identifier, NewAccount,
+    NewOrder,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use scaivault_domain::account::{AccountRecord, AccountStatus, Registration, credentials_aad};
+use scaivault_domain::order::ChallengeType;
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::{SharedStore, timestamp};
 
@@ -29,6 +33,37 @@ pub enum AccountMsg {
     ),
     /// Deactivate the account at the CA (RFC 8555 §7.3.6), then here; the actor stops after.
     Deactivate(RpcReplyPort<Result<AccountRecord, Error>>),
+    /// Create an order at the CA (RFC 8555 §7.4) and read its authorizations' challenges.
+    NewOrder(Box<NewOrderSpec>, RpcReplyPort<Result<CreatedOrder, Error>>),
+    /// A handle on the protocol client, for an order actor to drive its own order.
+    Client(RpcReplyPort<Result<Account, Error>>),
+}
+
+/// What to order.
+#[derive(Debug, Clone)]
+pub struct NewOrderSpec {
+    pub domains: Vec<String>,
+    pub challenge_type: ChallengeType,
+    pub profile: Option<String>,
+}
+
+/// An order as the CA created it: its URL and, per identifier, the challenge to answer.
+#[derive(Debug, Clone)]
+pub struct CreatedOrder {
+    pub order_url: String,
+    pub challenges: Vec<CreatedChallenge>,
+}
+
+/// One identifier's challenge of the chosen type.
+#[derive(Debug, Clone)]
+pub struct CreatedChallenge {
+    /// As the order named it (`*.example.test` for a wildcard).
+    pub domain: String,
+    pub status: String,
+    pub token: String,
+    pub key_authorization: String,
+    pub authorization_url: String,
+    pub challenge_url: String,
 }
 
 /// How an account actor starts.
@@ -88,6 +123,14 @@ impl Actor for AccountActor {
                     // Nothing exists for this id: the actor has no reason to live on.
                     myself.stop(Some("registration failed".into()));
                 }
+            }
+            AccountMsg::NewOrder(spec, reply) => {
+                let _ = reply.send(self.new_order(state, &spec).await);
+            }
+            AccountMsg::Client(reply) => {
+                let _ = reply.send(state.account.clone().ok_or_else(|| {
+                    Error::Unavailable(format!("account {} is not registered", state.id))
+                }));
             }
             AccountMsg::Deactivate(reply) => {
                 let result = self.deactivate(state).await;
@@ -177,6 +220,90 @@ impl AccountActor {
         Ok(record)
     }
 
+    async fn new_order(
+        &self,
+        state: &AccountState,
+        spec: &NewOrderSpec,
+    ) -> Result<CreatedOrder, Error> {
+        let account = state
+            .account
+            .as_ref()
+            .ok_or_else(|| Error::Unavailable(format!("account {} is not registered", state.id)))?;
+        let directory = || {
+            state
+                .account
+                .as_ref()
+                .map(|a| a.id().to_owned())
+                .unwrap_or_default()
+        };
+        let identifiers: Vec<Identifier> = spec
+            .domains
+            .iter()
+            .map(|domain| Identifier::Dns(domain.clone()))
+            .collect();
+        let mut request = NewOrder::new(&identifiers);
+        if let Some(profile) = spec.profile.as_deref() {
+            request = request.profile(profile);
+        }
+        let mut order = account
+            .new_order(&request)
+            .await
+            .map_err(|err| Error::from_acme(&directory(), err))?;
+        let order_url = order.url().to_owned();
+        let wanted = acme_challenge_type(spec.challenge_type);
+        let mut challenges = Vec::with_capacity(spec.domains.len());
+        let mut authorizations = order.authorizations();
+        while let Some(authorization) = authorizations.next().await {
+            let mut authorization =
+                authorization.map_err(|err| Error::from_acme(&order_url, err))?;
+            let domain = authorization.identifier().to_string();
+            let authorization_url = authorization.url().to_owned();
+            let reused = authorization.status == AuthorizationStatus::Valid;
+            let challenge = authorization
+                .challenge(wanted.clone())
+                .ok_or_else(|| Error::Acme {
+                    problem: crate::AcmeProblem {
+                        kind: Some("urn:ietf:params:acme:error:unsupportedChallenge".into()),
+                        detail: Some(format!(
+                            "the CA offers no {} challenge for {domain}",
+                            spec.challenge_type
+                        )),
+                        status: None,
+                    },
+                });
+            match challenge {
+                Ok(challenge) => challenges.push(CreatedChallenge {
+                    domain,
+                    status: if reused {
+                        "valid".into()
+                    } else {
+                        "pending".into()
+                    },
+                    token: challenge.token.clone(),
+                    key_authorization: challenge.key_authorization().as_str().to_owned(),
+                    authorization_url,
+                    challenge_url: challenge.url.clone(),
+                }),
+                // An authorization the account already holds may list no challenges to answer.
+                Err(_) if reused => challenges.push(CreatedChallenge {
+                    domain,
+                    status: "valid".into(),
+                    token: String::new(),
+                    key_authorization: String::new(),
+                    authorization_url,
+                    challenge_url: String::new(),
+                }),
+                Err(err) => return Err(err),
+            }
+        }
+        tracing::info!(account = %state.id, order_url = %order_url, domains = spec.domains.len(),
+            "created ACME order");
+        Ok(CreatedOrder {
+            order_url,
+            challenges,
+        })
+    }
+
     async fn deactivate(&self, state: &mut AccountState) -> Result<AccountRecord, Error> {
         let account = state
             .account
@@ -204,5 +331,14 @@ impl AccountActor {
             deactivated_at: Some(at),
             ..record
         })
+    }
+}
+
+/// instant-acme's name for a challenge type.
+pub(crate) fn acme_challenge_type(kind: ChallengeType) -> instant_acme::ChallengeType {
+    match kind {
+        ChallengeType::Http01 => instant_acme::ChallengeType::Http01,
+        ChallengeType::Dns01 => instant_acme::ChallengeType::Dns01,
+        ChallengeType::TlsAlpn01 => instant_acme::ChallengeType::TlsAlpn01,
     }
 }

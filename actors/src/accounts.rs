@@ -10,7 +10,9 @@ use scaivault_domain::account::{AccountRecord, AccountStatus, RegistrationInput}
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::{SharedStore, ids};
 
-use crate::account::{AccountActor, AccountContext, AccountMsg, AccountStart};
+use crate::account::{
+    AccountActor, AccountContext, AccountMsg, AccountStart, CreatedOrder, NewOrderSpec,
+};
 use crate::supervisor::{AccountSupervisor, Registry};
 use crate::{AcmeHttp, Error};
 
@@ -99,6 +101,22 @@ impl Accounts {
         }
         let actor = self.actor(id).await?;
         call(&actor, AccountMsg::Deactivate).await
+    }
+
+    /// Creates an order at the CA through the account's actor.
+    pub async fn new_order(
+        &self,
+        account_id: &str,
+        spec: NewOrderSpec,
+    ) -> Result<CreatedOrder, Error> {
+        let actor = self.actor(account_id).await?;
+        call(&actor, |reply| AccountMsg::NewOrder(Box::new(spec), reply)).await
+    }
+
+    /// The account's protocol client, for an order actor to drive its order.
+    pub async fn client(&self, account_id: &str) -> Result<instant_acme::Account, Error> {
+        let actor = self.actor(account_id).await?;
+        call(&actor, AccountMsg::Client).await
     }
 
     /// The live actor for an account, restored from the store if it is not running.

@@ -37,6 +37,9 @@ pub enum Error {
     /// The CA could not be reached or spoke no ACME (TLS failure, connection refused, bad JSON).
     #[error("the ACME server at {url} could not be reached: {reason}")]
     Unreachable { url: String, reason: String },
+    /// A DNS provider failed or refused (dns-01).
+    #[error(transparent)]
+    Dns(#[from] crate::dns::DnsError),
     /// The trusted roots for talking to ACME servers could not be loaded.
     #[error("ACME trust roots: {0}")]
     Roots(String),

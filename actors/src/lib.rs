@@ -6,9 +6,15 @@
 pub mod account;
 pub mod accounts;
 pub mod acme_http;
+pub mod dns;
+pub mod dns_challenges;
 pub mod error;
+pub mod order;
+pub mod order_supervisor;
+pub mod orders;
 pub mod supervisor;
 
 pub use accounts::Accounts;
 pub use acme_http::AcmeHttp;
 pub use error::{AcmeProblem, Error};
+pub use orders::{DnsSettings, IssueRequest, Orders};

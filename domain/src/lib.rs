@@ -3,8 +3,12 @@
 //! tested without any of them.
 
 pub mod account;
+pub mod certificate;
+pub mod dns_provider;
 pub mod error;
 pub mod ids;
+pub mod order;
+pub mod pki;
 pub mod provider;
 pub mod scope;
 pub mod seal;

@@ -8,6 +8,9 @@ use time::OffsetDateTime;
 
 use crate::Result;
 use crate::account::{AccountRecord, AccountStatus};
+use crate::certificate::{CertificateRecord, CertificateVersion, Issuance};
+use crate::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
+use crate::order::{ChallengeRecord, OrderProgress, OrderQuery, OrderRecord};
 use crate::secret::SecretRecord;
 use crate::token::TokenRecord;
 
@@ -65,4 +68,86 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         status: AccountStatus,
         at: OffsetDateTime,
     ) -> Result<bool>;
+
+    /// Stores a new order with its challenges, in one transaction.
+    async fn insert_order(&self, order: &OrderRecord, challenges: &[ChallengeRecord])
+    -> Result<()>;
+    /// The order with this id.
+    async fn get_order(&self, id: &str) -> Result<Option<OrderRecord>>;
+    /// A page of orders, newest first.
+    async fn list_orders(&self, query: &OrderQuery) -> Result<Vec<OrderRecord>>;
+    /// Ids of orders not in a final status, oldest first (resumed at start-up).
+    async fn unfinished_orders(&self) -> Result<Vec<String>>;
+    /// Records an order's new status (and error); `false` when there is no such order.
+    async fn set_order_progress(&self, id: &str, progress: &OrderProgress) -> Result<bool>;
+    /// Stores the sealed private key generated for an order, before its CSR goes to the CA, so a
+    /// crash after finalisation still has the key for the certificate.
+    async fn set_order_key(&self, id: &str, sealed_key: &[u8]) -> Result<()>;
+    /// The sealed private key generated for an order.
+    async fn order_key(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// Counts one more restart of the order's actor; returns the new count.
+    async fn count_order_restart(&self, id: &str) -> Result<i64>;
+    /// The order's challenges.
+    async fn order_challenges(&self, order_id: &str) -> Result<Vec<ChallengeRecord>>;
+    /// Records a challenge's status (and error).
+    async fn set_challenge_status(
+        &self,
+        order_id: &str,
+        domain: &str,
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<()>;
+    /// The key authorization to serve for an http-01 `token` of an unfinished order.
+    async fn http01_key_authorization(&self, token: &str) -> Result<Option<String>>;
+    /// The key authorization to prove for `domain` over tls-alpn-01, for an unfinished order.
+    async fn tls_alpn01_key_authorization(&self, domain: &str) -> Result<Option<String>>;
+
+    /// Writes an issuance atomically: certificate (inserted, or updated to the new version),
+    /// the version, and the order marked valid. `Error::Conflict` if the order already has one.
+    async fn record_issuance(&self, issuance: &Issuance) -> Result<()>;
+    /// The managed certificate with this id.
+    async fn get_certificate(&self, id: &str) -> Result<Option<CertificateRecord>>;
+    /// A page of certificates, newest first; `before` is a `(created_at millis, id)` cursor.
+    async fn list_certificates(
+        &self,
+        limit: u32,
+        before: Option<(i64, String)>,
+    ) -> Result<Vec<CertificateRecord>>;
+    /// A certificate's versions, newest first.
+    async fn certificate_versions(&self, id: &str) -> Result<Vec<CertificateVersion>>;
+    /// The sealed private key of one version.
+    async fn version_key(&self, id: &str, version: i64) -> Result<Option<Vec<u8>>>;
+
+    /// Stores a DNS provider; `Error::Conflict` when the name is taken.
+    async fn insert_dns_provider(&self, provider: &DnsProviderRecord) -> Result<()>;
+    /// The DNS provider with this id.
+    async fn get_dns_provider(&self, id: &str) -> Result<Option<DnsProviderRecord>>;
+    /// Every DNS provider, newest first.
+    async fn list_dns_providers(&self) -> Result<Vec<DnsProviderRecord>>;
+    /// Deletes a DNS provider unless an unfinished order uses it (`Error::Conflict`), atomically;
+    /// `false` when there was none.
+    async fn delete_dns_provider(&self, id: &str) -> Result<bool>;
+
+    /// Records that an order is about to write `record` (state `present`), before the write, so
+    /// a crash in between still leaves a record to clean up.
+    async fn upsert_dns_record(&self, record: &DnsChallengeRecord) -> Result<()>;
+    /// The TXT records an order wrote.
+    async fn order_dns_records(&self, order_id: &str) -> Result<Vec<DnsChallengeRecord>>;
+    /// Records the outcome of a removal attempt: `removed`, or `remove_failed` with the error
+    /// and when to try again.
+    async fn set_dns_record_state(
+        &self,
+        order_id: &str,
+        domain: &str,
+        state: &str,
+        error: Option<&str>,
+        next_try_at: OffsetDateTime,
+    ) -> Result<()>;
+    /// Records of final orders not yet removed whose next try is due (cleanup after failures
+    /// and restarts).
+    async fn due_dns_cleanups(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DnsChallengeRecord>>;
 }

@@ -152,6 +152,11 @@ impl From<ActorError> for ApiError {
                 err.retry_after = Some(5);
                 err
             }
+            ActorError::Dns(err) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "backend_error",
+                format!("DNS provider: {err}"),
+            ),
             other @ ActorError::Roots(_) => ApiError::internal(other),
         }
     }

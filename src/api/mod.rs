@@ -3,9 +3,13 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod certificates;
+pub mod dns_providers;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod orders;
+pub mod pagination;
 pub mod secrets;
 pub mod tokens;
 
@@ -59,6 +63,25 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/pki/acme/accounts/{id}",
             get(accounts::get).delete(accounts::deactivate),
+        )
+        .route("/v1/pki/acme/issue", post(orders::issue))
+        .route("/v1/pki/acme/orders", get(orders::list))
+        .route("/v1/pki/acme/orders/{id}", get(orders::get))
+        .route("/v1/pki/certificates", get(certificates::list))
+        .route("/v1/pki/certificates/{id}", get(certificates::get))
+        .route("/v1/pki/certificates/{id}/pem", get(certificates::pem))
+        .route("/v1/pki/certificates/{id}/key", get(certificates::key))
+        .route(
+            "/v1/pki/dns-providers",
+            post(dns_providers::create).get(dns_providers::list),
+        )
+        .route(
+            "/v1/pki/dns-providers/{id}",
+            get(dns_providers::get).delete(dns_providers::delete),
+        )
+        .route(
+            crate::challenges::http01::PATH,
+            get(crate::challenges::http01::respond),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -6,6 +6,12 @@
 //! for both backends at once. Only pool set-up and migrations differ, in [`sqlite`] and
 //! [`postgres`].
 
+#[macro_use]
+mod orders_sql;
+#[macro_use]
+mod certificates_sql;
+#[macro_use]
+mod dns_sql;
 mod error;
 mod postgres;
 mod queries;

@@ -2,6 +2,13 @@
 
 use async_trait::async_trait;
 use scaivault_domain::account::{AccountRecord, AccountStatus};
+use scaivault_domain::certificate::{
+    CertificateRecord, CertificateStatus, CertificateVersion, Issuance,
+};
+use scaivault_domain::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
+use scaivault_domain::order::{
+    ChallengeRecord, OrderError, OrderProgress, OrderQuery, OrderRecord, OrderStatus,
+};
 use scaivault_domain::secret::SecretRecord;
 use scaivault_domain::timestamp::{from_millis, to_millis};
 use scaivault_domain::token::TokenRecord;
@@ -38,8 +45,137 @@ fn parse_stored<T: std::str::FromStr>(column: &str, value: &str) -> Result<T> {
         .map_err(|_| Error::Store(format!("column {column}: unexpected value {value:?}")))
 }
 
+/// Lists are stored as JSON text on both backends.
+fn to_json(list: &[String]) -> Result<String> {
+    serde_json::to_string(list).map_err(|e| Error::Store(e.to_string()))
+}
+
+fn from_json(column: &str, text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| Error::Store(format!("column {column}: {e}")))
+}
+
 macro_rules! row_decoders {
     ($row:ty) => {
+        fn order_from_row(row: &$row) -> Result<OrderRecord> {
+            let text =
+                |column: &str| -> Result<String> { row.try_get(column).map_err(query_error) };
+            let opt = |column: &str| -> Result<Option<String>> {
+                row.try_get(column).map_err(query_error)
+            };
+            let error = match (opt("error_code")?, opt("error_message")?) {
+                (Some(code), Some(message)) => Some(OrderError { code, message }),
+                _ => None,
+            };
+            Ok(OrderRecord {
+                id: text("id")?,
+                account_id: text("account_id")?,
+                certificate_id: opt("certificate_id")?,
+                domains: from_json("domains", &text("domains")?)?,
+                challenge_type: parse_stored("challenge_type", &text("challenge_type")?)?,
+                key_type: parse_stored("key_type", &text("key_type")?)?,
+                csr_pem: opt("csr_pem")?,
+                profile: opt("profile")?,
+                auto_renew: row.try_get::<i64, _>("auto_renew").map_err(query_error)? != 0,
+                dns_provider_id: opt("dns_provider_id")?,
+                status: parse_stored::<OrderStatus>("status", &text("status")?)?,
+                order_url: text("order_url")?,
+                error,
+                not_after: row
+                    .try_get::<Option<i64>, _>("not_after")
+                    .map_err(query_error)?
+                    .map(from_millis),
+                created_at: from_millis(row.try_get("created_at").map_err(query_error)?),
+                updated_at: from_millis(row.try_get("updated_at").map_err(query_error)?),
+            })
+        }
+
+        fn dns_provider_from_row(row: &$row) -> Result<DnsProviderRecord> {
+            let text =
+                |column: &str| -> Result<String> { row.try_get(column).map_err(query_error) };
+            Ok(DnsProviderRecord {
+                id: text("id")?,
+                name: text("name")?,
+                kind: text("kind")?,
+                config: serde_json::from_str(&text("config")?)
+                    .map_err(|e| Error::Store(format!("column config: {e}")))?,
+                created_at: from_millis(row.try_get("created_at").map_err(query_error)?),
+            })
+        }
+
+        fn dns_record_from_row(row: &$row) -> Result<DnsChallengeRecord> {
+            let text =
+                |column: &str| -> Result<String> { row.try_get(column).map_err(query_error) };
+            Ok(DnsChallengeRecord {
+                order_id: text("order_id")?,
+                domain: text("domain")?,
+                provider_id: text("provider_id")?,
+                fqdn: text("fqdn")?,
+                value: text("value")?,
+                state: text("state")?,
+                attempts: row.try_get("attempts").map_err(query_error)?,
+                last_error: row.try_get("last_error").map_err(query_error)?,
+            })
+        }
+
+        fn challenge_from_row(row: &$row) -> Result<ChallengeRecord> {
+            let text =
+                |column: &str| -> Result<String> { row.try_get(column).map_err(query_error) };
+            Ok(ChallengeRecord {
+                order_id: text("order_id")?,
+                domain: text("domain")?,
+                challenge_type: parse_stored("challenge_type", &text("challenge_type")?)?,
+                status: text("status")?,
+                token: text("token")?,
+                key_authorization: text("key_authorization")?,
+                authorization_url: text("authorization_url")?,
+                challenge_url: text("challenge_url")?,
+                error: row.try_get("error").map_err(query_error)?,
+            })
+        }
+
+        fn certificate_from_row(row: &$row) -> Result<CertificateRecord> {
+            let text =
+                |column: &str| -> Result<String> { row.try_get(column).map_err(query_error) };
+            let int = |column: &str| -> Result<i64> { row.try_get(column).map_err(query_error) };
+            Ok(CertificateRecord {
+                id: text("id")?,
+                account_id: text("account_id")?,
+                domains: from_json("domains", &text("domains")?)?,
+                challenge_type: parse_stored("challenge_type", &text("challenge_type")?)?,
+                key_type: parse_stored("key_type", &text("key_type")?)?,
+                dns_provider_id: row.try_get("dns_provider_id").map_err(query_error)?,
+                profile: row.try_get("profile").map_err(query_error)?,
+                auto_renew: int("auto_renew")? != 0,
+                own_csr: int("own_csr")? != 0,
+                current_version: int("current_version")?,
+                status: CertificateStatus::parse(&text("status")?)?,
+                serial_number: text("serial_number")?,
+                not_after: from_millis(int("not_after")?),
+                created_at: from_millis(int("created_at")?),
+                updated_at: from_millis(int("updated_at")?),
+            })
+        }
+
+        fn version_from_row(row: &$row) -> Result<CertificateVersion> {
+            let text =
+                |column: &str| -> Result<String> { row.try_get(column).map_err(query_error) };
+            let int = |column: &str| -> Result<i64> { row.try_get(column).map_err(query_error) };
+            Ok(CertificateVersion {
+                certificate_id: text("certificate_id")?,
+                version: int("version")?,
+                order_id: text("order_id")?,
+                serial_number: text("serial_number")?,
+                issuer: text("issuer")?,
+                sans: from_json("sans", &text("sans")?)?,
+                not_before: from_millis(int("not_before")?),
+                not_after: from_millis(int("not_after")?),
+                chain_pem: text("chain_pem")?,
+                has_private_key: row.try_get::<bool, _>("has_key").map_err(query_error)?,
+                status: CertificateStatus::parse(&text("status")?)?,
+                created_at: from_millis(int("created_at")?),
+            })
+        }
+
         fn token_from_row(row: &$row) -> Result<TokenRecord> {
             let hash: Vec<u8> = row.try_get("secret_hash").map_err(query_error)?;
             Ok(TokenRecord {
@@ -94,6 +230,9 @@ macro_rules! impl_store {
     ($store:ty, $row:ty, $backend:literal) => {
         impl $store {
             row_decoders!($row);
+            order_methods!();
+            certificate_methods!();
+            dns_methods!();
         }
 
         #[async_trait]
@@ -315,6 +454,135 @@ macro_rules! impl_store {
                 .await
                 .map_err(query_error)?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            // Written once in orders_sql.rs, certificates_sql.rs and dns_sql.rs as inherent methods: the
+            // trait impl forwards because #[async_trait] cannot see macro-generated methods.
+            async fn insert_dns_provider(&self, provider: &DnsProviderRecord) -> Result<()> {
+                self.sql_insert_dns_provider(provider).await
+            }
+
+            async fn get_dns_provider(&self, id: &str) -> Result<Option<DnsProviderRecord>> {
+                self.sql_get_dns_provider(id).await
+            }
+
+            async fn list_dns_providers(&self) -> Result<Vec<DnsProviderRecord>> {
+                self.sql_list_dns_providers().await
+            }
+
+            async fn delete_dns_provider(&self, id: &str) -> Result<bool> {
+                self.sql_delete_dns_provider(id).await
+            }
+
+            async fn upsert_dns_record(&self, record: &DnsChallengeRecord) -> Result<()> {
+                self.sql_upsert_dns_record(record).await
+            }
+
+            async fn order_dns_records(&self, order_id: &str) -> Result<Vec<DnsChallengeRecord>> {
+                self.sql_order_dns_records(order_id).await
+            }
+
+            async fn set_dns_record_state(
+                &self,
+                order_id: &str,
+                domain: &str,
+                state: &str,
+                error: Option<&str>,
+                next_try_at: OffsetDateTime,
+            ) -> Result<()> {
+                self.sql_set_dns_record_state(order_id, domain, state, error, next_try_at)
+                    .await
+            }
+
+            async fn due_dns_cleanups(
+                &self,
+                now: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<DnsChallengeRecord>> {
+                self.sql_due_dns_cleanups(now, limit).await
+            }
+
+            async fn insert_order(
+                &self,
+                order: &OrderRecord,
+                challenges: &[ChallengeRecord],
+            ) -> Result<()> {
+                self.sql_insert_order(order, challenges).await
+            }
+
+            async fn get_order(&self, id: &str) -> Result<Option<OrderRecord>> {
+                self.sql_get_order(id).await
+            }
+
+            async fn list_orders(&self, query: &OrderQuery) -> Result<Vec<OrderRecord>> {
+                self.sql_list_orders(query).await
+            }
+
+            async fn unfinished_orders(&self) -> Result<Vec<String>> {
+                self.sql_unfinished_orders().await
+            }
+
+            async fn set_order_progress(&self, id: &str, progress: &OrderProgress) -> Result<bool> {
+                self.sql_set_order_progress(id, progress).await
+            }
+
+            async fn set_order_key(&self, id: &str, sealed_key: &[u8]) -> Result<()> {
+                self.sql_set_order_key(id, sealed_key).await
+            }
+
+            async fn order_key(&self, id: &str) -> Result<Option<Vec<u8>>> {
+                self.sql_order_key(id).await
+            }
+
+            async fn count_order_restart(&self, id: &str) -> Result<i64> {
+                self.sql_count_order_restart(id).await
+            }
+
+            async fn order_challenges(&self, order_id: &str) -> Result<Vec<ChallengeRecord>> {
+                self.sql_order_challenges(order_id).await
+            }
+
+            async fn set_challenge_status(
+                &self,
+                order_id: &str,
+                domain: &str,
+                status: &str,
+                error: Option<&str>,
+            ) -> Result<()> {
+                self.sql_set_challenge_status(order_id, domain, status, error)
+                    .await
+            }
+
+            async fn http01_key_authorization(&self, token: &str) -> Result<Option<String>> {
+                self.sql_http01_key_authorization(token).await
+            }
+
+            async fn tls_alpn01_key_authorization(&self, domain: &str) -> Result<Option<String>> {
+                self.sql_tls_alpn01_key_authorization(domain).await
+            }
+
+            async fn record_issuance(&self, issuance: &Issuance) -> Result<()> {
+                self.sql_record_issuance(issuance).await
+            }
+
+            async fn get_certificate(&self, id: &str) -> Result<Option<CertificateRecord>> {
+                self.sql_get_certificate(id).await
+            }
+
+            async fn list_certificates(
+                &self,
+                limit: u32,
+                before: Option<(i64, String)>,
+            ) -> Result<Vec<CertificateRecord>> {
+                self.sql_list_certificates(limit, before).await
+            }
+
+            async fn certificate_versions(&self, id: &str) -> Result<Vec<CertificateVersion>> {
+                self.sql_certificate_versions(id).await
+            }
+
+            async fn version_key(&self, id: &str, version: i64) -> Result<Option<Vec<u8>>> {
+                self.sql_version_key(id, version).await
             }
         }
     };

@@ -5,10 +5,19 @@
 use std::future::Future;
 
 use scaivault_domain::account::{AccountRecord, AccountStatus};
+use scaivault_domain::certificate::{
+    CertificateRecord, CertificateStatus, CertificateVersion, Issuance,
+};
+use scaivault_domain::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
+use scaivault_domain::order::{
+    ChallengeRecord, ChallengeType, OrderError, OrderProgress, OrderQuery, OrderRecord, OrderStatus,
+};
+use scaivault_domain::pki::KeyType;
 use scaivault_domain::provider::{Environment, Provider};
 use scaivault_domain::scope::Scope;
 use scaivault_domain::secret::SecretRecord;
 use scaivault_domain::timestamp::now;
+use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::{Error, SharedStore, ids, token};
 use sqlx::Connection;
 
@@ -246,5 +255,511 @@ conformance!(
             .collect();
         assert_eq!(names.len(), 2);
         assert!(names.contains(&"second".to_string()));
+    }
+);
+
+fn order(account_id: &str, id: &str, created_at: time::OffsetDateTime) -> OrderRecord {
+    OrderRecord {
+        id: id.into(),
+        account_id: account_id.into(),
+        certificate_id: None,
+        domains: vec!["a.example.test".into(), "*.example.test".into()],
+        challenge_type: ChallengeType::Http01,
+        key_type: KeyType::EcdsaP384,
+        csr_pem: None,
+        profile: Some("shortlived".into()),
+        auto_renew: true,
+        dns_provider_id: None,
+        status: OrderStatus::Pending,
+        order_url: format!("https://ca.test/order/{id}"),
+        error: None,
+        not_after: None,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+fn challenge(order_id: &str, domain: &str, kind: ChallengeType, token: &str) -> ChallengeRecord {
+    ChallengeRecord {
+        order_id: order_id.into(),
+        domain: domain.into(),
+        challenge_type: kind,
+        status: "pending".into(),
+        token: token.into(),
+        key_authorization: format!("{token}.thumbprint"),
+        authorization_url: format!("https://ca.test/authz/{token}"),
+        challenge_url: format!("https://ca.test/chall/{token}"),
+        error: None,
+    }
+}
+
+conformance!(
+    orders_round_trip_progress_and_pages,
+    |store: SharedStore| async move {
+        let acct = account("orders");
+        store.insert_account(&acct, b"x").await.expect("account");
+        let base = now();
+        for i in 0..5 {
+            let o = order(
+                &acct.id,
+                &format!("acme_order_{i}"),
+                base + time::Duration::seconds(i),
+            );
+            store
+                .insert_order(
+                    &o,
+                    &[challenge(
+                        &o.id,
+                        "a.example.test",
+                        ChallengeType::Http01,
+                        &format!("tok{i}"),
+                    )],
+                )
+                .await
+                .expect("insert order");
+        }
+        let back = store
+            .get_order("acme_order_3")
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(back.domains, vec!["a.example.test", "*.example.test"]);
+        assert_eq!(back.key_type, KeyType::EcdsaP384);
+        assert_eq!(back.profile.as_deref(), Some("shortlived"));
+        assert!(back.auto_renew);
+        assert_eq!(back.status, OrderStatus::Pending);
+
+        let page = store
+            .list_orders(&OrderQuery {
+                status: None,
+                limit: 2,
+                before: None,
+            })
+            .await
+            .expect("page 1");
+        assert_eq!(
+            page.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+            ["acme_order_4", "acme_order_3"]
+        );
+        let last = page.last().expect("row");
+        let next = store
+            .list_orders(&OrderQuery {
+                status: None,
+                limit: 2,
+                before: Some((to_millis(last.created_at), last.id.clone())),
+            })
+            .await
+            .expect("page 2");
+        assert_eq!(
+            next.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+            ["acme_order_2", "acme_order_1"]
+        );
+
+        let failed = OrderError::new(
+            "validation_failed",
+            "a.example.test: http-01 challenge failed",
+        );
+        assert!(
+            store
+                .set_order_progress(
+                    "acme_order_1",
+                    &OrderProgress {
+                        status: OrderStatus::Invalid,
+                        error: Some(failed.clone()),
+                        at: now()
+                    },
+                )
+                .await
+                .expect("progress")
+        );
+        let invalid = store
+            .list_orders(&OrderQuery {
+                status: Some(OrderStatus::Invalid),
+                limit: 10,
+                before: None,
+            })
+            .await
+            .expect("filter");
+        assert_eq!(invalid.len(), 1);
+        assert_eq!(invalid[0].error.as_ref(), Some(&failed));
+        let unfinished = store.unfinished_orders().await.expect("unfinished");
+        assert_eq!(
+            unfinished,
+            [
+                "acme_order_0",
+                "acme_order_2",
+                "acme_order_3",
+                "acme_order_4"
+            ]
+        );
+
+        assert_eq!(
+            store
+                .count_order_restart("acme_order_0")
+                .await
+                .expect("restart"),
+            1
+        );
+        assert_eq!(
+            store
+                .count_order_restart("acme_order_0")
+                .await
+                .expect("restart"),
+            2
+        );
+        store
+            .set_order_key("acme_order_0", b"sealed")
+            .await
+            .expect("key");
+        assert_eq!(
+            store
+                .order_key("acme_order_0")
+                .await
+                .expect("key")
+                .as_deref(),
+            Some(&b"sealed"[..])
+        );
+        assert_eq!(store.order_key("acme_order_2").await.expect("key"), None);
+    }
+);
+
+conformance!(
+    challenge_lookups_only_for_unfinished_orders,
+    |store: SharedStore| async move {
+        let acct = account("challenges");
+        store.insert_account(&acct, b"x").await.expect("account");
+        let live = order(&acct.id, "acme_order_live", now());
+        store
+            .insert_order(
+                &live,
+                &[
+                    challenge(&live.id, "a.example.test", ChallengeType::Http01, "tokA"),
+                    challenge(&live.id, "b.example.test", ChallengeType::TlsAlpn01, "tokB"),
+                ],
+            )
+            .await
+            .expect("insert");
+        assert_eq!(
+            store
+                .http01_key_authorization("tokA")
+                .await
+                .expect("lookup")
+                .as_deref(),
+            Some("tokA.thumbprint")
+        );
+        assert_eq!(
+            store
+                .http01_key_authorization("tokB")
+                .await
+                .expect("lookup"),
+            None,
+            "type must match"
+        );
+        assert_eq!(
+            store
+                .tls_alpn01_key_authorization("b.example.test")
+                .await
+                .expect("lookup")
+                .as_deref(),
+            Some("tokB.thumbprint")
+        );
+        store
+            .set_challenge_status(
+                &live.id,
+                "a.example.test",
+                "invalid",
+                Some("connection refused"),
+            )
+            .await
+            .expect("status");
+        let challenges = store.order_challenges(&live.id).await.expect("challenges");
+        assert_eq!(challenges[0].status, "invalid");
+        assert_eq!(challenges[0].error.as_deref(), Some("connection refused"));
+
+        store
+            .set_order_progress(
+                &live.id,
+                &OrderProgress {
+                    status: OrderStatus::Valid,
+                    error: None,
+                    at: now(),
+                },
+            )
+            .await
+            .expect("progress");
+        assert_eq!(
+            store
+                .http01_key_authorization("tokA")
+                .await
+                .expect("lookup"),
+            None,
+            "final orders answer nothing"
+        );
+        assert_eq!(
+            store
+                .tls_alpn01_key_authorization("b.example.test")
+                .await
+                .expect("lookup"),
+            None
+        );
+    }
+);
+
+conformance!(
+    issuance_is_atomic_and_versions_accumulate,
+    |store: SharedStore| async move {
+        let acct = account("certs");
+        store.insert_account(&acct, b"x").await.expect("account");
+        let first = order(&acct.id, "acme_order_first", now());
+        store.insert_order(&first, &[]).await.expect("order");
+        store
+            .set_order_key(&first.id, b"order-key")
+            .await
+            .expect("key");
+        let at = now();
+        let cert = CertificateRecord {
+            id: "cert_1".into(),
+            account_id: acct.id.clone(),
+            domains: first.domains.clone(),
+            challenge_type: ChallengeType::Http01,
+            key_type: KeyType::EcdsaP384,
+            dns_provider_id: None,
+            profile: None,
+            auto_renew: true,
+            own_csr: false,
+            current_version: 1,
+            status: CertificateStatus::Valid,
+            serial_number: "1A2B".into(),
+            not_after: at + time::Duration::days(90),
+            created_at: at,
+            updated_at: at,
+        };
+        let version = CertificateVersion {
+            certificate_id: "cert_1".into(),
+            version: 1,
+            order_id: first.id.clone(),
+            serial_number: "1A2B".into(),
+            issuer: "CN=Pebble Intermediate".into(),
+            sans: first.domains.clone(),
+            not_before: at,
+            not_after: at + time::Duration::days(90),
+            chain_pem: "-----BEGIN CERTIFICATE-----\n...".into(),
+            has_private_key: true,
+            status: CertificateStatus::Valid,
+            created_at: at,
+        };
+        let issuance = Issuance {
+            order_id: first.id.clone(),
+            certificate: cert.clone(),
+            version: version.clone(),
+            sealed_key: Some(b"version-key".to_vec()),
+        };
+        store.record_issuance(&issuance).await.expect("issue");
+        assert!(
+            matches!(
+                store.record_issuance(&issuance).await,
+                Err(Error::Conflict(_))
+            ),
+            "an order issues once"
+        );
+
+        let order_after = store
+            .get_order(&first.id)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(order_after.status, OrderStatus::Valid);
+        assert_eq!(order_after.certificate_id.as_deref(), Some("cert_1"));
+        assert_eq!(order_after.not_after, Some(version.not_after));
+        assert_eq!(
+            store.order_key(&first.id).await.expect("key"),
+            None,
+            "the order's key copy is dropped"
+        );
+
+        // A renewal: the next version of the same certificate.
+        let second = order(&acct.id, "acme_order_second", now());
+        store.insert_order(&second, &[]).await.expect("order");
+        let renewed = Issuance {
+            order_id: second.id.clone(),
+            certificate: CertificateRecord {
+                current_version: 2,
+                serial_number: "3C4D".into(),
+                ..cert.clone()
+            },
+            version: CertificateVersion {
+                version: 2,
+                order_id: second.id.clone(),
+                serial_number: "3C4D".into(),
+                ..version.clone()
+            },
+            sealed_key: None,
+        };
+        store.record_issuance(&renewed).await.expect("renew");
+        let current = store
+            .get_certificate("cert_1")
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(current.current_version, 2);
+        assert_eq!(current.serial_number, "3C4D");
+        assert_eq!(current.created_at, cert.created_at);
+        let versions = store
+            .certificate_versions("cert_1")
+            .await
+            .expect("versions");
+        assert_eq!(
+            versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+            [2, 1]
+        );
+        assert!(!versions[0].has_private_key);
+        assert!(versions[1].has_private_key);
+        assert_eq!(
+            store
+                .version_key("cert_1", 1)
+                .await
+                .expect("key")
+                .as_deref(),
+            Some(&b"version-key"[..])
+        );
+        assert_eq!(store.version_key("cert_1", 2).await.expect("key"), None);
+        let listed = store.list_certificates(10, None).await.expect("list");
+        assert_eq!(listed.len(), 1);
+    }
+);
+
+conformance!(
+    dns_providers_and_cleanup_queue,
+    |store: SharedStore| async move {
+        let acct = account("dns");
+        store.insert_account(&acct, b"x").await.expect("account");
+        let provider = DnsProviderRecord {
+            id: "dnsp_1".into(),
+            name: "bind".into(),
+            kind: "rfc2136".into(),
+            config: [("nameserver".to_string(), "127.0.0.53:53".to_string())]
+                .into_iter()
+                .collect(),
+            created_at: now(),
+        };
+        store.insert_dns_provider(&provider).await.expect("insert");
+        assert!(matches!(
+            store
+                .insert_dns_provider(&DnsProviderRecord {
+                    id: "dnsp_2".into(),
+                    ..provider.clone()
+                })
+                .await,
+            Err(Error::Conflict(_))
+        ));
+        let back = store
+            .get_dns_provider("dnsp_1")
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(back.config, provider.config);
+        assert_eq!(store.list_dns_providers().await.expect("list").len(), 1);
+
+        let mut in_flight = order(&acct.id, "acme_order_dns", now());
+        in_flight.challenge_type = ChallengeType::Dns01;
+        in_flight.dns_provider_id = Some("dnsp_1".into());
+        store.insert_order(&in_flight, &[]).await.expect("order");
+        assert!(
+            matches!(
+                store.delete_dns_provider("dnsp_1").await,
+                Err(Error::Conflict(_))
+            ),
+            "in use"
+        );
+
+        let record = DnsChallengeRecord {
+            order_id: in_flight.id.clone(),
+            domain: "*.example.test".into(),
+            provider_id: "dnsp_1".into(),
+            fqdn: "_acme-challenge.example.test".into(),
+            value: "v1".into(),
+            state: "present".into(),
+            attempts: 0,
+            last_error: None,
+        };
+        store.upsert_dns_record(&record).await.expect("upsert");
+        store
+            .upsert_dns_record(&record)
+            .await
+            .expect("upsert is idempotent");
+        assert!(
+            store
+                .due_dns_cleanups(now(), 10)
+                .await
+                .expect("due")
+                .is_empty(),
+            "not while the order runs"
+        );
+
+        store
+            .set_order_progress(
+                &in_flight.id,
+                &OrderProgress {
+                    status: OrderStatus::Invalid,
+                    error: None,
+                    at: now(),
+                },
+            )
+            .await
+            .expect("final");
+        let due = store.due_dns_cleanups(now(), 10).await.expect("due");
+        assert_eq!(due, vec![record.clone()]);
+        let later = now() + time::Duration::minutes(5);
+        store
+            .set_dns_record_state(
+                &in_flight.id,
+                "*.example.test",
+                "remove_failed",
+                Some("SERVFAIL"),
+                later,
+            )
+            .await
+            .expect("failed");
+        assert!(
+            store
+                .due_dns_cleanups(now(), 10)
+                .await
+                .expect("due")
+                .is_empty(),
+            "backing off"
+        );
+        let retried = store.due_dns_cleanups(later, 10).await.expect("due");
+        assert_eq!(retried[0].attempts, 1);
+        assert_eq!(retried[0].last_error.as_deref(), Some("SERVFAIL"));
+        store
+            .set_dns_record_state(&in_flight.id, "*.example.test", "removed", None, later)
+            .await
+            .expect("removed");
+        assert!(
+            store
+                .due_dns_cleanups(later, 10)
+                .await
+                .expect("due")
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .order_dns_records(&in_flight.id)
+                .await
+                .expect("records")[0]
+                .state,
+            "removed"
+        );
+
+        assert!(
+            store.delete_dns_provider("dnsp_1").await.expect("delete"),
+            "free once the order is final"
+        );
+        assert!(
+            !store
+                .delete_dns_provider("dnsp_1")
+                .await
+                .expect("delete again")
+        );
     }
 );

@@ -71,3 +71,153 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A service that can get certificates: Pebble validating against the service's http-01 and
+/// tls-alpn-01 listeners, names resolved to 127.0.0.1 by a challenge test DNS server.
+pub struct Issuing {
+    pub service: Service,
+    pub pebble: Pebble,
+    pub dns: scaivault_testkit::ChallTestSrv,
+    pub pg: Option<PgDatabase>,
+    pub account_id: String,
+}
+
+/// Starts the peers and the service, and registers an account.
+pub async fn issuing(db: Db, pebble: PebbleOptions, service_env: &[(&str, &str)]) -> Issuing {
+    let dns = scaivault_testkit::ChallTestSrv::start().await;
+    let loopback = std::net::Ipv4Addr::LOCALHOST.into();
+    let http_port = scaivault_testkit::free_port(loopback);
+    let tls_port = scaivault_testkit::free_port(loopback);
+    let pebble = Pebble::start(PebbleOptions {
+        http_port: Some(http_port),
+        tls_port: Some(tls_port),
+        dns_server: Some(dns.dns_addr()),
+        ..pebble
+    })
+    .await;
+    let (mut opts, pg) = options(db);
+    opts = opts
+        .extra_root(pebble.listener_root_pem_path())
+        .set(
+            "challenges",
+            "http01_listen",
+            format!("[\"127.0.0.1:{http_port}\"]"),
+        )
+        .set(
+            "challenges",
+            "tls_alpn01_listen",
+            format!("[\"127.0.0.1:{tls_port}\"]"),
+        );
+    for (key, value) in service_env {
+        opts = opts.env(*key, *value);
+    }
+    let service = Service::start(opts).await;
+    let (status, account) = service
+        .client()
+        .post("/v1/pki/acme/accounts", &custom_account("issuer", &pebble))
+        .await;
+    assert_eq!(status, 201, "{account}");
+    let account_id = account["id"].as_str().expect("account id").to_owned();
+    Issuing {
+        service,
+        pebble,
+        dns,
+        pg,
+        account_id,
+    }
+}
+
+/// Random names under example.test, so no two tests share identifiers.
+pub fn domains(count: usize) -> Vec<String> {
+    let tag = scaivault_testkit_tag();
+    (0..count)
+        .map(|i| format!("host{i}.{tag}.example.test"))
+        .collect()
+}
+
+fn scaivault_testkit_tag() -> String {
+    use rand::Rng;
+    let n: u64 = rand::rng().random();
+    format!("t{n:x}")
+}
+
+/// Polls an order until it is final (valid, invalid, ...), up to `timeout`.
+pub async fn wait_final(
+    api: &scaivault_testkit::ApiClient,
+    order_id: &str,
+    timeout: std::time::Duration,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let (status, order) = api.get(&format!("/v1/pki/acme/orders/{order_id}")).await;
+        assert_eq!(status, 200, "{order}");
+        let state = order["status"].as_str().unwrap_or_default();
+        if !matches!(state, "pending" | "ready" | "processing") {
+            return order;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "order {order_id} still {state} after {timeout:?}: {order}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Verifies a chain (leaf first) against Pebble's issuing root with openssl.
+pub async fn verify_chain(pebble: &Pebble, chain_pem: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, pebble.issuer_roots_pem().await).expect("write root");
+    let blocks: Vec<&str> = chain_pem
+        .split_inclusive("-----END CERTIFICATE-----")
+        .filter(|b| b.contains("BEGIN CERTIFICATE"))
+        .collect();
+    assert!(
+        blocks.len() >= 2,
+        "leaf and at least one intermediate: {chain_pem}"
+    );
+    let leaf = dir.path().join("leaf.pem");
+    let rest = dir.path().join("intermediates.pem");
+    std::fs::write(&leaf, blocks[0].trim_start()).expect("write leaf");
+    std::fs::write(&rest, blocks[1..].concat()).expect("write intermediates");
+    let out = std::process::Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(&root)
+        .arg("-untrusted")
+        .arg(&rest)
+        .arg(&leaf)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "chain verifies against Pebble's root: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `openssl <args>` with `input` on stdin; its stdout.
+pub fn openssl(args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("openssl")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("openssl output");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -38,6 +38,10 @@ pub struct BindOptions {
     /// in zone-file syntax relative to the zone, e.g.
     /// `("example.test", "_acme-challenge.www 60 IN CNAME _acme-challenge.delegated.example.test.")`.
     pub records: Vec<(String, String)>,
+    /// Answer recursive queries from loopback clients, as a CA's resolver does: a CNAME into
+    /// another zone this server holds is then followed within one answer (with `recursion no`,
+    /// BIND returns only the CNAME). Off by default: an authoritative server does not recurse.
+    pub recursion: bool,
 }
 
 impl Default for BindOptions {
@@ -47,6 +51,7 @@ impl Default for BindOptions {
             tsig_key_name: "scaivault-test-key".to_owned(),
             tsig_algorithm: "hmac-sha256".to_owned(),
             records: Vec::new(),
+            recursion: false,
         }
     }
 }
@@ -94,16 +99,21 @@ impl std::fmt::Debug for Bind {
 impl Bind {
     /// Starts `named` on a fresh `127.0.0.N:53` and waits until every zone's SOA answers.
     pub async fn start(opts: BindOptions) -> Bind {
+        check_binaries();
+        Self::start_on(lock_loopback_ip(), opts).await
+    }
+
+    /// Starts `named` on an address the caller locked beforehand with [`lock_loopback_ip`].
+    ///
+    /// For tests that must know an instance's address before it starts, e.g. two instances that
+    /// both serve a zone listing each other as NS (`ns2.<zone>. A <the other's address>` among
+    /// [`BindOptions::records`]).
+    pub async fn start_on(loopback: LoopbackIp, opts: BindOptions) -> Bind {
         assert!(
             !opts.zones.is_empty(),
             "BindOptions needs at least one zone"
         );
-        for bin in [NAMED_BIN, DIG_BIN] {
-            if !Path::new(bin).exists() {
-                crate::missing_peer(bin, bin);
-            }
-        }
-        let loopback = lock_loopback_ip();
+        check_binaries();
         let ip = loopback.ip();
         let dir = crate::peer_dir("scaivault-bind-");
         let secret_b64 =
@@ -227,9 +237,22 @@ impl Bind {
     }
 }
 
+fn check_binaries() {
+    for bin in [NAMED_BIN, DIG_BIN] {
+        if !Path::new(bin).exists() {
+            crate::missing_peer(bin, bin);
+        }
+    }
+}
+
 fn named_conf(dir: &Path, ip: Ipv4Addr, opts: &BindOptions, secret: &str) -> String {
     let dir = dir.display();
     let key = &opts.tsig_key_name;
+    let recursion = if opts.recursion {
+        "recursion yes; allow-recursion { 127.0.0.0/8; };"
+    } else {
+        "recursion no;"
+    };
     let mut conf = format!(
         r#"options {{
     directory "{dir}";
@@ -238,7 +261,7 @@ fn named_conf(dir: &Path, ip: Ipv4Addr, opts: &BindOptions, secret: &str) -> Str
     managed-keys-directory "{dir}";
     listen-on port 53 {{ {ip}; }};
     listen-on-v6 {{ none; }};
-    recursion no;
+    {recursion}
     allow-transfer {{ none; }};
     dnssec-validation no;
     notify no;

@@ -36,6 +36,7 @@
 //! test and print where it is.
 
 mod bind;
+mod challtestsrv;
 mod client;
 mod config;
 mod net;
@@ -46,6 +47,7 @@ mod process;
 mod service;
 
 pub use bind::{Bind, BindOptions};
+pub use challtestsrv::ChallTestSrv;
 pub use client::{ApiClient, RawResponse};
 pub use config::{ConfigToml, toml_string, toml_string_array};
 pub use net::{LoopbackIp, free_port, lock_loopback_ip};

@@ -263,3 +263,118 @@ async fn lego_gets_a_short_lived_certificate_from_pebble_through_bind() {
         "{text}"
     );
 }
+
+/// `pebble-challtestsrv` answers A 127.0.0.1 for every name over UDP and TCP, and its management
+/// API changes the answers.
+#[tokio::test]
+async fn challtestsrv_resolves_every_name_to_loopback_and_takes_overrides() {
+    let srv = scaivault_testkit::ChallTestSrv::start().await;
+    let port = srv.dns_port();
+    assert_eq!(srv.dns_addr(), format!("127.0.0.1:{port}"));
+    let dig_at = |extra: &[&str], rtype: &str, name: &str| {
+        let out = Command::new("dig")
+            .args(["+short", "+time=2", "+tries=2", "@127.0.0.1", "-p"])
+            .arg(port.to_string())
+            .args(extra)
+            .args([rtype, name])
+            .output()
+            .expect("dig (package bind9-dnsutils; run scripts/test)");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let name = format!("n{:08x}.example.test", rand::random::<u32>());
+    assert_eq!(dig_at(&[], "A", &name), "127.0.0.1");
+    assert_eq!(dig_at(&["+tcp"], "A", &name), "127.0.0.1");
+    assert_eq!(dig_at(&[], "AAAA", &name), "", "no default AAAA");
+
+    srv.add_a(&name.to_ascii_uppercase(), &["10.20.30.40", "10.20.30.41"])
+        .await;
+    assert_eq!(srv.query("A", &name).await, ["10.20.30.40", "10.20.30.41"]);
+    assert_eq!(dig_at(&["+tcp"], "A", &name), "10.20.30.40\n10.20.30.41");
+    assert_eq!(srv.query("A", "other.example.test").await, ["127.0.0.1"]);
+    srv.clear_a(&name).await;
+    assert_eq!(srv.query("A", &name).await, ["127.0.0.1"]);
+
+    srv.set_default_ipv4("").await;
+    assert!(srv.query("A", &name).await.is_empty());
+    srv.set_default_ipv4("127.0.0.1").await;
+    assert_eq!(srv.query("A", &name).await, ["127.0.0.1"]);
+
+    let txt = format!("_acme-challenge.{name}");
+    srv.add_txt(&txt, "token-1").await;
+    assert_eq!(srv.query("TXT", &txt).await, ["\"token-1\""]);
+    srv.clear_txt(&txt).await;
+    assert!(srv.query("TXT", &txt).await.is_empty());
+
+    srv.set_servfail(&name).await;
+    let full = Command::new("dig")
+        .args(["+time=2", "+tries=1", "@127.0.0.1", "-p"])
+        .arg(port.to_string())
+        .args(["A", &name])
+        .output()
+        .expect("dig");
+    let full = String::from_utf8_lossy(&full.stdout);
+    assert!(full.contains("status: SERVFAIL"), "{full}");
+    srv.clear_servfail(&name).await;
+    assert_eq!(srv.query("A", &name).await, ["127.0.0.1"]);
+
+    let asked = srv.dns_request_history(&name).await;
+    assert!(asked.len() >= 5, "{asked:?}");
+    assert_eq!(asked[0]["Question"]["Name"], format!("{name}."));
+    assert!(
+        srv.log_text().contains("Added response for DNS A queries"),
+        "{}",
+        srv.log_text()
+    );
+}
+
+/// Pebble's VA resolving through `pebble-challtestsrv` reaches an http-01 server on loopback
+/// (lego's, standing in for the service under test): proves `dns_server` + `http_port` is the
+/// set-up for http-01 end-to-end tests.
+#[tokio::test]
+async fn lego_passes_http01_through_challtestsrv_dns() {
+    let srv = scaivault_testkit::ChallTestSrv::start().await;
+    let http_port = scaivault_testkit::free_port(std::net::Ipv4Addr::LOCALHOST.into());
+    let pebble = Pebble::start(PebbleOptions {
+        dns_server: Some(srv.dns_addr()),
+        http_port: Some(http_port),
+        ..PebbleOptions::default()
+    })
+    .await;
+    let domain = format!("h{:08x}.example.test", rand::random::<u32>());
+    let work = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new("lego")
+        .current_dir(work.path())
+        .env("LEGO_CA_CERTIFICATES", pebble.listener_root_pem_path())
+        .args([
+            "--server",
+            &pebble.directory_url(),
+            "--accept-tos",
+            "--email",
+            "test@example.test",
+            "--path",
+            ".",
+            "--http",
+            "--http.port",
+            &format!("127.0.0.1:{http_port}"),
+            "--domains",
+            &domain,
+            "run",
+        ])
+        .output()
+        .await
+        .expect("lego (package lego; run scripts/test)");
+    assert!(
+        out.status.success(),
+        "lego failed: {}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        pebble.log_text(),
+        srv.log_text()
+    );
+    assert!(
+        work.path()
+            .join(format!("certificates/{domain}.crt"))
+            .exists()
+    );
+    let asked = srv.dns_request_history(&domain).await;
+    assert!(!asked.is_empty(), "Pebble's VA did not ask challtestsrv");
+}

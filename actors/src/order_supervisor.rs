@@ -1,0 +1,135 @@
+//! The supervisor of order actors.
+//!
+//! A failed order actor (an error or a panic) is restarted from the persisted state after a
+//! growing delay, up to [`MAX_RESTARTS`] times per order (counted in the store, so a crash loop
+//! of the whole process counts too); after that the order ends invalid with the last failure as
+//! its reason, so nothing keeps failing silently. A restart may reuse the actor's name because
+//! ractor frees it when the supervisor hears of the failure.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use scaivault_domain::order::{OrderError, OrderStatus};
+
+use crate::order::{OrderActor, OrderContext, OrderMsg};
+
+/// Restarts allowed per order before it is declared invalid.
+pub const MAX_RESTARTS: i64 = 5;
+/// The first restart delay; doubled for each further restart.
+const FIRST_DELAY: Duration = Duration::from_millis(250);
+
+/// Messages of the order supervisor.
+#[derive(Debug)]
+pub enum OrderSupervisorMsg {
+    /// Drive this order (no-op if its actor is already running).
+    Start(String),
+}
+
+/// The supervisor actor.
+#[derive(Debug)]
+pub struct OrderSupervisor {
+    pub(crate) ctx: Arc<OrderContext>,
+}
+
+/// Live order actors by order id.
+pub type Live = HashMap<String, ActorRef<OrderMsg>>;
+
+impl Actor for OrderSupervisor {
+    type Msg = OrderSupervisorMsg;
+    type State = Live;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        (): (),
+    ) -> Result<Live, ActorProcessingErr> {
+        Ok(Live::new())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        OrderSupervisorMsg::Start(order_id): OrderSupervisorMsg,
+        live: &mut Live,
+    ) -> Result<(), ActorProcessingErr> {
+        if live.contains_key(&order_id) {
+            return Ok(());
+        }
+        let actor = OrderActor {
+            ctx: self.ctx.clone(),
+        };
+        match Actor::spawn_linked(
+            Some(order_id.clone()),
+            actor,
+            order_id.clone(),
+            myself.get_cell(),
+        )
+        .await
+        {
+            Ok((actor, _)) => {
+                live.insert(order_id, actor);
+            }
+            Err(err) => {
+                tracing::error!(order = %order_id, error = %err, "cannot start order actor")
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        live: &mut Live,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorTerminated(cell, _, _) => {
+                if let Some(name) = cell.get_name() {
+                    live.remove(&name);
+                }
+            }
+            SupervisionEvent::ActorFailed(cell, err) => {
+                let Some(order_id) = cell.get_name() else {
+                    return Ok(());
+                };
+                live.remove(&order_id);
+                let restarts = self
+                    .ctx
+                    .store
+                    .count_order_restart(&order_id)
+                    .await
+                    .unwrap_or(i64::MAX);
+                if restarts <= MAX_RESTARTS {
+                    let delay = FIRST_DELAY.saturating_mul(1 << (restarts - 1).clamp(0, 16));
+                    tracing::warn!(order = %order_id, error = %err, restart = restarts,
+                        delay_ms = delay.as_millis() as u64, "order actor failed; restarting from the store");
+                    let id = order_id.clone();
+                    myself.send_after(delay, move || OrderSupervisorMsg::Start(id));
+                } else {
+                    tracing::error!(order = %order_id, error = %err, "order actor failed too often; order is invalid");
+                    let error = OrderError::new(
+                        "order_failed",
+                        format!(
+                            "the order failed {MAX_RESTARTS} times in a row; last failure: {err}"
+                        ),
+                    );
+                    if let Err(store_err) = crate::order::finish(
+                        &self.ctx.store,
+                        &order_id,
+                        OrderStatus::Invalid,
+                        Some(error),
+                    )
+                    .await
+                    {
+                        tracing::error!(order = %order_id, error = %store_err, "cannot record the failed order");
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! The handle through which the edge starts orders: validation, the CA order through the
+//! account's actor, the persisted order, and its actor under the supervisor.
+
+use std::sync::Arc;
+
+use ractor::{Actor, ActorRef};
+use scaivault_domain::account::AccountStatus;
+use scaivault_domain::order::{ChallengeRecord, ChallengeType, OrderRecord, OrderStatus};
+use scaivault_domain::seal::MasterKey;
+use scaivault_domain::{Error as DomainError, SharedStore, ids, pki, timestamp};
+
+use crate::account::NewOrderSpec;
+use crate::dns::propagation::Propagation;
+use crate::dns_challenges::DnsSupport;
+use crate::order::{OrderContext, default_poll};
+use crate::order_supervisor::{OrderSupervisor, OrderSupervisorMsg};
+use crate::{Accounts, Error};
+
+/// A request to issue, as received (`POST /v1/pki/acme/issue`).
+#[derive(Debug, Clone, Default)]
+pub struct IssueRequest {
+    pub account_id: String,
+    pub domains: Vec<String>,
+    pub challenge_type: String,
+    pub auto_renew: Option<bool>,
+    pub dns_provider_id: Option<String>,
+    pub key_type: Option<String>,
+    pub csr: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// How dns-01 finds nameservers and waits for them (`[dns]`).
+#[derive(Debug, Clone)]
+pub struct DnsSettings {
+    pub resolvers: Vec<std::net::SocketAddr>,
+    pub propagation_timeout: std::time::Duration,
+    pub propagation_interval: std::time::Duration,
+}
+
+/// The order actors and their supervisor.
+#[derive(Clone, Debug)]
+pub struct Orders {
+    ctx: Arc<OrderContext>,
+    supervisor: ActorRef<OrderSupervisorMsg>,
+    sweeper: Arc<tokio::task::JoinHandle<()>>,
+}
+
+impl Orders {
+    /// Starts the order supervisor. `panic_at` is the test-only fault injection step.
+    pub async fn start(
+        store: SharedStore,
+        key: MasterKey,
+        accounts: Accounts,
+        dns: DnsSettings,
+        panic_at: Option<String>,
+    ) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|err| Error::Unavailable(format!("DNS provider HTTP client: {err}")))?;
+        let dns = Arc::new(DnsSupport {
+            store: store.clone(),
+            key: key.clone(),
+            http,
+            propagation: Propagation::new(
+                dns.resolvers,
+                dns.propagation_timeout,
+                dns.propagation_interval,
+            ),
+        });
+        let ctx = Arc::new(OrderContext {
+            store,
+            key,
+            accounts,
+            dns: dns.clone(),
+            poll: default_poll(),
+            panic_at,
+        });
+        let (supervisor, _) = Actor::spawn(None, OrderSupervisor { ctx: ctx.clone() }, ())
+            .await
+            .map_err(|err| Error::Unavailable(format!("order supervisor: {err}")))?;
+        let sweeper = Arc::new(tokio::spawn(dns.sweep_forever()));
+        Ok(Self {
+            ctx,
+            supervisor,
+            sweeper,
+        })
+    }
+
+    /// Resumes every order that had not finished when the service stopped.
+    pub async fn resume_unfinished(&self) -> Result<usize, Error> {
+        let ids = self.ctx.store.unfinished_orders().await?;
+        for id in &ids {
+            self.drive(id);
+        }
+        Ok(ids.len())
+    }
+
+    /// Whether the supervisor runs (for readiness).
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self.supervisor.get_status(),
+            ractor::ActorStatus::Running | ractor::ActorStatus::Upgrading
+        )
+    }
+
+    /// Stops the order actors; their orders resume from the store at the next start.
+    pub fn shutdown(&self) {
+        self.sweeper.abort();
+        self.supervisor.stop_children(Some("shutdown".into()));
+        self.supervisor.stop(Some("shutdown".into()));
+    }
+
+    fn drive(&self, order_id: &str) {
+        if let Err(err) = self
+            .supervisor
+            .cast(OrderSupervisorMsg::Start(order_id.to_owned()))
+        {
+            tracing::error!(order = %order_id, error = %err, "cannot reach the order supervisor");
+        }
+    }
+
+    /// Validates the request, creates the order at the CA, persists it and starts its actor.
+    pub async fn issue(
+        &self,
+        request: IssueRequest,
+    ) -> Result<(OrderRecord, Vec<ChallengeRecord>), Error> {
+        let challenge_type: ChallengeType = request.challenge_type.parse()?;
+        let domains =
+            pki::normalize_domains(&request.domains, challenge_type == ChallengeType::Dns01)?;
+        let key_type = match request.key_type.as_deref() {
+            Some(text) => text.parse()?,
+            None => pki::KeyType::default(),
+        };
+        if let Some(csr) = &request.csr {
+            if request.key_type.is_some() {
+                return Err(DomainError::invalid(
+                    "key_type",
+                    "key_type and csr exclude each other: the CSR's key is used",
+                )
+                .into());
+            }
+            pki::csr_from_pem(csr, &domains)?;
+        }
+        if let Some(profile) = &request.profile
+            && (profile.is_empty()
+                || profile.len() > 64
+                || !profile
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        {
+            return Err(DomainError::invalid(
+                "profile",
+                format!("{profile:?} is not a profile name"),
+            )
+            .into());
+        }
+        match (challenge_type, &request.dns_provider_id) {
+            (ChallengeType::Dns01, None) => {
+                return Err(DomainError::invalid(
+                    "dns_provider_id",
+                    "dns-01 needs dns_provider_id naming a configured DNS provider",
+                )
+                .into());
+            }
+            (ChallengeType::Dns01, Some(id)) => {
+                if self.ctx.store.get_dns_provider(id).await?.is_none() {
+                    return Err(DomainError::invalid(
+                        "dns_provider_id",
+                        format!("no DNS provider {id} is configured"),
+                    )
+                    .into());
+                }
+            }
+            (_, Some(_)) => {
+                return Err(DomainError::invalid(
+                    "dns_provider_id",
+                    "dns_provider_id is only for challenge_type dns-01",
+                )
+                .into());
+            }
+            (_, None) => {}
+        }
+        let account = self
+            .ctx
+            .store
+            .get_account(&request.account_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("account", request.account_id.clone()))?;
+        if account.status != AccountStatus::Active {
+            return Err(DomainError::Conflict(format!(
+                "account {} is {}; register a new one",
+                account.id,
+                account.status.as_str()
+            ))
+            .into());
+        }
+        let created = self
+            .ctx
+            .accounts
+            .new_order(
+                &account.id,
+                NewOrderSpec {
+                    domains: domains.clone(),
+                    challenge_type,
+                    profile: request.profile.clone(),
+                },
+            )
+            .await?;
+        let now = timestamp::now();
+        let id = ids::new_id("acme_order");
+        let record = OrderRecord {
+            id: id.clone(),
+            account_id: account.id,
+            certificate_id: None,
+            domains,
+            challenge_type,
+            key_type,
+            csr_pem: request.csr,
+            profile: request.profile,
+            auto_renew: request.auto_renew.unwrap_or(true),
+            dns_provider_id: request.dns_provider_id,
+            status: OrderStatus::Pending,
+            order_url: created.order_url,
+            error: None,
+            not_after: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let challenges: Vec<ChallengeRecord> = created
+            .challenges
+            .into_iter()
+            .map(|c| ChallengeRecord {
+                order_id: id.clone(),
+                domain: c.domain,
+                challenge_type,
+                status: c.status,
+                token: c.token,
+                key_authorization: c.key_authorization,
+                authorization_url: c.authorization_url,
+                challenge_url: c.challenge_url,
+                error: None,
+            })
+            .collect();
+        self.ctx.store.insert_order(&record, &challenges).await?;
+        self.drive(&id);
+        Ok((record, challenges))
+    }
+}

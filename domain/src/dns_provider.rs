@@ -1,0 +1,177 @@
+//! DNS providers: where dns-01 TXT records are written (RFC 8555 §8.4). A provider's config is
+//! a flat map of strings; keys ending in `_path` name ScaiVault secrets, resolved only when the
+//! provider is used and never returned by the API.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::{Error, Result};
+
+/// The config keys of one provider type.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderSpec {
+    pub kind: &'static str,
+    pub required: &'static [&'static str],
+    pub optional: &'static [&'static str],
+}
+
+/// Every supported type with its keys. `endpoint` (every type) points the provider at another
+/// API base URL or nameserver, e.g. a local test server.
+pub const SPECS: [ProviderSpec; 7] = [
+    ProviderSpec {
+        kind: "rfc2136",
+        required: &["nameserver", "tsig_key_name", "tsig_secret_path"],
+        optional: &["tsig_algorithm", "zone"],
+    },
+    ProviderSpec {
+        kind: "aws_route53",
+        required: &[
+            "access_key_id_path",
+            "secret_access_key_path",
+            "hosted_zone_id",
+        ],
+        optional: &["region", "endpoint"],
+    },
+    ProviderSpec {
+        kind: "cloudflare",
+        required: &["api_token_path"],
+        optional: &["zone_id", "endpoint"],
+    },
+    ProviderSpec {
+        kind: "google_cloud_dns",
+        required: &["service_account_json_path", "project", "managed_zone"],
+        optional: &["endpoint", "token_endpoint"],
+    },
+    ProviderSpec {
+        kind: "azure_dns",
+        required: &[
+            "tenant_id",
+            "client_id",
+            "client_secret_path",
+            "subscription_id",
+            "resource_group",
+            "zone",
+        ],
+        optional: &["endpoint", "login_endpoint"],
+    },
+    ProviderSpec {
+        kind: "digitalocean",
+        required: &["api_token_path"],
+        optional: &["endpoint"],
+    },
+    ProviderSpec {
+        kind: "hetzner",
+        required: &["api_token_path"],
+        optional: &["zone_id", "endpoint"],
+    },
+];
+
+/// The spec for `kind`.
+pub fn spec(kind: &str) -> Result<&'static ProviderSpec> {
+    SPECS.iter().find(|s| s.kind == kind).ok_or_else(|| {
+        Error::invalid(
+            "type",
+            format!(
+                "unknown DNS provider type {kind:?}; known: {}",
+                SPECS.map(|s| s.kind).join(", ")
+            ),
+        )
+    })
+}
+
+/// Checks a config against its type: every required key present and non-empty, no unknown key,
+/// `_path` values valid secret paths.
+pub fn validate_config(kind: &str, config: &BTreeMap<String, String>) -> Result<()> {
+    let spec = spec(kind)?;
+    for key in spec.required {
+        if config.get(*key).is_none_or(|v| v.trim().is_empty()) {
+            return Err(Error::invalid(
+                format!("config.{key}"),
+                format!("{kind} needs config.{key}"),
+            ));
+        }
+    }
+    for (key, value) in config {
+        if !spec.required.contains(&key.as_str()) && !spec.optional.contains(&key.as_str()) {
+            let mut known: Vec<&str> = spec.required.iter().chain(spec.optional).copied().collect();
+            known.sort_unstable();
+            return Err(Error::invalid(
+                format!("config.{key}"),
+                format!(
+                    "{kind} has no config key {key:?}; known: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        if key.ends_with("_path") {
+            crate::secret::validate_path(value).map_err(|_| {
+                Error::invalid(
+                    format!("config.{key}"),
+                    format!("config.{key}: {value:?} is not a secret path"),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// A configured DNS provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsProviderRecord {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub config: BTreeMap<String, String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let ok = config(&[("api_token_path", "infra/cf/token"), ("zone_id", "z")]);
+        assert!(validate_config("cloudflare", &ok).is_ok());
+        let missing = validate_config("cloudflare", &config(&[])).expect_err("missing");
+        assert!(missing.to_string().contains("api_token_path"));
+        let unknown = validate_config(
+            "hetzner",
+            &config(&[("api_token_path", "a"), ("colour", "red")]),
+        )
+        .expect_err("unknown");
+        assert!(unknown.to_string().contains("colour"));
+        assert!(validate_config("bind", &ok).is_err());
+        let bad_path = validate_config("digitalocean", &config(&[("api_token_path", "../x")]));
+        assert!(bad_path.is_err());
+    }
+}
+
+/// A TXT record an order wrote, and where its removal stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsChallengeRecord {
+    #[serde(skip)]
+    pub order_id: String,
+    pub domain: String,
+    #[serde(skip)]
+    pub provider_id: String,
+    /// Where the value was written (after CNAME delegation).
+    pub fqdn: String,
+    #[serde(skip)]
+    pub value: String,
+    /// `present` (written, not yet removed), `removed`, or `remove_failed` (retried later).
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}

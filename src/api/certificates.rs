@@ -1,0 +1,132 @@
+//! `/v1/pki/certificates`: managed certificates with their versions, the current chain, and the
+//! current private key (scope `pki:keys`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use scaivault_domain::certificate::version_key_aad;
+use scaivault_domain::pki::serial_with_colons;
+use scaivault_domain::scope::Scope;
+use scaivault_domain::timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Principal;
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiPath, ApiQuery};
+use super::pagination::{Cursor, Page};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListCertificates {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ListCertificates>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Scope::PkiRead)?;
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let certificates = state
+        .store
+        .list_certificates(page.limit, page.before.clone())
+        .await?;
+    let next = page.next(
+        certificates.last().map(|c| Cursor {
+            created_at: timestamp::to_millis(c.created_at),
+            id: c.id.clone(),
+        }),
+        certificates.len(),
+    );
+    Ok(Json(
+        json!({ "certificates": certificates, "next_cursor": next }),
+    ))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Scope::PkiRead)?;
+    let certificate = state
+        .store
+        .get_certificate(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("certificate {id} not found")))?;
+    let versions = state.store.certificate_versions(&id).await?;
+    let mut answer = json!(certificate);
+    answer["serial_number"] = json!(serial_with_colons(&certificate.serial_number));
+    answer["versions"] = json!(
+        versions
+            .iter()
+            .map(|v| {
+                let mut row = json!(v);
+                row["serial_number"] = json!(serial_with_colons(&v.serial_number));
+                row
+            })
+            .collect::<Vec<_>>()
+    );
+    Ok(Json(answer))
+}
+
+/// The current chain, leaf first.
+pub async fn pem(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
+    principal.require(Scope::PkiRead)?;
+    let certificate = state
+        .store
+        .get_certificate(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("certificate {id} not found")))?;
+    let versions = state.store.certificate_versions(&id).await?;
+    let current = versions
+        .iter()
+        .find(|v| v.version == certificate.current_version)
+        .ok_or_else(|| ApiError::internal(format!("certificate {id} lacks its current version")))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        current.chain_pem.clone(),
+    )
+        .into_response())
+}
+
+/// The current private key (PKCS#8 PEM). Refused when the caller supplied the CSR: then the
+/// service never had the key.
+pub async fn key(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
+    principal.require(Scope::PkiKeys)?;
+    let certificate = state
+        .store
+        .get_certificate(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("certificate {id} not found")))?;
+    let version = certificate.current_version;
+    let sealed = state.store.version_key(&id, version).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "no_private_key",
+            format!("certificate {id} was issued from the caller's CSR; the service holds no private key for it"),
+        )
+    })?;
+    let pem = state.key.open(&version_key_aad(&id, version), &sealed)?;
+    tracing::info!(certificate = %id, version, by = %principal.token_id, "private key read");
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        pem,
+    )
+        .into_response())
+}

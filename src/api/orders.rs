@@ -1,0 +1,117 @@
+//! `POST /v1/pki/acme/issue` and `/v1/pki/acme/orders`: writes go to the order actors, reads
+//! come from the store.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use scaivault_actors::IssueRequest;
+use scaivault_domain::order::{OrderQuery, OrderStatus};
+use scaivault_domain::scope::Scope;
+use scaivault_domain::timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Principal;
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pagination::{Cursor, Page};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Issue {
+    account_id: String,
+    domains: Vec<String>,
+    challenge_type: String,
+    auto_renew: Option<bool>,
+    dns_provider_id: Option<String>,
+    key_type: Option<String>,
+    csr: Option<String>,
+    profile: Option<String>,
+}
+
+/// Starts an order; 202 with the pending order and each challenge to answer.
+pub async fn issue(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<Issue>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    principal.require(Scope::PkiWrite)?;
+    let (order, challenges) = state
+        .orders
+        .issue(IssueRequest {
+            account_id: body.account_id,
+            domains: body.domains,
+            challenge_type: body.challenge_type,
+            auto_renew: body.auto_renew,
+            dns_provider_id: body.dns_provider_id,
+            key_type: body.key_type,
+            csr: body.csr,
+            profile: body.profile,
+        })
+        .await?;
+    let mut answer = json!(order);
+    answer["challenges"] = json!(challenges);
+    Ok((StatusCode::ACCEPTED, Json(answer)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListOrders {
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Orders, newest first, `limit` (default 50, at most 100) per page; `next_cursor` continues.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ListOrders>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Scope::PkiRead)?;
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<OrderStatus>)
+        .transpose()?;
+    let orders = state
+        .store
+        .list_orders(&OrderQuery {
+            status,
+            limit: page.limit,
+            before: page.before.clone(),
+        })
+        .await?;
+    let next = page.next(
+        orders.last().map(|o| Cursor {
+            created_at: timestamp::to_millis(o.created_at),
+            id: o.id.clone(),
+        }),
+        orders.len(),
+    );
+    Ok(Json(json!({ "orders": orders, "next_cursor": next })))
+}
+
+/// One order with its challenges; an invalid order carries `error: {code, message}`.
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Scope::PkiRead)?;
+    let order = state
+        .store
+        .get_order(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {id} not found")))?;
+    let challenges = state.store.order_challenges(&id).await?;
+    let mut answer = json!(order);
+    answer["challenges"] = json!(challenges);
+    if order.challenge_type == scaivault_domain::order::ChallengeType::Dns01 {
+        // Where each TXT value went and whether its removal is done, failed or pending.
+        answer["dns_records"] = json!(state.store.order_dns_records(&id).await?);
+    }
+    Ok(Json(answer))
+}

@@ -1,0 +1,316 @@
+//! dns-01 end to end: TXT records written through the `rfc2136` provider into a real BIND
+//! (TSIG-signed UPDATEs), propagation awaited on its authoritative nameserver, validated by
+//! Pebble's VA querying that BIND, and removed afterwards.
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use common::{Db, options, wait_final};
+use scaivault_testkit::{Bind, BindOptions, Pebble, PebbleOptions, Service};
+use serde_json::{Value, json};
+
+const ORDER_TIMEOUT: Duration = Duration::from_secs(60);
+
+struct DnsEnv {
+    service: Service,
+    bind: Bind,
+    _pebble: Pebble,
+    _pg: Option<scaivault_testkit::PgDatabase>,
+    account_id: String,
+    provider_id: String,
+}
+
+fn tag() -> String {
+    use rand::Rng;
+    format!("t{:x}", rand::rng().random::<u64>())
+}
+
+/// BIND serving `example.test` and `delegated.test`, Pebble resolving through it, the service
+/// using it as resolver, an account, the TSIG secret stored, and an rfc2136 provider.
+async fn dns_env(db: Db, bind: BindOptions, tsig_secret: Option<&str>) -> DnsEnv {
+    let bind = Bind::start(bind).await;
+    let pebble = Pebble::start(PebbleOptions {
+        dns_server: Some(bind.addr()),
+        nonce_reject_percent: Some(0),
+        ..Default::default()
+    })
+    .await;
+    let (opts, pg) = options(db);
+    let service = Service::start(
+        opts.extra_root(pebble.listener_root_pem_path())
+            .set("dns", "resolvers", format!("[\"{}\"]", bind.addr()))
+            .set_str("dns", "propagation_interval", "100ms")
+            .set_str("dns", "propagation_timeout", "20s"),
+    )
+    .await;
+    let api = service.client();
+    let (status, account) = api
+        .post(
+            "/v1/pki/acme/accounts",
+            &common::custom_account("dns", &pebble),
+        )
+        .await;
+    assert_eq!(status, 201, "{account}");
+    let secret = tsig_secret.unwrap_or(bind.tsig_secret_b64()).to_owned();
+    let (status, _) = api
+        .put("/v1/secrets/dns/bind/tsig", &json!({ "value": secret }))
+        .await;
+    assert_eq!(status, 201);
+    let (status, provider) = api
+        .post(
+            "/v1/pki/dns-providers",
+            &json!({
+                "name": "bind",
+                "type": "rfc2136",
+                "config": {
+                    "nameserver": bind.addr(),
+                    "tsig_key_name": bind.tsig_key_name(),
+                    "tsig_algorithm": bind.tsig_algorithm(),
+                    "tsig_secret_path": "dns/bind/tsig",
+                },
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{provider}");
+    assert!(
+        !provider.to_string().contains(bind.tsig_secret_b64()),
+        "no secret in the answer"
+    );
+    DnsEnv {
+        account_id: account["id"].as_str().expect("id").to_owned(),
+        provider_id: provider["id"].as_str().expect("id").to_owned(),
+        service,
+        bind,
+        _pebble: pebble,
+        _pg: pg,
+    }
+}
+
+/// Waits until every TXT record the order wrote is removed (cleanup follows the final status).
+async fn wait_cleaned(env: &DnsEnv, order_id: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, order) = env
+            .service
+            .client()
+            .get(&format!("/v1/pki/acme/orders/{order_id}"))
+            .await;
+        let records = order["dns_records"].as_array().cloned().unwrap_or_default();
+        if records.iter().all(|r| r["state"] == "removed") {
+            return order;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "records not removed: {order}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn issue(env: &DnsEnv, domains: &[String]) -> Value {
+    let (status, placed) = env
+        .service
+        .client()
+        .post(
+            "/v1/pki/acme/issue",
+            &json!({
+                "account_id": env.account_id,
+                "domains": domains,
+                "challenge_type": "dns-01",
+                "dns_provider_id": env.provider_id,
+            }),
+        )
+        .await;
+    assert_eq!(status, 202, "{placed}");
+    wait_final(
+        &env.service.client(),
+        placed["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await
+}
+
+async fn wildcard_and_apex_share_one_name(db: Db) {
+    let env = dns_env(
+        db,
+        BindOptions::zones(["example.test", "delegated.test"]),
+        None,
+    )
+    .await;
+    let name = format!("{}.example.test", tag());
+    let done = issue(&env, &[name.clone(), format!("*.{name}")]).await;
+    assert_eq!(done["status"], "valid", "{done}");
+    let done = wait_cleaned(&env, done["order_id"].as_str().expect("id")).await;
+    let records = done["dns_records"].as_array().expect("dns records");
+    assert_eq!(records.len(), 2, "{done}");
+    for record in records {
+        assert_eq!(record["fqdn"], format!("_acme-challenge.{name}"));
+        assert_eq!(record["state"], "removed", "{record}");
+    }
+    assert!(
+        env.bind
+            .txt(&format!("_acme-challenge.{name}"))
+            .await
+            .is_empty(),
+        "no TXT left behind"
+    );
+
+    let id = done["certificate_id"].as_str().expect("certificate");
+    let (_, certificate) = env
+        .service
+        .client()
+        .get(&format!("/v1/pki/certificates/{id}"))
+        .await;
+    let sans = certificate["versions"][0]["sans"]
+        .as_array()
+        .expect("sans")
+        .clone();
+    assert!(
+        sans.contains(&json!(name)) && sans.contains(&json!(format!("*.{name}"))),
+        "{sans:?}"
+    );
+    assert!(
+        !env.service.log_text().contains(env.bind.tsig_secret_b64()),
+        "the TSIG secret is never logged"
+    );
+}
+on_both_backends!(wildcard_and_apex_share_one_name);
+
+#[tokio::test]
+async fn cname_delegation_writes_where_the_name_points() {
+    let host = tag();
+    let mut bind = BindOptions::zones(["example.test", "delegated.test"]).record(
+        "example.test",
+        &format!("_acme-challenge.{host} 60 IN CNAME _acme-challenge.{host}.delegated.test."),
+    );
+    // Pebble's VA asks this BIND; like a CA's resolver it must chase the CNAME.
+    bind.recursion = true;
+    let env = dns_env(Db::Sqlite, bind, None).await;
+    let name = format!("{host}.example.test");
+    let done = issue(&env, std::slice::from_ref(&name)).await;
+    assert_eq!(done["status"], "valid", "{done}");
+    let done = wait_cleaned(&env, done["order_id"].as_str().expect("id")).await;
+    assert_eq!(
+        done["dns_records"][0]["fqdn"],
+        format!("_acme-challenge.{host}.delegated.test")
+    );
+    assert_eq!(done["dns_records"][0]["state"], "removed");
+    assert!(
+        env.bind
+            .txt(&format!("_acme-challenge.{host}.delegated.test"))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn wrong_tsig_secret_fails_the_order_and_leaves_nothing() {
+    let wrong = "d3Jvbmcgc2VjcmV0IGZvciB0aGUgdGVzdCBydW4gb25seQ==";
+    let env = dns_env(
+        Db::Sqlite,
+        BindOptions::zones(["example.test", "delegated.test"]),
+        Some(wrong),
+    )
+    .await;
+    let name = format!("{}.example.test", tag());
+    let done = issue(&env, std::slice::from_ref(&name)).await;
+    assert_eq!(done["status"], "invalid", "{done}");
+    assert_eq!(done["error"]["code"], "dns_provider_error", "{done}");
+    let message = done["error"]["message"].as_str().expect("message");
+    assert!(message.contains(&name), "names the domain: {message}");
+    assert!(
+        message.contains(&env.provider_id),
+        "names the provider: {message}"
+    );
+    assert!(
+        env.bind
+            .txt(&format!("_acme-challenge.{name}"))
+            .await
+            .is_empty(),
+        "no record was written"
+    );
+}
+
+#[tokio::test]
+async fn dns_provider_api() {
+    let env = dns_env(
+        Db::Sqlite,
+        BindOptions::zones(["example.test", "delegated.test"]),
+        None,
+    )
+    .await;
+    let api = env.service.client();
+    let cases = [
+        (json!({"name": "x", "type": "bind9", "config": {}}), "type"),
+        (
+            json!({"name": "x", "type": "cloudflare", "config": {}}),
+            "config.api_token_path",
+        ),
+        (
+            json!({"name": "x", "type": "hetzner", "config": {"api_token_path": "a/b", "colour": "red"}}),
+            "config.colour",
+        ),
+        (
+            json!({"name": "x", "type": "digitalocean", "config": {"api_token_path": 42}}),
+            "config.api_token_path",
+        ),
+        (
+            json!({"name": "x", "type": "aws_route53", "config": {"access_key_id_path": "a", "secret_access_key_path": "b"}}),
+            "config.hosted_zone_id",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = api.post("/v1/pki/dns-providers", &body).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        assert_eq!(answer["error"]["details"]["field"], field, "{answer}");
+    }
+    let (status, answer) = api
+        .post(
+            "/v1/pki/dns-providers",
+            &json!({"name": "bind", "type": "cloudflare", "config": {"api_token_path": "a"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    let (status, list) = api.get("/v1/pki/dns-providers").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["dns_providers"].as_array().expect("list").len(), 1);
+    let (status, one) = api
+        .get(&format!("/v1/pki/dns-providers/{}", env.provider_id))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(one["config"]["tsig_secret_path"], "dns/bind/tsig");
+
+    let reader = {
+        let (_, token) = api
+            .post(
+                "/v1/auth/tokens",
+                &json!({"name": "r", "scopes": ["pki:read", "pki:write"]}),
+            )
+            .await;
+        api.with_token(token["token"].as_str().expect("token"))
+    };
+    let (status, _) = reader.get("/v1/pki/dns-providers").await;
+    assert_eq!(status, 403, "DNS providers need the admin scope");
+
+    let (status, refused) = api
+        .post("/v1/pki/acme/issue", &json!({"account_id": env.account_id, "domains": ["a.example.test"], "challenge_type": "dns-01", "dns_provider_id": "dnsp_missing"}))
+        .await;
+    assert_eq!(
+        (status, refused["error"]["details"]["field"].as_str()),
+        (400, Some("dns_provider_id"))
+    );
+
+    let (status, _) = api
+        .delete(&format!("/v1/pki/dns-providers/{}", env.provider_id))
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = api
+        .delete(&format!("/v1/pki/dns-providers/{}", env.provider_id))
+        .await;
+    assert_eq!(status, 404);
+}

@@ -1,0 +1,514 @@
+//! Issuance end to end: orders placed through the API, validated by a real Pebble whose VA
+//! fetches http-01 responses from the service and connects to it for tls-alpn-01.
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use common::{Db, Issuing, domains, issuing, openssl, verify_chain, wait_final};
+use scaivault_testkit::PebbleOptions;
+use serde_json::{Value, json};
+
+const ORDER_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn fast() -> PebbleOptions {
+    PebbleOptions {
+        nonce_reject_percent: Some(0),
+        ..Default::default()
+    }
+}
+
+/// Places an order and returns the 202 body.
+async fn order(env: &Issuing, body: Value) -> Value {
+    let (status, answer) = env.service.client().post("/v1/pki/acme/issue", &body).await;
+    assert_eq!(status, 202, "{answer}");
+    answer
+}
+
+fn request(env: &Issuing, domains: &[String], challenge: &str) -> Value {
+    json!({ "account_id": env.account_id, "domains": domains, "challenge_type": challenge })
+}
+
+async fn http01_multi_domain(db: Db) {
+    let env = issuing(db, fast(), &[]).await;
+    let api = env.service.client();
+    let names = domains(3);
+    let placed = order(&env, request(&env, &names, "http-01")).await;
+    assert_eq!(placed["status"], "pending");
+    assert!(
+        placed["order_id"]
+            .as_str()
+            .expect("id")
+            .starts_with("acme_order_")
+    );
+    assert_eq!(placed["domains"], json!(names));
+    let challenges = placed["challenges"].as_array().expect("challenges");
+    assert_eq!(challenges.len(), 3);
+    for challenge in challenges {
+        assert_eq!(challenge["type"], "http-01");
+        let token = challenge["token"].as_str().expect("token");
+        let key_authorization = challenge["key_authorization"]
+            .as_str()
+            .expect("key authorization");
+        assert!(key_authorization.starts_with(&format!("{token}.")));
+    }
+
+    let done = wait_final(
+        &api,
+        placed["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await;
+    assert_eq!(done["status"], "valid", "{done}");
+    assert!(done.get("error").is_none());
+    assert!(done["not_after"].is_string());
+    let certificate_id = done["certificate_id"].as_str().expect("certificate id");
+    assert!(certificate_id.starts_with("cert_"));
+
+    let (status, certificate) = api
+        .get(&format!("/v1/pki/certificates/{certificate_id}"))
+        .await;
+    assert_eq!(status, 200, "{certificate}");
+    assert_eq!(certificate["current_version"], 1);
+    assert_eq!(certificate["domains"], json!(names));
+    let versions = certificate["versions"].as_array().expect("versions");
+    assert_eq!(versions.len(), 1);
+    let mut sans: Vec<String> = versions[0]["sans"]
+        .as_array()
+        .expect("sans")
+        .iter()
+        .map(|s| s.as_str().expect("san").to_owned())
+        .collect();
+    sans.sort();
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(sans, want);
+    assert!(
+        versions[0]["serial_number"]
+            .as_str()
+            .expect("serial")
+            .contains(':')
+    );
+    assert!(
+        versions[0]["issuer"]
+            .as_str()
+            .expect("issuer")
+            .contains("Pebble")
+    );
+
+    let chain = api
+        .raw(
+            reqwest::Method::GET,
+            &format!("/v1/pki/certificates/{certificate_id}/pem"),
+            None,
+        )
+        .await;
+    assert_eq!(chain.status, 200);
+    assert_eq!(chain.header("content-type"), Some("application/x-pem-file"));
+    verify_chain(&env.pebble, &chain.body).await;
+
+    let key = api
+        .raw(
+            reqwest::Method::GET,
+            &format!("/v1/pki/certificates/{certificate_id}/key"),
+            None,
+        )
+        .await;
+    assert_eq!(key.status, 200);
+    let leaf_key = openssl(&["x509", "-noout", "-pubkey"], &chain.body);
+    let private_key = openssl(&["pkey", "-pubout"], &key.body);
+    assert_eq!(leaf_key, private_key, "the key matches the certificate");
+
+    let (status, list) = api.get("/v1/pki/acme/orders?status=valid").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["orders"].as_array().expect("orders").len(), 1);
+    let (_, list) = api.get("/v1/pki/certificates").await;
+    assert_eq!(
+        list["certificates"].as_array().expect("certificates").len(),
+        1
+    );
+
+    let log = env.service.log_text();
+    assert!(!log.contains("PRIVATE KEY"), "no private key in the log");
+    assert!(
+        !log.contains(key.body.lines().nth(1).expect("key line")),
+        "no key material in the log"
+    );
+}
+on_both_backends!(http01_multi_domain);
+
+#[tokio::test]
+async fn tls_alpn01_issues() {
+    let env = issuing(Db::Sqlite, fast(), &[]).await;
+    let names = domains(2);
+    let placed = order(&env, request(&env, &names, "tls-alpn-01")).await;
+    let done = wait_final(
+        &env.service.client(),
+        placed["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await;
+    assert_eq!(done["status"], "valid", "{done}");
+}
+
+#[tokio::test]
+async fn every_key_type() {
+    let env = issuing(Db::Sqlite, fast(), &[]).await;
+    let api = env.service.client();
+    let cases = [
+        ("ecdsa-p256", "prime256v1"),
+        ("ecdsa-p384", "secp384r1"),
+        ("rsa-2048", "2048 bit"),
+        ("rsa-4096", "4096 bit"),
+    ];
+    let mut placed = Vec::new();
+    for (key_type, _) in cases {
+        let mut body = request(&env, &domains(1), "http-01");
+        body["key_type"] = json!(key_type);
+        placed.push(order(&env, body).await);
+    }
+    for ((key_type, marker), placed) in cases.iter().zip(placed) {
+        let done = wait_final(
+            &api,
+            placed["order_id"].as_str().expect("id"),
+            ORDER_TIMEOUT,
+        )
+        .await;
+        assert_eq!(done["status"], "valid", "{key_type}: {done}");
+        let id = done["certificate_id"].as_str().expect("certificate");
+        let (_, certificate) = api.get(&format!("/v1/pki/certificates/{id}")).await;
+        assert_eq!(certificate["key_type"], *key_type);
+        let chain = api
+            .raw(
+                reqwest::Method::GET,
+                &format!("/v1/pki/certificates/{id}/pem"),
+                None,
+            )
+            .await;
+        let text = openssl(&["x509", "-noout", "-text"], &chain.body);
+        assert!(
+            text.contains(marker),
+            "{key_type}: leaf should show {marker}:\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn own_csr_issues_and_holds_no_key() {
+    let env = issuing(Db::Sqlite, fast(), &[]).await;
+    let api = env.service.client();
+    let names = domains(2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("key.pem");
+    let csr = dir.path().join("csr.pem");
+    let san = names
+        .iter()
+        .map(|n| format!("DNS:{n}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr)
+        .args([
+            "-subj",
+            &format!("/CN={}", names[0]),
+            "-addext",
+            &format!("subjectAltName={san}"),
+        ])
+        .output()
+        .expect("openssl req");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csr_pem = std::fs::read_to_string(&csr).expect("csr");
+
+    let mut mismatched = request(&env, &domains(1), "http-01");
+    mismatched["csr"] = json!(csr_pem);
+    let (status, refused) = api.post("/v1/pki/acme/issue", &mismatched).await;
+    assert_eq!(status, 400, "a CSR for other names is refused: {refused}");
+    assert_eq!(refused["error"]["details"]["field"], "csr");
+
+    let mut body = request(&env, &names, "http-01");
+    body["csr"] = json!(csr_pem);
+    let placed = order(&env, body).await;
+    let done = wait_final(
+        &api,
+        placed["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await;
+    assert_eq!(done["status"], "valid", "{done}");
+    let id = done["certificate_id"].as_str().expect("certificate");
+    let chain = api
+        .raw(
+            reqwest::Method::GET,
+            &format!("/v1/pki/certificates/{id}/pem"),
+            None,
+        )
+        .await;
+    let leaf_key = openssl(&["x509", "-noout", "-pubkey"], &chain.body);
+    let own_key = openssl(
+        &["pkey", "-pubout"],
+        &std::fs::read_to_string(&key).expect("key"),
+    );
+    assert_eq!(leaf_key, own_key, "the certificate is for the caller's key");
+    let (status, answer) = api.get(&format!("/v1/pki/certificates/{id}/key")).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "no_private_key");
+}
+
+#[tokio::test]
+async fn unvalidatable_domain_ends_invalid_with_the_reason() {
+    let env = issuing(Db::Sqlite, fast(), &[]).await;
+    let names = domains(2);
+    // The second name resolves to an address where nothing answers http-01.
+    env.dns.add_a(&names[1], &["127.0.0.254"]).await;
+    let placed = order(&env, request(&env, &names, "http-01")).await;
+    let done = wait_final(
+        &env.service.client(),
+        placed["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await;
+    assert_eq!(done["status"], "invalid", "{done}");
+    let code = done["error"]["code"].as_str().expect("code");
+    let message = done["error"]["message"].as_str().expect("message");
+    assert_eq!(code, "validation_failed");
+    assert!(message.contains(&names[1]), "names the domain: {message}");
+    assert!(
+        message.contains("http-01"),
+        "names the challenge: {message}"
+    );
+    assert!(
+        message.contains("urn:ietf:params:acme:error:"),
+        "carries the CA's problem: {message}"
+    );
+    assert!(
+        !message.contains(&names[0]),
+        "only the failing domain: {message}"
+    );
+}
+
+#[tokio::test]
+async fn issue_input_is_validated() {
+    let env = issuing(Db::Sqlite, fast(), &[]).await;
+    let api = env.service.client();
+    let many: Vec<String> = (0..101).map(|i| format!("h{i}.example.test")).collect();
+    let cases = [
+        (
+            json!({"account_id": env.account_id, "domains": ["*.example.test"], "challenge_type": "http-01"}),
+            400,
+            "domains",
+        ),
+        (
+            json!({"account_id": env.account_id, "domains": many, "challenge_type": "http-01"}),
+            400,
+            "domains",
+        ),
+        (
+            json!({"account_id": env.account_id, "domains": [], "challenge_type": "http-01"}),
+            400,
+            "domains",
+        ),
+        (
+            json!({"account_id": env.account_id, "domains": ["a.example.test", "A.example.test."], "challenge_type": "http-01"}),
+            400,
+            "domains",
+        ),
+        (
+            json!({"account_id": env.account_id, "domains": ["a.example.test"], "challenge_type": "smtp-01"}),
+            400,
+            "challenge_type",
+        ),
+        (
+            json!({"account_id": env.account_id, "domains": ["a.example.test"], "challenge_type": "http-01", "key_type": "dsa"}),
+            400,
+            "key_type",
+        ),
+        (
+            json!({"account_id": env.account_id, "domains": ["a.example.test"], "challenge_type": "dns-01"}),
+            400,
+            "dns_provider_id",
+        ),
+        (
+            json!({"account_id": env.account_id, "domains": ["a.example.test"], "challenge_type": "http-01", "csr": "nonsense"}),
+            400,
+            "csr",
+        ),
+    ];
+    for (body, want, field) in cases {
+        let (status, answer) = api.post("/v1/pki/acme/issue", &body).await;
+        assert_eq!(status, want, "{body} -> {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_request", "{answer}");
+        assert_eq!(answer["error"]["details"]["field"], field, "{answer}");
+    }
+    let (status, answer) = api
+        .post("/v1/pki/acme/issue", &json!({"account_id": "acme_nope", "domains": ["a.example.test"], "challenge_type": "http-01"}))
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, answer) = api.get("/v1/pki/acme/orders?status=bogus").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, _) = api.get("/v1/pki/acme/orders?limit=1000").await;
+    assert_eq!(status, 400);
+
+    // IDNA: a Unicode name is ordered in its ASCII form.
+    let placed = order(
+        &env,
+        request(&env, &["bücher.example.test".to_owned()], "http-01"),
+    )
+    .await;
+    assert_eq!(placed["domains"], json!(["xn--bcher-kva.example.test"]));
+}
+
+#[tokio::test]
+async fn fifty_orders_with_default_bad_nonces() {
+    // Pebble's default: 5 % of nonces rejected as bad; instant-acme retries badNonce.
+    let env = issuing(Db::Sqlite, PebbleOptions::default(), &[]).await;
+    let api = env.service.client();
+    let mut ids = Vec::new();
+    for _ in 0..50 {
+        let placed = order(&env, request(&env, &domains(1), "http-01")).await;
+        ids.push(placed["order_id"].as_str().expect("id").to_owned());
+    }
+    for id in &ids {
+        let done = wait_final(&api, id, Duration::from_secs(120)).await;
+        assert_eq!(done["status"], "valid", "{done}");
+    }
+    assert!(
+        env.pebble.log_text().to_lowercase().contains("nonce"),
+        "Pebble rejected nonces"
+    );
+}
+
+#[tokio::test]
+async fn kill9_with_orders_in_flight_then_restart_completes_all() {
+    // Pebble's VA waits up to 3 s before validating, so orders are still in flight at the kill.
+    let pebble = PebbleOptions {
+        va_nosleep: false,
+        nonce_reject_percent: Some(0),
+        env: vec![("PEBBLE_VA_SLEEPTIME".into(), "3".into())],
+        ..Default::default()
+    };
+    let mut env = issuing(Db::Sqlite, pebble, &[]).await;
+    let mut ids = Vec::new();
+    let mut first_challenge = None;
+    for _ in 0..8 {
+        let placed = order(&env, request(&env, &domains(1), "http-01")).await;
+        ids.push(placed["order_id"].as_str().expect("id").to_owned());
+        first_challenge.get_or_insert(placed["challenges"][0].clone());
+    }
+    let challenge = first_challenge.expect("a challenge");
+    let token = challenge["token"].as_str().expect("token");
+    let well_known = format!("/.well-known/acme-challenge/{token}");
+    // The API listener answers http-01 too, from the stored challenge.
+    let served = env
+        .service
+        .client()
+        .without_token()
+        .raw(reqwest::Method::GET, &well_known, None)
+        .await;
+    assert_eq!(
+        (served.status, served.body.as_str()),
+        (200, challenge["key_authorization"].as_str().expect("ka"))
+    );
+    let unknown = env
+        .service
+        .client()
+        .without_token()
+        .raw(
+            reqwest::Method::GET,
+            "/.well-known/acme-challenge/nope",
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+
+    let (_, pending) = env
+        .service
+        .client()
+        .get("/v1/pki/acme/orders?status=pending")
+        .await;
+    assert!(
+        !pending["orders"].as_array().expect("orders").is_empty(),
+        "orders in flight at the kill"
+    );
+    env.service.kill9();
+    env.service.restart().await;
+    let api = env.service.client();
+    let (_, order_now) = api.get(&format!("/v1/pki/acme/orders/{}", ids[0])).await;
+    if order_now["status"] == "pending" {
+        let served = api
+            .without_token()
+            .raw(reqwest::Method::GET, &well_known, None)
+            .await;
+        assert_eq!(
+            served.status, 200,
+            "a restarted service still answers stored tokens"
+        );
+    }
+    for id in &ids {
+        let done = wait_final(&api, id, ORDER_TIMEOUT).await;
+        assert_eq!(done["status"], "valid", "{done}");
+    }
+    assert!(
+        env.service
+            .log_text()
+            .contains("resuming unfinished orders")
+    );
+    let (_, certificates) = api.get("/v1/pki/certificates").await;
+    assert_eq!(
+        certificates["certificates"]
+            .as_array()
+            .expect("certificates")
+            .len(),
+        ids.len(),
+        "one certificate per order"
+    );
+}
+
+#[tokio::test]
+async fn injected_actor_panic_is_supervised_and_the_order_completes() {
+    let env = issuing(
+        Db::Sqlite,
+        fast(),
+        &[("SV_TEST_PANIC_ORDER_STEP", "finalize")],
+    )
+    .await;
+    let placed = order(&env, request(&env, &domains(2), "http-01")).await;
+    let done = wait_final(
+        &env.service.client(),
+        placed["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await;
+    assert_eq!(done["status"], "valid", "{done}");
+    let log = env.service.log_text();
+    assert!(
+        log.contains("injected fault at step finalize"),
+        "the panic happened:\n{log}"
+    );
+    assert!(
+        log.contains("restarting from the store"),
+        "the supervisor restarted it:\n{log}"
+    );
+}
