@@ -20,13 +20,14 @@
 //! `Retry-After` (<https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/request-limits-and-throttling>).
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::route53::{parse_endpoint, retry_after};
+use super::oauth::{self, TokenCache};
+use super::rest::{Reply, parse_endpoint_unslashed, retry_after};
 use super::{DnsError, DnsProvider, ResolvedConfig, http_error};
 
 const API_VERSION: &str = "2018-05-01";
@@ -36,8 +37,6 @@ const DEFAULT_LOGIN_ENDPOINT: &str = "https://login.microsoftonline.com";
 const SCOPE: &str = "https://management.azure.com/.default";
 /// TTL of a record set that this provider creates (an existing one keeps its own).
 const TTL: u64 = 60;
-/// How long before its expiry a cached token is replaced.
-const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 
 /// Azure DNS through Azure Resource Manager. Debug never prints the secret or the token.
 pub struct AzureDns {
@@ -50,12 +49,7 @@ pub struct AzureDns {
     subscription_id: String,
     resource_group: String,
     zone: String,
-    token: tokio::sync::Mutex<Option<CachedToken>>,
-}
-
-struct CachedToken {
-    value: String,
-    renew_at: Instant,
+    token: TokenCache,
 }
 
 impl fmt::Debug for AzureDns {
@@ -75,30 +69,26 @@ impl AzureDns {
     /// Reads `tenant_id`, `client_id`, `client_secret`, `subscription_id`, `resource_group`,
     /// `zone`, optional `endpoint` and optional `login_endpoint`.
     pub fn new(config: &ResolvedConfig, http: reqwest::Client) -> Result<Self, DnsError> {
-        let segment = |key: &str| -> Result<String, DnsError> {
-            let value = config.required(key)?.trim().to_owned();
-            if value.contains(['/', '?', '#']) {
-                return Err(DnsError::Config(format!(
-                    "{key} must not contain '/', '?' or '#'"
-                )));
-            }
-            Ok(value)
-        };
         Ok(Self {
-            endpoint: parse_endpoint(config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT))?,
-            login_endpoint: parse_endpoint(
+            endpoint: parse_endpoint_unslashed(
+                config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT),
+            )?,
+            login_endpoint: parse_endpoint_unslashed(
                 config
                     .optional("login_endpoint")
                     .unwrap_or(DEFAULT_LOGIN_ENDPOINT),
             )?,
-            tenant_id: segment("tenant_id")?,
+            tenant_id: config.required_segment("tenant_id")?,
             client_id: config.required("client_id")?.trim().to_owned(),
             client_secret: config.required("client_secret")?.to_owned(),
-            subscription_id: segment("subscription_id")?,
-            resource_group: segment("resource_group")?,
-            zone: segment("zone")?.trim_end_matches('.').to_ascii_lowercase(),
+            subscription_id: config.required_segment("subscription_id")?,
+            resource_group: config.required_segment("resource_group")?,
+            zone: config
+                .required_segment("zone")?
+                .trim_end_matches('.')
+                .to_ascii_lowercase(),
             http,
-            token: tokio::sync::Mutex::new(None),
+            token: TokenCache::default(),
         })
     }
 
@@ -139,48 +129,28 @@ impl AzureDns {
 
     /// A bearer token for Azure Resource Manager, from the cache while it is fresh.
     async fn token(&self) -> Result<String, DnsError> {
-        let mut cached = self.token.lock().await;
-        if let Some(token) = cached.as_ref()
-            && Instant::now() < token.renew_at
-        {
-            return Ok(token.value.clone());
-        }
+        self.token.get(|| self.log_in()).await
+    }
+
+    /// A new token and its lifetime.
+    async fn log_in(&self) -> Result<(String, Duration), DnsError> {
         let mut url = self.login_endpoint.clone();
         url.path_segments_mut()
             .expect("http(s) URLs have a path")
             .pop_if_empty()
             .extend([self.tenant_id.as_str(), "oauth2", "v2.0", "token"]);
-        let response = self
-            .http
-            .post(url)
-            .form(&[
-                ("client_id", self.client_id.as_str()),
-                ("scope", SCOPE),
-                ("client_secret", self.client_secret.as_str()),
-                ("grant_type", "client_credentials"),
-            ])
-            .send()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Azure login: {e}")))?;
-        let status = response.status();
-        let retry = retry_after(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Azure login: {e}")))?;
-        if !status.is_success() {
-            return Err(oauth_error("Azure login", status, retry, &body));
-        }
+        let request = self.http.post(url).form(&[
+            ("client_id", self.client_id.as_str()),
+            ("scope", SCOPE),
+            ("client_secret", self.client_secret.as_str()),
+            ("grant_type", "client_credentials"),
+        ]);
+        let body = oauth::request_token(request, "Azure login").await?;
         let answer: TokenAnswer = serde_json::from_str(&body)
             .map_err(|e| DnsError::Server(format!("Azure login: unreadable token answer: {e}")))?;
         let lifetime = Duration::from_secs(answer.expires_in.seconds());
-        let margin = TOKEN_MARGIN.min(lifetime / 2);
-        *cached = Some(CachedToken {
-            value: answer.access_token.clone(),
-            renew_at: Instant::now() + lifetime - margin,
-        });
         tracing::debug!(lifetime_s = lifetime.as_secs(), "azure token obtained");
-        Ok(answer.access_token)
+        Ok((answer.access_token, lifetime))
     }
 
     /// Sends one ARM request with the bearer token; the status and body of a 2xx, 404 or 412.
@@ -189,17 +159,12 @@ impl AzureDns {
         request: reqwest::RequestBuilder,
     ) -> Result<(reqwest::StatusCode, String), DnsError> {
         let token = self.token().await?;
-        let response = request
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Azure DNS: {e}")))?;
-        let status = response.status();
-        let retry = retry_after(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Azure DNS: {e}")))?;
+        let Reply {
+            status,
+            retry_after: retry,
+            body,
+            ..
+        } = Reply::receive(request.bearer_auth(token), "Azure DNS", retry_after).await?;
         // 404 (no such record set) and 412 (etag mismatch) are answers the callers handle.
         if status.is_success()
             || status == reqwest::StatusCode::NOT_FOUND
@@ -209,7 +174,7 @@ impl AzureDns {
         }
         if status == reqwest::StatusCode::UNAUTHORIZED {
             // A revoked or rotated token: the next call logs in again.
-            *self.token.lock().await = None;
+            self.token.forget().await;
         }
         Err(http_error(status, retry, &arm_message(&body)))
     }
@@ -362,38 +327,6 @@ fn arm_message(body: &str) -> String {
             error.message.unwrap_or_default()
         ),
         Err(_) => body.to_owned(),
-    }
-}
-
-/// Maps an OAuth 2.0 token endpoint error (RFC 6749 §5.2: `{"error","error_description"}`):
-/// a refused client or grant is a credentials problem even when the status is 400.
-pub(super) fn oauth_error(
-    who: &str,
-    status: reqwest::StatusCode,
-    retry: Option<u64>,
-    body: &str,
-) -> DnsError {
-    #[derive(Deserialize)]
-    struct OAuthError {
-        error: String,
-        error_description: Option<String>,
-    }
-    match serde_json::from_str::<OAuthError>(body) {
-        Ok(e) => {
-            let message = format!(
-                "{who}: HTTP {}: {}: {}",
-                status.as_u16(),
-                e.error,
-                e.error_description.unwrap_or_default()
-            );
-            match e.error.as_str() {
-                "invalid_client" | "unauthorized_client" | "invalid_grant" | "access_denied" => {
-                    DnsError::Auth(message.chars().take(400).collect())
-                }
-                _ => http_error(status, retry, &message),
-            }
-        }
-        Err(_) => http_error(status, retry, &format!("{who}: {body}")),
     }
 }
 

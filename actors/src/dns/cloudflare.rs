@@ -29,13 +29,14 @@
 //! Authentication is an API token as `Authorization: Bearer` (the scheme Cloudflare prefers over
 //! global API keys); the token is never logged and not part of `Debug`.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::names::{normalize, zone_candidates};
+use super::rest::{Reply, RestClient};
+use super::txt;
 use super::{DnsError, DnsProvider, ResolvedConfig};
 
 /// The public API base.
@@ -47,21 +48,17 @@ const TTL: u32 = 60;
 const CODE_IDENTICAL_RECORD: i64 = 81058;
 /// Records per list page.
 const PER_PAGE: u32 = 100;
-/// Upper bound on one request, so that a stalled API cannot hold an order forever.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The Cloudflare DNS provider (config: `api_token`, optional `zone_id`, optional `endpoint`).
 pub struct Cloudflare {
-    http: reqwest::Client,
-    endpoint: Url,
-    token: String,
+    api: RestClient,
     zone_id: Option<String>,
 }
 
 impl std::fmt::Debug for Cloudflare {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cloudflare")
-            .field("endpoint", &self.endpoint.as_str())
+            .field("endpoint", &self.api.endpoint().as_str())
             .field("zone_id", &self.zone_id)
             .finish_non_exhaustive()
     }
@@ -69,59 +66,9 @@ impl std::fmt::Debug for Cloudflare {
 
 impl Cloudflare {
     pub fn new(config: &ResolvedConfig, http: reqwest::Client) -> Result<Self, DnsError> {
-        let token = config.required("api_token")?.trim().to_owned();
-        let endpoint = parse_endpoint(config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT))?;
+        let api = RestClient::from_config(config, http, DEFAULT_ENDPOINT, "Cloudflare API")?;
         let zone_id = config.optional("zone_id").map(|z| z.trim().to_owned());
-        Ok(Self {
-            http,
-            endpoint,
-            token,
-            zone_id,
-        })
-    }
-
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
-        let mut url = self.endpoint.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
-    }
-
-    /// Sends one request and returns the status, `Retry-After` seconds and body.
-    async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<serde_json::Value>,
-    ) -> Result<Reply, DnsError> {
-        let mut request = self
-            .http
-            .request(method, url)
-            .bearer_auth(&self.token)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(REQUEST_TIMEOUT);
-        if let Some(body) = &body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Cloudflare API: {e}")))?;
-        let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Cloudflare API: {e}")))?;
-        Ok(Reply {
-            status,
-            retry_after,
-            body,
-        })
+        Ok(Self { api, zone_id })
     }
 
     /// Sends a request and unwraps the v4 envelope of a successful answer.
@@ -131,8 +78,8 @@ impl Cloudflare {
         url: Url,
         body: Option<serde_json::Value>,
     ) -> Result<Envelope<T>, DnsError> {
-        let reply = self.send(method, url, body).await?;
-        reply.envelope()
+        let reply = self.api.send(method, url, body).await?;
+        envelope(&reply)
     }
 
     /// The zone id for `fqdn`: the configured one, else the closest enclosing zone found by
@@ -142,7 +89,7 @@ impl Cloudflare {
             return Ok(zone_id.clone());
         }
         for candidate in zone_candidates(fqdn) {
-            let url = self.url(&["zones"], &[("name", candidate)]);
+            let url = self.api.url(&["zones"], &[("name", candidate)]);
             let zones: Envelope<Vec<Zone>> = self.call(Method::GET, url, None).await?;
             if let Some(zone) = zones
                 .result
@@ -166,7 +113,7 @@ impl Cloudflare {
         let mut page = 1u32;
         loop {
             let page_str = page.to_string();
-            let url = self.url(
+            let url = self.api.url(
                 &["zones", zone_id, "dns_records"],
                 &[
                     ("type", "TXT"),
@@ -196,17 +143,17 @@ impl DnsProvider for Cloudflare {
     async fn add_txt(&self, fqdn: &str, value: &str) -> Result<(), DnsError> {
         let fqdn = normalize(fqdn)?;
         let zone_id = self.zone_for(&fqdn).await?;
-        let url = self.url(&["zones", &zone_id, "dns_records"], &[]);
+        let url = self.api.url(&["zones", &zone_id, "dns_records"], &[]);
         let body = serde_json::json!({
             "type": "TXT",
             "name": fqdn,
-            "content": txt_quote(value),
+            "content": txt::quote(value),
             "ttl": TTL,
         });
-        let reply = self.send(Method::POST, url, Some(body)).await?;
-        match reply.envelope::<serde_json::Value>() {
+        let reply = self.api.send(Method::POST, url, Some(body)).await?;
+        match envelope::<serde_json::Value>(&reply) {
             Ok(_) => Ok(()),
-            Err(e) if reply.has_error_code(CODE_IDENTICAL_RECORD) => {
+            Err(e) if has_error_code(&reply, CODE_IDENTICAL_RECORD) => {
                 tracing::debug!(%fqdn, "Cloudflare already has this TXT value: {e}");
                 Ok(())
             }
@@ -218,60 +165,47 @@ impl DnsProvider for Cloudflare {
         let fqdn = normalize(fqdn)?;
         let zone_id = self.zone_for(&fqdn).await?;
         for record in self.txt_records(&zone_id, &fqdn).await? {
-            if txt_unquote(&record.content) != value {
+            if txt::unquote(&record.content) != value {
                 continue;
             }
-            let url = self.url(&["zones", &zone_id, "dns_records", &record.id], &[]);
-            let reply = self.send(Method::DELETE, url, None).await?;
+            let url = self
+                .api
+                .url(&["zones", &zone_id, "dns_records", &record.id], &[]);
+            let reply = self.api.send(Method::DELETE, url, None).await?;
             // Gone already (a concurrent cleanup): what we wanted.
             if reply.status == StatusCode::NOT_FOUND {
                 continue;
             }
-            reply.envelope::<serde_json::Value>()?;
+            envelope::<serde_json::Value>(&reply)?;
         }
         Ok(())
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    retry_after: Option<u64>,
-    body: String,
+/// The v4 envelope of a successful answer; `success: false` is an error even on HTTP 200.
+fn envelope<T: DeserializeOwned>(reply: &Reply) -> Result<Envelope<T>, DnsError> {
+    let envelope: Envelope<T> = reply.json(error_detail)?;
+    if !envelope.success {
+        return Err(DnsError::Rejected(format!(
+            "Cloudflare API: {}",
+            describe(&envelope.errors)
+        )));
+    }
+    Ok(envelope)
 }
 
-impl Reply {
-    fn parsed<T: DeserializeOwned>(&self) -> Option<Envelope<T>> {
-        serde_json::from_str(&self.body).ok()
-    }
+/// The `errors` of a failed answer's envelope, when it has any.
+fn error_detail(body: &str) -> Option<String> {
+    serde_json::from_str::<Envelope<serde_json::Value>>(body)
+        .ok()
+        .filter(|e| !e.errors.is_empty())
+        .map(|e| describe(&e.errors))
+}
 
-    fn has_error_code(&self, code: i64) -> bool {
-        self.parsed::<serde_json::Value>()
-            .is_some_and(|e| e.errors.iter().any(|m| m.code == code))
-    }
-
-    fn envelope<T: DeserializeOwned>(&self) -> Result<Envelope<T>, DnsError> {
-        if !self.status.is_success() {
-            let detail = self
-                .parsed::<serde_json::Value>()
-                .filter(|e| !e.errors.is_empty())
-                .map(|e| describe(&e.errors))
-                .unwrap_or_else(|| self.body.clone());
-            return Err(super::http_error(self.status, self.retry_after, &detail));
-        }
-        let envelope: Envelope<T> = serde_json::from_str(&self.body).map_err(|e| {
-            DnsError::Server(format!(
-                "Cloudflare API answered HTTP {} with an unexpected body: {e}",
-                self.status.as_u16()
-            ))
-        })?;
-        if !envelope.success {
-            return Err(DnsError::Rejected(format!(
-                "Cloudflare API: {}",
-                describe(&envelope.errors)
-            )));
-        }
-        Ok(envelope)
-    }
+/// Whether the answer's envelope lists the error `code`.
+fn has_error_code(reply: &Reply, code: i64) -> bool {
+    serde_json::from_str::<Envelope<serde_json::Value>>(&reply.body)
+        .is_ok_and(|e| e.errors.iter().any(|m| m.code == code))
 }
 
 /// The v4 response envelope.
@@ -323,104 +257,4 @@ fn describe(errors: &[ApiMessage]) -> String {
         .map(|m| format!("{} ({})", m.message, m.code))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn parse_endpoint(endpoint: &str) -> Result<Url, DnsError> {
-    let url = Url::parse(endpoint.trim())
-        .map_err(|e| DnsError::Config(format!("endpoint {endpoint:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(DnsError::Config(format!(
-            "endpoint {endpoint:?} must be an http(s) URL"
-        )));
-    }
-    Ok(url)
-}
-
-/// Lower-case, no trailing dot.
-fn normalize(fqdn: &str) -> Result<String, DnsError> {
-    let fqdn = fqdn.trim().trim_end_matches('.').to_ascii_lowercase();
-    if fqdn.is_empty() {
-        return Err(DnsError::Rejected("empty record name".into()));
-    }
-    Ok(fqdn)
-}
-
-/// `fqdn` itself, then each parent with at least two labels (a delegated
-/// `_acme-challenge.<name>` zone is its own apex).
-fn zone_candidates(fqdn: &str) -> Vec<&str> {
-    let mut out = vec![fqdn];
-    for (i, c) in fqdn.char_indices() {
-        if c == '.' {
-            let parent = &fqdn[i + 1..];
-            if parent.contains('.') {
-                out.push(parent);
-            }
-        }
-    }
-    out
-}
-
-/// `Retry-After` in seconds (the delta-seconds form Cloudflare sends).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// One RFC 1035 character string.
-fn txt_quote(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// The text of TXT content: quoted character strings concatenated, or the content as is.
-fn txt_unquote(content: &str) -> String {
-    let content = content.trim();
-    if !content.starts_with('"') {
-        return content.to_owned();
-    }
-    let mut out = String::with_capacity(content.len());
-    let (mut quoted, mut escaped) = (false, false);
-    for c in content.chars() {
-        if escaped {
-            out.push(c);
-            escaped = false;
-        } else if c == '\\' && quoted {
-            escaped = true;
-        } else if c == '"' {
-            quoted = !quoted;
-        } else if quoted {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn candidates_walk_up_to_two_labels() {
-        assert_eq!(
-            zone_candidates("_acme-challenge.a.example.com"),
-            vec![
-                "_acme-challenge.a.example.com",
-                "a.example.com",
-                "example.com"
-            ]
-        );
-    }
-
-    #[test]
-    fn txt_quoting_round_trips() {
-        assert_eq!(txt_quote("abc"), "\"abc\"");
-        assert_eq!(txt_unquote("\"abc\""), "abc");
-        assert_eq!(txt_unquote("abc"), "abc");
-        assert_eq!(txt_unquote("\"ab\" \"c\""), "abc");
-        assert_eq!(txt_unquote(&txt_quote("a\"b\\c")), "a\"b\\c");
-    }
 }

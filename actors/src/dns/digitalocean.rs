@@ -26,13 +26,13 @@
 //! carries `Retry-After` (seconds). Authentication is `Authorization: Bearer <token>`; the token
 //! is never logged and not part of `Debug`.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
+use super::names::{normalize, relative_name, zone_candidates};
+use super::rest::RestClient;
+use super::txt;
 use super::{DnsError, DnsProvider, ResolvedConfig};
 
 /// The public API base (version included).
@@ -41,88 +41,41 @@ pub const DEFAULT_ENDPOINT: &str = "https://api.digitalocean.com/v2";
 const TTL: u32 = 60;
 /// Records per list page (the API's maximum).
 const PER_PAGE: u32 = 200;
-/// Upper bound on one request, so that a stalled API cannot hold an order forever.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The DigitalOcean DNS provider (config: `api_token`, optional `endpoint`).
 pub struct DigitalOcean {
-    http: reqwest::Client,
-    endpoint: Url,
-    token: String,
+    api: RestClient,
 }
 
 impl std::fmt::Debug for DigitalOcean {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DigitalOcean")
-            .field("endpoint", &self.endpoint.as_str())
+            .field("endpoint", &self.api.endpoint().as_str())
             .finish_non_exhaustive()
     }
 }
 
 impl DigitalOcean {
     pub fn new(config: &ResolvedConfig, http: reqwest::Client) -> Result<Self, DnsError> {
-        let token = config.required("api_token")?.trim().to_owned();
-        let endpoint = parse_endpoint(config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT))?;
-        Ok(Self {
-            http,
-            endpoint,
-            token,
-        })
-    }
-
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
-        let mut url = self.endpoint.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<serde_json::Value>,
-    ) -> Result<Reply, DnsError> {
-        let mut request = self
-            .http
-            .request(method, url)
-            .bearer_auth(&self.token)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(REQUEST_TIMEOUT);
-        if let Some(body) = &body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| DnsError::Transport(format!("DigitalOcean API: {e}")))?;
-        let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|e| DnsError::Transport(format!("DigitalOcean API: {e}")))?;
-        Ok(Reply {
-            status,
-            retry_after,
-            body,
-        })
+        let api = RestClient::from_config(config, http, DEFAULT_ENDPOINT, "DigitalOcean API")?;
+        Ok(Self { api })
     }
 
     /// The domain (zone) enclosing `fqdn`.
     async fn domain_for(&self, fqdn: &str) -> Result<String, DnsError> {
         for candidate in zone_candidates(fqdn) {
             let reply = self
-                .send(Method::GET, self.url(&["domains", candidate], &[]), None)
+                .api
+                .send(
+                    Method::GET,
+                    self.api.url(&["domains", candidate], &[]),
+                    None,
+                )
                 .await?;
             if reply.status == StatusCode::NOT_FOUND {
                 continue;
             }
-            let found: DomainReply = reply.json()?;
+            let found: DomainReply = reply.json(error_detail)?;
             return Ok(found.domain.name.trim_end_matches('.').to_ascii_lowercase());
         }
         Err(DnsError::Rejected(format!(
@@ -137,7 +90,7 @@ impl DigitalOcean {
         let mut page = 1u32;
         loop {
             let page_str = page.to_string();
-            let url = self.url(
+            let url = self.api.url(
                 &["domains", domain, "records"],
                 &[
                     ("type", "TXT"),
@@ -146,7 +99,11 @@ impl DigitalOcean {
                     ("per_page", &per_page),
                 ],
             );
-            let list: RecordList = self.send(Method::GET, url, None).await?.json()?;
+            let list: RecordList = self
+                .api
+                .send(Method::GET, url, None)
+                .await?
+                .json(error_detail)?;
             let empty = list.domain_records.is_empty();
             let relative = relative_name(fqdn, domain);
             // The filter is the API's; check again so a server that ignores it cannot make us
@@ -175,7 +132,7 @@ impl DnsProvider for DigitalOcean {
         let fqdn = normalize(fqdn)?;
         let domain = self.domain_for(&fqdn).await?;
         let existing = self.txt_records(&domain, &fqdn).await?;
-        if existing.iter().any(|r| txt_unquote(&r.data) == value) {
+        if existing.iter().any(|r| txt::unquote(&r.data) == value) {
             return Ok(());
         }
         let body = serde_json::json!({
@@ -184,8 +141,12 @@ impl DnsProvider for DigitalOcean {
             "data": value,
             "ttl": TTL,
         });
-        let url = self.url(&["domains", &domain, "records"], &[]);
-        let _: serde_json::Value = self.send(Method::POST, url, Some(body)).await?.json()?;
+        let url = self.api.url(&["domains", &domain, "records"], &[]);
+        let _: serde_json::Value = self
+            .api
+            .send(Method::POST, url, Some(body))
+            .await?
+            .json(error_detail)?;
         Ok(())
     }
 
@@ -193,48 +154,26 @@ impl DnsProvider for DigitalOcean {
         let fqdn = normalize(fqdn)?;
         let domain = self.domain_for(&fqdn).await?;
         for record in self.txt_records(&domain, &fqdn).await? {
-            if txt_unquote(&record.data) != value {
+            if txt::unquote(&record.data) != value {
                 continue;
             }
             let id = record.id.to_string();
-            let url = self.url(&["domains", &domain, "records", &id], &[]);
-            let reply = self.send(Method::DELETE, url, None).await?;
+            let url = self.api.url(&["domains", &domain, "records", &id], &[]);
+            let reply = self.api.send(Method::DELETE, url, None).await?;
             if reply.status == StatusCode::NOT_FOUND {
                 continue;
             }
-            reply.ok()?;
+            reply.check(error_detail)?;
         }
         Ok(())
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    retry_after: Option<u64>,
-    body: String,
-}
-
-impl Reply {
-    fn ok(&self) -> Result<(), DnsError> {
-        if self.status.is_success() {
-            return Ok(());
-        }
-        let detail = serde_json::from_str::<ApiError>(&self.body)
-            .ok()
-            .map(|e| format!("{} ({})", e.message, e.id))
-            .unwrap_or_else(|| self.body.clone());
-        Err(super::http_error(self.status, self.retry_after, &detail))
-    }
-
-    fn json<T: DeserializeOwned>(&self) -> Result<T, DnsError> {
-        self.ok()?;
-        serde_json::from_str(&self.body).map_err(|e| {
-            DnsError::Server(format!(
-                "DigitalOcean API answered HTTP {} with an unexpected body: {e}",
-                self.status.as_u16()
-            ))
-        })
-    }
+/// `message (id)` of an error answer (`{"id","message","request_id"}`).
+fn error_detail(body: &str) -> Option<String> {
+    serde_json::from_str::<ApiError>(body)
+        .ok()
+        .map(|e| format!("{} ({})", e.message, e.id))
 }
 
 #[derive(Deserialize)]
@@ -280,98 +219,4 @@ struct Record {
     name: String,
     #[serde(default)]
     data: String,
-}
-
-fn parse_endpoint(endpoint: &str) -> Result<Url, DnsError> {
-    let url = Url::parse(endpoint.trim())
-        .map_err(|e| DnsError::Config(format!("endpoint {endpoint:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(DnsError::Config(format!(
-            "endpoint {endpoint:?} must be an http(s) URL"
-        )));
-    }
-    Ok(url)
-}
-
-/// Lower-case, no trailing dot.
-fn normalize(fqdn: &str) -> Result<String, DnsError> {
-    let fqdn = fqdn.trim().trim_end_matches('.').to_ascii_lowercase();
-    if fqdn.is_empty() {
-        return Err(DnsError::Rejected("empty record name".into()));
-    }
-    Ok(fqdn)
-}
-
-/// `fqdn` itself, then each parent with at least two labels.
-fn zone_candidates(fqdn: &str) -> Vec<&str> {
-    let mut out = vec![fqdn];
-    for (i, c) in fqdn.char_indices() {
-        if c == '.' {
-            let parent = &fqdn[i + 1..];
-            if parent.contains('.') {
-                out.push(parent);
-            }
-        }
-    }
-    out
-}
-
-/// The record name relative to its domain, `@` at the apex.
-fn relative_name(fqdn: &str, domain: &str) -> String {
-    if fqdn == domain {
-        return "@".to_owned();
-    }
-    fqdn.strip_suffix(domain)
-        .and_then(|s| s.strip_suffix('.'))
-        .unwrap_or(fqdn)
-        .to_owned()
-}
-
-/// `Retry-After` in seconds (sent with DigitalOcean's 429 answers).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// The text of TXT data: DigitalOcean stores it unquoted, but a record made elsewhere may
-/// carry RFC 1035 quotes.
-fn txt_unquote(content: &str) -> String {
-    let content = content.trim();
-    if !content.starts_with('"') {
-        return content.to_owned();
-    }
-    let mut out = String::with_capacity(content.len());
-    let (mut quoted, mut escaped) = (false, false);
-    for c in content.chars() {
-        if escaped {
-            out.push(c);
-            escaped = false;
-        } else if c == '\\' && quoted {
-            escaped = true;
-        } else if c == '"' {
-            quoted = !quoted;
-        } else if quoted {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_names() {
-        assert_eq!(
-            relative_name("_acme-challenge.a.example.com", "example.com"),
-            "_acme-challenge.a"
-        );
-        assert_eq!(relative_name("example.com", "example.com"), "@");
-    }
 }

@@ -25,15 +25,17 @@
 //! not awaited to `done`: the propagation check queries the authoritative nameservers itself.
 
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::azure::oauth_error;
-use super::route53::{absolute, parse_endpoint, quote_txt, retry_after, unquote_txt};
+use super::names::absolute;
+use super::oauth::{self, TokenCache};
+use super::rest::{Reply, parse_endpoint_unslashed, retry_after};
+use super::txt::{quote_strings, unquote_strings};
 use super::{DnsError, DnsProvider, ResolvedConfig, http_error};
 
 const DEFAULT_ENDPOINT: &str = "https://dns.googleapis.com";
@@ -45,8 +47,6 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const ASSERTION_LIFETIME: u64 = 3600;
 /// TTL of an RRset that this provider creates (an existing one keeps its own).
 const TTL: u64 = 60;
-/// How long before its expiry a cached token is replaced.
-const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 
 /// Google Cloud DNS. Debug never prints the key or the token.
 pub struct GoogleCloudDns {
@@ -60,12 +60,7 @@ pub struct GoogleCloudDns {
     key: EncodingKey,
     project: String,
     managed_zone: String,
-    token: tokio::sync::Mutex<Option<CachedToken>>,
-}
-
-struct CachedToken {
-    value: String,
-    renew_at: Instant,
+    token: TokenCache,
 }
 
 impl fmt::Debug for GoogleCloudDns {
@@ -125,27 +120,20 @@ impl GoogleCloudDns {
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_owned());
         let token_endpoint =
-            parse_endpoint(config.optional("token_endpoint").unwrap_or(&audience))?;
-        let segment = |key: &str| -> Result<String, DnsError> {
-            let value = config.required(key)?.trim().to_owned();
-            if value.contains(['/', '?', '#']) {
-                return Err(DnsError::Config(format!(
-                    "{key} must not contain '/', '?' or '#'"
-                )));
-            }
-            Ok(value)
-        };
+            parse_endpoint_unslashed(config.optional("token_endpoint").unwrap_or(&audience))?;
         Ok(Self {
-            endpoint: parse_endpoint(config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT))?,
+            endpoint: parse_endpoint_unslashed(
+                config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT),
+            )?,
             token_endpoint,
             audience,
             client_email: key_file.client_email,
             key_id: key_file.private_key_id,
             key,
-            project: segment("project")?,
-            managed_zone: segment("managed_zone")?,
+            project: config.required_segment("project")?,
+            managed_zone: config.required_segment("managed_zone")?,
             http,
-            token: tokio::sync::Mutex::new(None),
+            token: TokenCache::default(),
         })
     }
 
@@ -168,12 +156,11 @@ impl GoogleCloudDns {
 
     /// An access token, from the cache while it is fresh.
     async fn token(&self) -> Result<String, DnsError> {
-        let mut cached = self.token.lock().await;
-        if let Some(token) = cached.as_ref()
-            && Instant::now() < token.renew_at
-        {
-            return Ok(token.value.clone());
-        }
+        self.token.get(|| self.log_in()).await
+    }
+
+    /// A new access token and its lifetime.
+    async fn log_in(&self) -> Result<(String, Duration), DnsError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -189,25 +176,11 @@ impl GoogleCloudDns {
         header.kid = self.key_id.clone();
         let assertion = jsonwebtoken::encode(&header, &claims, &self.key)
             .map_err(|e| DnsError::Config(format!("cannot sign the JWT assertion: {e}")))?;
-        let response = self
-            .http
-            .post(self.token_endpoint.clone())
-            .form(&[
-                ("grant_type", JWT_BEARER),
-                ("assertion", assertion.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Google token endpoint: {e}")))?;
-        let status = response.status();
-        let retry = retry_after(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Google token endpoint: {e}")))?;
-        if !status.is_success() {
-            return Err(oauth_error("Google token endpoint", status, retry, &body));
-        }
+        let request = self.http.post(self.token_endpoint.clone()).form(&[
+            ("grant_type", JWT_BEARER),
+            ("assertion", assertion.as_str()),
+        ]);
+        let body = oauth::request_token(request, "Google token endpoint").await?;
         #[derive(Deserialize)]
         struct TokenAnswer {
             access_token: String,
@@ -217,30 +190,20 @@ impl GoogleCloudDns {
             DnsError::Server(format!("Google token endpoint: unreadable answer: {e}"))
         })?;
         let lifetime = Duration::from_secs(answer.expires_in);
-        let margin = TOKEN_MARGIN.min(lifetime / 2);
-        *cached = Some(CachedToken {
-            value: answer.access_token.clone(),
-            renew_at: Instant::now() + lifetime - margin,
-        });
         tracing::debug!(lifetime_s = lifetime.as_secs(), "google token obtained");
-        Ok(answer.access_token)
+        Ok((answer.access_token, lifetime))
     }
 
     /// Sends one API request with the bearer token; the body on success, `Ok(None)` on a
     /// 409/412 conflict.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Option<String>, DnsError> {
         let token = self.token().await?;
-        let response = request
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Cloud DNS: {e}")))?;
-        let status = response.status();
-        let retry = retry_after(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Cloud DNS: {e}")))?;
+        let Reply {
+            status,
+            retry_after: retry,
+            body,
+            ..
+        } = Reply::receive(request.bearer_auth(token), "Cloud DNS", retry_after).await?;
         if status.is_success() {
             return Ok(Some(body));
         }
@@ -249,7 +212,7 @@ impl GoogleCloudDns {
             return Ok(None);
         }
         if status == reqwest::StatusCode::UNAUTHORIZED {
-            *self.token.lock().await = None;
+            self.token.forget().await;
         }
         Err(api_error(status, retry, &body))
     }
@@ -314,10 +277,10 @@ impl DnsProvider for GoogleCloudDns {
         for _ in 0..2 {
             let current = self.read(&name).await?;
             let mut rrdatas = rrdatas(current.as_ref());
-            if rrdatas.iter().any(|raw| unquote_txt(raw) == value) {
+            if rrdatas.iter().any(|raw| unquote_strings(raw) == value) {
                 return Ok(());
             }
-            rrdatas.push(quote_txt(value));
+            rrdatas.push(quote_strings(value));
             if self.change(&name, current.as_ref(), rrdatas).await? {
                 return Ok(());
             }
@@ -336,7 +299,7 @@ impl DnsProvider for GoogleCloudDns {
             let all = rrdatas(Some(&current));
             let rest: Vec<String> = all
                 .iter()
-                .filter(|raw| unquote_txt(raw) != value)
+                .filter(|raw| unquote_strings(raw) != value)
                 .cloned()
                 .collect();
             if rest.len() == all.len() {

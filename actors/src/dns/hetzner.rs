@@ -40,18 +40,18 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
+use super::names::{normalize, relative_name, zone_candidates};
+use super::rest::{self, RestClient};
+use super::txt;
 use super::{DnsError, DnsProvider, ResolvedConfig};
 
 /// The public API base (version included).
 pub const DEFAULT_ENDPOINT: &str = "https://api.hetzner.cloud/v1";
 /// TTL of a new challenge RRset.
 const TTL: u32 = 60;
-/// Upper bound on one request, so that a stalled API cannot hold an order forever.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a running action is polled, and for how long.
 const ACTION_POLL_INTERVAL: Duration = Duration::from_millis(500);
 const ACTION_TIMEOUT: Duration = Duration::from_secs(120);
@@ -60,16 +60,14 @@ const ACTION_TIMEOUT: Duration = Duration::from_secs(120);
 /// write access —, optional `zone_id` — the zone's ID, or its name, which the API also accepts —,
 /// optional `endpoint`).
 pub struct Hetzner {
-    http: reqwest::Client,
-    endpoint: Url,
-    token: String,
+    api: RestClient,
     zone_id: Option<String>,
 }
 
 impl std::fmt::Debug for Hetzner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hetzner")
-            .field("endpoint", &self.endpoint.as_str())
+            .field("endpoint", &self.api.endpoint().as_str())
             .field("zone_id", &self.zone_id)
             .finish_non_exhaustive()
     }
@@ -83,66 +81,19 @@ struct ZoneRef {
 
 impl Hetzner {
     pub fn new(config: &ResolvedConfig, http: reqwest::Client) -> Result<Self, DnsError> {
-        let token = config.required("api_token")?.trim().to_owned();
-        let endpoint = parse_endpoint(config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT))?;
+        let api = RestClient::from_config(config, http, DEFAULT_ENDPOINT, "Hetzner Cloud API")?
+            .with_retry_after(retry_after);
         let zone_id = config.optional("zone_id").map(|z| z.trim().to_owned());
-        Ok(Self {
-            http,
-            endpoint,
-            token,
-            zone_id,
-        })
-    }
-
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
-        let mut url = self.endpoint.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<serde_json::Value>,
-    ) -> Result<Reply, DnsError> {
-        let mut request = self
-            .http
-            .request(method, url)
-            .bearer_auth(&self.token)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(REQUEST_TIMEOUT);
-        if let Some(body) = &body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Hetzner Cloud API: {e}")))?;
-        let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Hetzner Cloud API: {e}")))?;
-        Ok(Reply {
-            status,
-            retry_after,
-            body,
-        })
+        Ok(Self { api, zone_id })
     }
 
     async fn zone_for(&self, fqdn: &str) -> Result<ZoneRef, DnsError> {
         if let Some(zone_id) = &self.zone_id {
             let found: ZoneReply = self
-                .send(Method::GET, self.url(&["zones", zone_id], &[]), None)
+                .api
+                .send(Method::GET, self.api.url(&["zones", zone_id], &[]), None)
                 .await?
-                .json()?;
+                .json(error_detail)?;
             let name = found.zone.name.trim_end_matches('.').to_ascii_lowercase();
             if !in_zone(fqdn, &name) {
                 return Err(DnsError::Config(format!(
@@ -155,8 +106,12 @@ impl Hetzner {
             });
         }
         for candidate in zone_candidates(fqdn) {
-            let url = self.url(&["zones"], &[("name", candidate)]);
-            let list: ZoneList = self.send(Method::GET, url, None).await?.json()?;
+            let url = self.api.url(&["zones"], &[("name", candidate)]);
+            let list: ZoneList = self
+                .api
+                .send(Method::GET, url, None)
+                .await?
+                .json(error_detail)?;
             if let Some(zone) = list
                 .zones
                 .into_iter()
@@ -179,12 +134,14 @@ impl Hetzner {
 
     /// The TXT RRset at `rr_name`, `None` when absent.
     async fn rrset(&self, zone: &ZoneRef, rr_name: &str) -> Result<Option<RrSet>, DnsError> {
-        let url = self.url(&["zones", &zone.id, "rrsets", rr_name, "TXT"], &[]);
-        let reply = self.send(Method::GET, url, None).await?;
+        let url = self
+            .api
+            .url(&["zones", &zone.id, "rrsets", rr_name, "TXT"], &[]);
+        let reply = self.api.send(Method::GET, url, None).await?;
         if reply.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        Ok(Some(reply.json::<RrSetReply>()?.rrset))
+        Ok(Some(reply.json::<RrSetReply>(error_detail)?.rrset))
     }
 
     /// Runs an RRset action and waits until it has finished.
@@ -195,19 +152,19 @@ impl Hetzner {
         action: &str,
         body: serde_json::Value,
     ) -> Result<(), DnsError> {
-        let url = self.url(
+        let url = self.api.url(
             &[
                 "zones", &zone.id, "rrsets", rr_name, "TXT", "actions", action,
             ],
             &[],
         );
-        let reply = self.send(Method::POST, url, Some(body)).await?;
+        let reply = self.api.send(Method::POST, url, Some(body)).await?;
         // Only removal gets here with a possibly absent RRset: gone concurrently (the RRset
         // went with its last record) is what was wanted.
         if action == "remove_records" && reply.status == StatusCode::NOT_FOUND {
             return Ok(());
         }
-        let mut current = reply.json::<ActionReply>()?.action;
+        let mut current = reply.json::<ActionReply>(error_detail)?.action;
         let deadline = tokio::time::Instant::now() + ACTION_TIMEOUT;
         loop {
             match current.status.as_str() {
@@ -235,9 +192,14 @@ impl Hetzner {
             tokio::time::sleep(ACTION_POLL_INTERVAL).await;
             let id = current.id.to_string();
             current = self
-                .send(Method::GET, self.url(&["zones", "actions", &id], &[]), None)
+                .api
+                .send(
+                    Method::GET,
+                    self.api.url(&["zones", "actions", &id], &[]),
+                    None,
+                )
                 .await?
-                .json::<ActionReply>()?
+                .json::<ActionReply>(error_detail)?
                 .action;
         }
     }
@@ -250,7 +212,7 @@ impl DnsProvider for Hetzner {
         let zone = self.zone_for(&fqdn).await?;
         let rr_name = relative_name(&fqdn, &zone.name);
         let existing = self.rrset(&zone, &rr_name).await?;
-        let mut body = serde_json::json!({ "records": [{ "value": txt_quote(value) }] });
+        let mut body = serde_json::json!({ "records": [{ "value": txt::quote(value) }] });
         match &existing {
             Some(rrset) if rrset.holds(value) => return Ok(()),
             Some(_) => {}
@@ -270,7 +232,7 @@ impl DnsProvider for Hetzner {
         let Some(stored) = rrset
             .records
             .iter()
-            .find(|r| txt_unquote(&r.value) == value)
+            .find(|r| txt::unquote(&r.value) == value)
             .map(|r| r.value.clone())
         else {
             return Ok(());
@@ -280,28 +242,11 @@ impl DnsProvider for Hetzner {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    retry_after: Option<u64>,
-    body: String,
-}
-
-impl Reply {
-    fn json<T: DeserializeOwned>(&self) -> Result<T, DnsError> {
-        if !self.status.is_success() {
-            let detail = serde_json::from_str::<ErrorReply>(&self.body)
-                .ok()
-                .map(|e| format!("{} ({})", e.error.message, e.error.code))
-                .unwrap_or_else(|| self.body.clone());
-            return Err(super::http_error(self.status, self.retry_after, &detail));
-        }
-        serde_json::from_str(&self.body).map_err(|e| {
-            DnsError::Server(format!(
-                "Hetzner Cloud API answered HTTP {} with an unexpected body: {e}",
-                self.status.as_u16()
-            ))
-        })
-    }
+/// `message (code)` of an error answer (`{"error":{"code","message","details"}}`).
+fn error_detail(body: &str) -> Option<String> {
+    serde_json::from_str::<ErrorReply>(body)
+        .ok()
+        .map(|e| format!("{} ({})", e.error.message, e.error.code))
 }
 
 #[derive(Deserialize)]
@@ -347,7 +292,7 @@ struct RrSet {
 
 impl RrSet {
     fn holds(&self, value: &str) -> bool {
-        self.records.iter().any(|r| txt_unquote(&r.value) == value)
+        self.records.iter().any(|r| txt::unquote(&r.value) == value)
     }
 }
 
@@ -368,40 +313,6 @@ struct Action {
     error: Option<ApiError>,
 }
 
-fn parse_endpoint(endpoint: &str) -> Result<Url, DnsError> {
-    let url = Url::parse(endpoint.trim())
-        .map_err(|e| DnsError::Config(format!("endpoint {endpoint:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(DnsError::Config(format!(
-            "endpoint {endpoint:?} must be an http(s) URL"
-        )));
-    }
-    Ok(url)
-}
-
-/// Lower-case, no trailing dot.
-fn normalize(fqdn: &str) -> Result<String, DnsError> {
-    let fqdn = fqdn.trim().trim_end_matches('.').to_ascii_lowercase();
-    if fqdn.is_empty() {
-        return Err(DnsError::Rejected("empty record name".into()));
-    }
-    Ok(fqdn)
-}
-
-/// `fqdn` itself, then each parent with at least two labels.
-fn zone_candidates(fqdn: &str) -> Vec<&str> {
-    let mut out = vec![fqdn];
-    for (i, c) in fqdn.char_indices() {
-        if c == '.' {
-            let parent = &fqdn[i + 1..];
-            if parent.contains('.') {
-                out.push(parent);
-            }
-        }
-    }
-    out
-}
-
 /// Whether `fqdn` is `zone` or a name below it.
 fn in_zone(fqdn: &str, zone: &str) -> bool {
     fqdn == zone
@@ -410,66 +321,17 @@ fn in_zone(fqdn: &str, zone: &str) -> bool {
             .is_some_and(|prefix| prefix.ends_with('.'))
 }
 
-/// The RRset name relative to its zone, `@` at the apex.
-fn relative_name(fqdn: &str, zone: &str) -> String {
-    if fqdn == zone {
-        return "@".to_owned();
-    }
-    fqdn.strip_suffix(zone)
-        .and_then(|s| s.strip_suffix('.'))
-        .unwrap_or(fqdn)
-        .to_owned()
-}
-
 /// Seconds to wait after a 429: `Retry-After` when sent, else until `RateLimit-Reset`.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    let header =
-        |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
-    header("retry-after").or_else(|| {
-        let reset = header("ratelimit-reset")?;
+    rest::retry_after(headers).or_else(|| {
+        let reset: u64 = headers
+            .get("ratelimit-reset")?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
         Some(reset.saturating_sub(now).max(1))
     })
-}
-
-/// One RFC 1035 character string.
-fn txt_quote(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// The text of a TXT value: its quoted character strings concatenated.
-fn txt_unquote(content: &str) -> String {
-    let content = content.trim();
-    if !content.starts_with('"') {
-        return content.to_owned();
-    }
-    let mut out = String::with_capacity(content.len());
-    let (mut quoted, mut escaped) = (false, false);
-    for c in content.chars() {
-        if escaped {
-            out.push(c);
-            escaped = false;
-        } else if c == '\\' && quoted {
-            escaped = true;
-        } else if c == '"' {
-            quoted = !quoted;
-        } else if quoted {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_names() {
-        assert_eq!(
-            relative_name("_acme-challenge.www.example.com", "example.com"),
-            "_acme-challenge.www"
-        );
-        assert_eq!(relative_name("example.com", "example.com"), "@");
-    }
 }

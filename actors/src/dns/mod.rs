@@ -10,9 +10,13 @@ pub mod cloudflare;
 pub mod digitalocean;
 pub mod google;
 pub mod hetzner;
+mod names;
+mod oauth;
 pub mod propagation;
+mod rest;
 pub mod rfc2136;
 pub mod route53;
+mod txt;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -81,6 +85,18 @@ impl ResolvedConfig {
             .map(String::as_str)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| DnsError::Config(format!("missing {key}")))
+    }
+
+    /// A value that must be present and goes into a URL path as one segment: trimmed, and
+    /// without `/`, `?` or `#` (Azure and Google address resources by such names).
+    pub(crate) fn required_segment(&self, key: &str) -> Result<String, DnsError> {
+        let value = self.required(key)?.trim().to_owned();
+        if value.contains(['/', '?', '#']) {
+            return Err(DnsError::Config(format!(
+                "{key} must not contain '/', '?' or '#'"
+            )));
+        }
+        Ok(value)
     }
 
     /// A value that may be absent.

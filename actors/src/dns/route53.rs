@@ -34,6 +34,9 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use serde::{Deserialize, Serialize};
 
+use super::names::absolute;
+use super::rest::{Reply, parse_endpoint_unslashed, retry_after};
+use super::txt::{quote_strings, unquote_strings};
 use super::{DnsError, DnsProvider, ResolvedConfig, http_error};
 
 /// The Route 53 API version in every path.
@@ -97,7 +100,8 @@ impl Route53 {
             .optional("region")
             .unwrap_or(DEFAULT_REGION)
             .to_owned();
-        let endpoint = parse_endpoint(config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT))?;
+        let endpoint =
+            parse_endpoint_unslashed(config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT))?;
         let host = match (endpoint.host_str(), endpoint.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_owned(),
@@ -240,21 +244,12 @@ impl Route53 {
         let request = reqwest::Request::try_from(request)
             .map_err(|e| DnsError::Config(format!("cannot build the request: {e}")))?;
         tracing::debug!(%method, path = url.path(), "route 53 request");
-        let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|e| DnsError::Transport(format!("Route 53: {e}")))?;
-        let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let text = response
-            .text()
-            .await
-            .map_err(|e| DnsError::Transport(format!("Route 53: {e}")))?;
-        if status.is_success() {
-            return Ok(text);
+        let request = reqwest::RequestBuilder::from_parts(self.http.clone(), request);
+        let reply = Reply::receive(request, "Route 53", retry_after).await?;
+        if reply.status.is_success() {
+            return Ok(reply.body);
         }
-        Err(classify(status, retry_after, &text))
+        Err(classify(reply.status, reply.retry_after, &reply.body))
     }
 }
 
@@ -269,13 +264,13 @@ impl DnsProvider for Route53 {
                 Some(set) => (set.ttl.unwrap_or(TTL), set.values()),
                 None => (TTL, Vec::new()),
             };
-            if values.iter().any(|raw| unquote_txt(raw) == value) {
+            if values.iter().any(|raw| unquote_strings(raw) == value) {
                 return Ok(());
             }
             if round + 1 == ROUNDS {
                 break;
             }
-            values.push(quote_txt(value));
+            values.push(quote_strings(value));
             self.change("UPSERT", &name, ttl, values).await?;
         }
         Err(DnsError::Rejected(format!(
@@ -294,7 +289,7 @@ impl DnsProvider for Route53 {
             let all = set.values();
             let rest: Vec<String> = all
                 .iter()
-                .filter(|raw| unquote_txt(raw) != value)
+                .filter(|raw| unquote_strings(raw) != value)
                 .cloned()
                 .collect();
             if rest.len() == all.len() {
@@ -359,96 +354,10 @@ fn classify(status: reqwest::StatusCode, retry_after: Option<u64>, body: &str) -
     }
 }
 
-/// `Retry-After` in seconds, when it is given as seconds.
-pub(super) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// An endpoint URL without a trailing slash; http or https only.
-pub(super) fn parse_endpoint(raw: &str) -> Result<reqwest::Url, DnsError> {
-    let url = reqwest::Url::parse(raw.trim_end_matches('/'))
-        .map_err(|e| DnsError::Config(format!("endpoint {raw:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(DnsError::Config(format!(
-            "endpoint {raw:?} is not an http(s) URL"
-        )));
-    }
-    Ok(url)
-}
-
-/// `name` with the trailing dot the DNS APIs want.
-pub(super) fn absolute(fqdn: &str) -> String {
-    format!("{}.", fqdn.trim_end_matches('.').to_ascii_lowercase())
-}
-
 /// Whether two DNS names are the same (case and trailing dot ignored).
 fn same_name(a: &str, b: &str) -> bool {
     a.trim_end_matches('.')
         .eq_ignore_ascii_case(b.trim_end_matches('.'))
-}
-
-/// A TXT value as zone-file character-strings: quoted, `"` and `\` escaped, split into
-/// 255-byte strings when longer (RFC 1035 §3.3.14; ACME values are 43 characters).
-pub(super) fn quote_txt(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = String::new();
-    for (i, chunk) in bytes.chunks(255).enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push('"');
-        for &b in chunk {
-            match b {
-                b'"' | b'\\' => {
-                    out.push('\\');
-                    out.push(b as char);
-                }
-                0x20..=0x7e => out.push(b as char),
-                _ => out.push_str(&format!("\\{b:03}")),
-            }
-        }
-        out.push('"');
-    }
-    if bytes.is_empty() {
-        out.push_str("\"\"");
-    }
-    out
-}
-
-/// The value of a TXT record given as zone-file character-strings: every quoted string
-/// unquoted (`\"`, `\\` and `\DDD` decoded) and concatenated; unquoted text taken as is.
-pub(super) fn unquote_txt(raw: &str) -> String {
-    let mut out: Vec<u8> = Vec::new();
-    let bytes = raw.trim().as_bytes();
-    let mut i = 0;
-    let mut quoted = false;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'"' => quoted = !quoted,
-            b'\\' if i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit) => {
-                let n = (bytes[i + 1] - b'0') as u32 * 100
-                    + (bytes[i + 2] - b'0') as u32 * 10
-                    + (bytes[i + 3] - b'0') as u32;
-                out.push(u8::try_from(n).unwrap_or(b'?'));
-                i += 3;
-            }
-            b'\\' if i + 1 < bytes.len() => {
-                out.push(bytes[i + 1]);
-                i += 1;
-            }
-            b' ' | b'\t' if !quoted => {}
-            _ => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ---- XML bodies of the 2013-04-01 API ----
@@ -572,22 +481,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn txt_quoting_round_trips() {
-        for value in ["abc", "with \"quote\" and \\", "", &"x".repeat(300)] {
-            assert_eq!(unquote_txt(&quote_txt(value)), value);
-        }
-        assert_eq!(quote_txt("abc"), "\"abc\"");
-        assert_eq!(unquote_txt("\"ab\" \"cd\""), "abcd");
-        assert_eq!(unquote_txt("\"a\\034b\""), "a\"b");
-    }
-
-    #[test]
-    fn absolute_names_get_one_dot() {
-        assert_eq!(
-            absolute("_acme-challenge.Example.test"),
-            "_acme-challenge.example.test."
-        );
-        assert_eq!(absolute("a.test."), "a.test.");
+    fn same_names_ignore_case_and_dot() {
         assert!(same_name("A.test.", "a.test"));
     }
 }
