@@ -1,9 +1,11 @@
 //! Loopback ports and addresses that parallel test processes do not fight over.
 //!
-//! Ports come from the kernel (`bind(:0)`). A peer that must use a fixed port, such as BIND on
-//! port 53, gets its own loopback address instead: `127.0.0.N` is claimed with an exclusive lock
-//! file under [`LOCK_DIR`], which the kernel releases when the holding process exits, however it
-//! exits, so a killed test never leaks its address.
+//! Ports are claimed like addresses: a port below the kernel's ephemeral range (so no outgoing
+//! connection's source port can take it) that binds, guarded by an exclusive lock file under
+//! [`LOCK_DIR`] held until the test process exits. A peer that must use a fixed port, such as BIND
+//! on port 53, gets its own loopback address instead: `127.0.0.N` is claimed the same way. The
+//! kernel releases a lock when the holding process exits, however it exits, so a killed test
+//! never leaks a port or an address.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -19,15 +21,46 @@ pub const LOCK_DIR: &str = "/tmp/scaivault-tests";
 const FIRST: u8 = 10;
 const LAST: u8 = 250;
 
-/// A free TCP port on `ip`, as chosen by the kernel.
+/// Ports handed out: below Linux's default ephemeral range (32768–60999), above well-known and
+/// commonly configured service ports.
+const FIRST_PORT: u16 = 20000;
+const LAST_PORT: u16 = 32000;
+
+/// A free TCP (and UDP) port on `ip`, reserved for this test process until it exits.
 ///
-/// The port is released before returning, so another process could take it before the caller
-/// binds it; the kernel's choice of ephemeral ports makes that rare enough for tests.
+/// `bind(:0)` would hand out an ephemeral port, which any outgoing connection (to PostgreSQL,
+/// say) may take as its source port between the check and the peer's own bind. A port outside
+/// that range, claimed with a lock file that other test processes respect, cannot be taken.
 pub fn free_port(ip: IpAddr) -> u16 {
-    TcpListener::bind(SocketAddr::new(ip, 0))
-        .and_then(|l| l.local_addr())
-        .unwrap_or_else(|e| panic!("cannot get a free port on {ip}: {e}"))
-        .port()
+    use std::sync::Mutex;
+    /// Locks held by this process: released when it exits.
+    static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
+    std::fs::create_dir_all(LOCK_DIR)
+        .unwrap_or_else(|e| panic!("cannot create lock directory {LOCK_DIR}: {e}"));
+    let span = LAST_PORT - FIRST_PORT + 1;
+    let start = rand::random_range(0..span);
+    for i in 0..span {
+        let port = FIRST_PORT + (start + i) % span;
+        let path = Path::new(LOCK_DIR).join(format!("port-{port}.lock"));
+        let Ok(file) = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+        else {
+            continue;
+        };
+        if file.try_lock().is_err() {
+            continue;
+        }
+        let addr = SocketAddr::new(ip, port);
+        if TcpListener::bind(addr).is_err() || UdpSocket::bind(addr).is_err() {
+            continue;
+        }
+        HELD.lock().unwrap_or_else(|e| e.into_inner()).push(file);
+        return port;
+    }
+    panic!("no free port in {FIRST_PORT}..={LAST_PORT} on {ip}")
 }
 
 /// A `127.0.0.N` address held exclusively by this process for as long as the value lives.
