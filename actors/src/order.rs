@@ -75,7 +75,15 @@ impl Actor for OrderActor {
         OrderMsg::Drive: OrderMsg,
         order_id: &mut String,
     ) -> Result<(), ActorProcessingErr> {
-        let outcome = self.drive(order_id).await;
+        let mut outcome = self.drive(order_id).await;
+        while let Err(Failure::Reorder(error)) = outcome {
+            tracing::warn!(order = %order_id, message = %error.message,
+                "the CA could not reach this service's responder; placing the order again");
+            outcome = match self.reorder(order_id).await {
+                Ok(()) => self.drive(order_id).await,
+                Err(_) => Err(Failure::Final(error)),
+            };
+        }
         match outcome {
             Ok(()) => {
                 self.ctx.dns.clean_up_order(order_id).await;
@@ -93,6 +101,7 @@ impl Actor for OrderActor {
             }
             // Transient: let the supervisor restart us from the persisted state.
             Err(Failure::Transient(err)) => Err(err.to_string().into()),
+            Err(Failure::Reorder(_)) => unreachable!("handled by the loop above"),
         }
     }
 }
@@ -103,7 +112,14 @@ enum Failure {
     Final(OrderError),
     /// Retrying may help (network, timeouts, store).
     Transient(Error),
+    /// The CA could not connect to this service's responder (it was down or restarting while
+    /// the CA validated): placing the order again at the CA may succeed.
+    Reorder(OrderError),
 }
+
+/// CA orders placed for one order at most: one more after validation could not reach us, so a
+/// responder that is really unreachable costs one extra failed authorization, not a loop.
+const MAX_CA_ATTEMPTS: i64 = 2;
 
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
@@ -139,12 +155,12 @@ impl OrderActor {
             // authorizations say more precisely which domain failed and why.
             let polled = order.poll_ready(&ctx.poll).await;
             if order.state().status == CaStatus::Invalid {
-                return Err(Failure::Final(self.why_invalid(&record, &mut order).await));
+                return Err(self.invalid(&record, &mut order).await);
             }
             polled.map_err(|err| classify(&record, err))?;
         }
         if order.state().status == CaStatus::Invalid {
-            return Err(Failure::Final(self.why_invalid(&record, &mut order).await));
+            return Err(self.invalid(&record, &mut order).await);
         }
         if order.state().status == CaStatus::Ready {
             self.progress(&record.id, OrderStatus::Ready).await?;
@@ -159,7 +175,7 @@ impl OrderActor {
         self.fault(&record.id, "certificate");
         let polled = order.poll_certificate(&ctx.poll).await;
         if order.state().status == CaStatus::Invalid {
-            return Err(Failure::Final(self.why_invalid(&record, &mut order).await));
+            return Err(self.invalid(&record, &mut order).await);
         }
         let chain = polled.map_err(|err| classify(&record, err))?;
         self.store_certificate(&record, &chain).await?;
@@ -358,14 +374,62 @@ impl OrderActor {
         }
     }
 
+    /// Decides what an invalid CA order means: placed again when only the connection to our own
+    /// http-01/tls-alpn-01 responder failed (we were down), final otherwise.
+    async fn invalid(&self, record: &OrderRecord, order: &mut instant_acme::Order) -> Failure {
+        let (error, unreachable_only) = self.why_invalid(record, order).await;
+        if unreachable_only
+            && record.challenge_type != ChallengeType::Dns01
+            && record.ca_attempts < MAX_CA_ATTEMPTS
+        {
+            Failure::Reorder(error)
+        } else {
+            Failure::Final(error)
+        }
+    }
+
+    /// Places the order at the CA again (same names, type, profile) and stores the new
+    /// challenges, which the responders serve from then on.
+    async fn reorder(&self, order_id: &str) -> Result<(), Error> {
+        let record = self
+            .ctx
+            .store
+            .get_order(order_id)
+            .await?
+            .ok_or_else(|| scaivault_domain::Error::not_found("order", order_id))?;
+        let created = self
+            .ctx
+            .accounts
+            .new_order(
+                &record.account_id,
+                crate::account::NewOrderSpec {
+                    domains: record.domains.clone(),
+                    challenge_type: record.challenge_type,
+                    profile: record.profile.clone(),
+                },
+            )
+            .await?;
+        let challenges =
+            crate::orders::challenge_records(order_id, record.challenge_type, created.challenges);
+        let attempts = self
+            .ctx
+            .store
+            .replace_ca_order(order_id, &created.order_url, &challenges)
+            .await?;
+        tracing::info!(order = %order_id, attempt = attempts, order_url = %created.order_url, "placed the order at the CA again");
+        Ok(())
+    }
+
     /// Builds the error of an invalid order from its authorizations: which domain, which
-    /// challenge, what the CA said (RFC 8555 §7.1.4 `error` on challenges).
+    /// challenge, what the CA said (RFC 8555 §7.1.4 `error` on challenges). Also says whether
+    /// every failure was the CA not reaching us (`connection` problems).
     async fn why_invalid(
         &self,
         record: &OrderRecord,
         order: &mut instant_acme::Order,
-    ) -> OrderError {
+    ) -> (OrderError, bool) {
         let mut reasons = Vec::new();
+        let mut kinds = Vec::new();
         let order_problem = order.state().error.clone();
         let mut authorizations = order.authorizations();
         while let Some(authorization) = authorizations.next().await {
@@ -381,6 +445,7 @@ impl OrderActor {
                 .filter(|c| c.r#type == wanted)
             {
                 if let Some(problem) = &challenge.error {
+                    kinds.push(problem.r#type.clone().unwrap_or_default());
                     let text = format!(
                         "{domain}: {} challenge failed: {} ({})",
                         record.challenge_type,
@@ -408,7 +473,12 @@ impl OrderActor {
         if reasons.is_empty() {
             reasons.push("the CA marked the order invalid without saying why".into());
         }
-        OrderError::new("validation_failed", reasons.join("; "))
+        let unreachable_only =
+            !kinds.is_empty() && kinds.iter().all(|k| k.ends_with(":connection"));
+        (
+            OrderError::new("validation_failed", reasons.join("; ")),
+            unreachable_only,
+        )
     }
 
     async fn progress(&self, order_id: &str, status: OrderStatus) -> Result<(), Failure> {

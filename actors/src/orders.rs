@@ -223,27 +223,36 @@ impl Orders {
             status: OrderStatus::Pending,
             order_url: created.order_url,
             error: None,
+            ca_attempts: 1,
             not_after: None,
             created_at: now,
             updated_at: now,
         };
-        let challenges: Vec<ChallengeRecord> = created
-            .challenges
-            .into_iter()
-            .map(|c| ChallengeRecord {
-                order_id: id.clone(),
-                domain: c.domain,
-                challenge_type,
-                status: c.status,
-                token: c.token,
-                key_authorization: c.key_authorization,
-                authorization_url: c.authorization_url,
-                challenge_url: c.challenge_url,
-                error: None,
-            })
-            .collect();
+        let challenges = challenge_records(&id, challenge_type, created.challenges);
         self.ctx.store.insert_order(&record, &challenges).await?;
         self.drive(&id);
         Ok((record, challenges))
     }
+}
+
+/// The stored form of the challenges the CA created for order `order_id`.
+pub(crate) fn challenge_records(
+    order_id: &str,
+    challenge_type: ChallengeType,
+    created: Vec<crate::account::CreatedChallenge>,
+) -> Vec<ChallengeRecord> {
+    created
+        .into_iter()
+        .map(|c| ChallengeRecord {
+            order_id: order_id.to_owned(),
+            domain: c.domain,
+            challenge_type,
+            status: c.status,
+            token: c.token,
+            key_authorization: c.key_authorization,
+            authorization_url: c.authorization_url,
+            challenge_url: c.challenge_url,
+            error: None,
+        })
+        .collect()
 }

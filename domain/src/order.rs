@@ -166,6 +166,8 @@ pub struct OrderRecord {
     pub order_url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<OrderError>,
+    /// How many orders were placed at the CA for this one (see `Store::replace_ca_order`).
+    pub ca_attempts: i64,
     #[serde(with = "time::serde::rfc3339::option")]
     pub not_after: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]

@@ -78,6 +78,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_orders(&self, query: &OrderQuery) -> Result<Vec<OrderRecord>>;
     /// Ids of orders not in a final status, oldest first (resumed at start-up).
     async fn unfinished_orders(&self) -> Result<Vec<String>>;
+    /// Points the order at a new order placed at the CA with its challenges (the old ones are
+    /// dropped), back to `pending`, and counts the attempt; returns the new count.
+    async fn replace_ca_order(
+        &self,
+        id: &str,
+        order_url: &str,
+        challenges: &[ChallengeRecord],
+    ) -> Result<i64>;
     /// Records an order's new status (and error); `false` when there is no such order.
     async fn set_order_progress(&self, id: &str, progress: &OrderProgress) -> Result<bool>;
     /// Stores the sealed private key generated for an order, before its CSR goes to the CA, so a

@@ -301,6 +301,7 @@ mod tests {
             status: OrderStatus::Pending,
             order_url: "https://127.0.0.1:14000/my-order/1".into(),
             error: None,
+            ca_attempts: 1,
             not_after: None,
             created_at: now(),
             updated_at: now(),

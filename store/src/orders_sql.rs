@@ -4,7 +4,7 @@ macro_rules! order_columns {
     () => {
         "id, account_id, certificate_id, domains, challenge_type, key_type, csr_pem, profile, \
          auto_renew, dns_provider_id, status, order_url, error_code, error_message, not_after, \
-         created_at, updated_at"
+         created_at, updated_at, ca_attempts"
     };
 }
 macro_rules! challenge_columns {
@@ -31,7 +31,7 @@ macro_rules! order_methods {
             sqlx::query(concat!(
                 "INSERT INTO acme_orders (",
                 order_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
             ))
             .bind(&order.id)
             .bind(&order.account_id)
@@ -50,6 +50,7 @@ macro_rules! order_methods {
             .bind(order.not_after.map(to_millis))
             .bind(to_millis(order.created_at))
             .bind(to_millis(order.updated_at))
+            .bind(order.ca_attempts)
             .execute(&mut *tx)
             .await
             .map_err(query_error)?;
@@ -126,6 +127,52 @@ macro_rules! order_methods {
             .fetch_all(&self.pool)
             .await
             .map_err(query_error)
+        }
+
+        async fn sql_replace_ca_order(
+            &self,
+            id: &str,
+            order_url: &str,
+            challenges: &[ChallengeRecord],
+        ) -> Result<i64> {
+            let mut tx = self.pool.begin().await.map_err(query_error)?;
+            sqlx::query("DELETE FROM acme_challenges WHERE order_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_error)?;
+            for challenge in challenges {
+                sqlx::query(concat!(
+                    "INSERT INTO acme_challenges (",
+                    challenge_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(id)
+                .bind(&challenge.domain)
+                .bind(challenge.challenge_type.as_str())
+                .bind(&challenge.status)
+                .bind(&challenge.token)
+                .bind(&challenge.key_authorization)
+                .bind(&challenge.authorization_url)
+                .bind(&challenge.challenge_url)
+                .bind(&challenge.error)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_error)?;
+            }
+            let attempts: i64 = sqlx::query_scalar(
+                "UPDATE acme_orders SET order_url = $2, status = 'pending', error_code = NULL, \
+                 error_message = NULL, sealed_key = NULL, ca_attempts = ca_attempts + 1, \
+                 updated_at = $3 WHERE id = $1 RETURNING ca_attempts",
+            )
+            .bind(id)
+            .bind(order_url)
+            .bind(to_millis(scaivault_domain::timestamp::now()))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(query_error)?;
+            tx.commit().await.map_err(query_error)?;
+            Ok(attempts)
         }
 
         async fn sql_set_order_progress(&self, id: &str, progress: &OrderProgress) -> Result<bool> {

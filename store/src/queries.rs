@@ -80,6 +80,7 @@ macro_rules! row_decoders {
                 status: parse_stored::<OrderStatus>("status", &text("status")?)?,
                 order_url: text("order_url")?,
                 error,
+                ca_attempts: row.try_get("ca_attempts").map_err(query_error)?,
                 not_after: row
                     .try_get::<Option<i64>, _>("not_after")
                     .map_err(query_error)?
@@ -522,6 +523,14 @@ macro_rules! impl_store {
                 self.sql_unfinished_orders().await
             }
 
+            async fn replace_ca_order(
+                &self,
+                id: &str,
+                order_url: &str,
+                challenges: &[ChallengeRecord],
+            ) -> Result<i64> {
+                self.sql_replace_ca_order(id, order_url, challenges).await
+            }
             async fn set_order_progress(&self, id: &str, progress: &OrderProgress) -> Result<bool> {
                 self.sql_set_order_progress(id, progress).await
             }

@@ -273,6 +273,7 @@ fn order(account_id: &str, id: &str, created_at: time::OffsetDateTime) -> OrderR
         status: OrderStatus::Pending,
         order_url: format!("https://ca.test/order/{id}"),
         error: None,
+        ca_attempts: 1,
         not_after: None,
         created_at,
         updated_at: created_at,
