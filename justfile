@@ -11,10 +11,9 @@ run *ARGS:
 test *ARGS:
     scripts/test {{ARGS}}
 
-# Side-by-side benchmarks against lego arrive with issue 9.
-bench:
-    @echo "no benchmarks yet: they arrive with issue 9" >&2
-    @exit 1
+# Issuance latency side by side with lego against one Pebble (BENCHMARKS.md); --write updates it.
+bench *ARGS:
+    scripts/bench {{ARGS}}
 
 lint:
     cargo fmt --all -- --check
