@@ -96,6 +96,11 @@ async fn tokens_and_scopes() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["code"], "forbidden");
     assert_eq!(body["error"]["details"]["required_scope"], "pki:write");
+    let (status, body) = reader.post("/v1/pki/acme/accounts", &json!({})).await;
+    assert_eq!(
+        status, 403,
+        "the scope is checked before the body is validated: {body}"
+    );
     let (status, _) = reader.get("/v1/auth/tokens").await;
     assert_eq!(status, 403);
     let (status, _) = reader.get("/v1/secrets/a/b").await;

@@ -6,11 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use scaivault_domain::account::RegistrationInput;
 use scaivault_domain::provider::PROVIDERS;
-use scaivault_domain::scope::Scope;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Principal;
+use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
@@ -35,10 +34,9 @@ pub struct EabInput {
 
 pub async fn register(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::PkiWrite>,
     ApiJson(body): ApiJson<Register>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    principal.require(Scope::PkiWrite)?;
     let (eab_kid, eab_hmac_key) = match body.eab {
         Some(eab) => (Some(eab.kid), Some(eab.hmac_key)),
         None => (None, None),
@@ -58,18 +56,19 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(json!(record))))
 }
 
-pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
-    principal.require(Scope::PkiRead)?;
+pub async fn list(
+    State(state): State<AppState>,
+    _: Authorized<need::PkiRead>,
+) -> ApiResult<Json<Value>> {
     let accounts = state.store.list_accounts().await?;
     Ok(Json(json!({ "accounts": accounts })))
 }
 
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::PkiRead>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Scope::PkiRead)?;
     let record = state
         .store
         .get_account(&id)
@@ -82,16 +81,14 @@ pub async fn get(
 /// record stays, so certificates issued through it keep their history.
 pub async fn deactivate(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::PkiWrite>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Scope::PkiWrite)?;
     let record = state.accounts.deactivate(&id).await?;
     Ok(Json(json!(record)))
 }
 
-pub async fn providers(principal: Principal) -> ApiResult<Json<Value>> {
-    principal.require(Scope::PkiRead)?;
+pub async fn providers(_: Authorized<need::PkiRead>) -> ApiResult<Json<Value>> {
     let providers: Vec<Value> = PROVIDERS
         .iter()
         .map(|p| {

@@ -43,6 +43,51 @@ impl Principal {
     }
 }
 
+/// A scope as a type, so a handler states what it needs in its signature.
+pub trait RequiredScope {
+    const SCOPE: Scope;
+}
+
+macro_rules! scopes {
+    ($($name:ident),* $(,)?) => {
+        /// Scope markers for [`Authorized`].
+        pub mod need {
+            $(
+                #[derive(Debug)]
+                pub struct $name;
+                impl super::RequiredScope for $name {
+                    const SCOPE: super::Scope = super::Scope::$name;
+                }
+            )*
+        }
+    };
+}
+
+scopes!(PkiRead, PkiWrite, PkiKeys, SecretsRead, SecretsWrite, Admin);
+
+/// A caller whose token has scope `S`. As an extractor it runs before the body is read, so a
+/// caller without the scope gets 403 whatever it sent, and learns nothing from validation.
+#[derive(Debug)]
+pub struct Authorized<S: RequiredScope>(pub Principal, std::marker::PhantomData<S>);
+
+impl<S: RequiredScope> std::ops::Deref for Authorized<S> {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Authorized<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        principal.require(S::SCOPE)?;
+        Ok(Authorized(principal, std::marker::PhantomData))
+    }
+}
+
 /// The id shown for the configured bootstrap token, which has no row.
 const CONFIGURED_ADMIN_ID: &str = "tok_configured_admin";
 

@@ -7,12 +7,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scaivault_domain::certificate::version_key_aad;
 use scaivault_domain::pki::serial_with_colons;
-use scaivault_domain::scope::Scope;
 use scaivault_domain::timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Principal;
+use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiPath, ApiQuery};
 use super::pagination::{Cursor, Page};
@@ -27,10 +26,9 @@ pub struct ListCertificates {
 
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::PkiRead>,
     ApiQuery(query): ApiQuery<ListCertificates>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Scope::PkiRead)?;
     let page = Page::new(query.limit, query.cursor.as_deref())?;
     let certificates = state
         .store
@@ -50,10 +48,9 @@ pub async fn list(
 
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::PkiRead>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Scope::PkiRead)?;
     let certificate = state
         .store
         .get_certificate(&id)
@@ -78,10 +75,9 @@ pub async fn get(
 /// The current chain, leaf first.
 pub async fn pem(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::PkiRead>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
-    principal.require(Scope::PkiRead)?;
     let certificate = state
         .store
         .get_certificate(&id)
@@ -104,10 +100,9 @@ pub async fn pem(
 /// service never had the key.
 pub async fn key(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: Authorized<need::PkiKeys>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
-    principal.require(Scope::PkiKeys)?;
     let certificate = state
         .store
         .get_certificate(&id)

@@ -8,12 +8,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use scaivault_domain::dns_provider::{DnsProviderRecord, validate_config};
-use scaivault_domain::scope::Scope;
 use scaivault_domain::{ids, timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Principal;
+use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
@@ -30,10 +29,9 @@ pub struct CreateProvider {
 
 pub async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: Authorized<need::Admin>,
     ApiJson(body): ApiJson<CreateProvider>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    principal.require(Scope::Admin)?;
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::invalid("name", "name: 1 to 100 characters"));
@@ -61,18 +59,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!(record))))
 }
 
-pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
-    principal.require(Scope::Admin)?;
+pub async fn list(
+    State(state): State<AppState>,
+    _: Authorized<need::Admin>,
+) -> ApiResult<Json<Value>> {
     let providers = state.store.list_dns_providers().await?;
     Ok(Json(json!({ "dns_providers": providers })))
 }
 
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::Admin>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Scope::Admin)?;
     let provider = state
         .store
         .get_dns_provider(&id)
@@ -84,10 +83,9 @@ pub async fn get(
 /// 409 while an order in flight uses the provider (its records must still be removed).
 pub async fn delete(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: Authorized<need::Admin>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    principal.require(Scope::Admin)?;
     if state.store.delete_dns_provider(&id).await? {
         tracing::info!(provider = %id, by = %principal.token_id, "deleted DNS provider");
         Ok(StatusCode::NO_CONTENT)

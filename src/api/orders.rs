@@ -6,12 +6,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use scaivault_actors::IssueRequest;
 use scaivault_domain::order::{OrderQuery, OrderStatus};
-use scaivault_domain::scope::Scope;
 use scaivault_domain::timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Principal;
+use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pagination::{Cursor, Page};
@@ -33,10 +32,9 @@ pub struct Issue {
 /// Starts an order; 202 with the pending order and each challenge to answer.
 pub async fn issue(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::PkiWrite>,
     ApiJson(body): ApiJson<Issue>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    principal.require(Scope::PkiWrite)?;
     let (order, challenges) = state
         .orders
         .issue(IssueRequest {
@@ -66,10 +64,9 @@ pub struct ListOrders {
 /// Orders, newest first, `limit` (default 50, at most 100) per page; `next_cursor` continues.
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::PkiRead>,
     ApiQuery(query): ApiQuery<ListOrders>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Scope::PkiRead)?;
     let page = Page::new(query.limit, query.cursor.as_deref())?;
     let status = query
         .status
@@ -97,10 +94,9 @@ pub async fn list(
 /// One order with its challenges; an invalid order carries `error: {code, message}`.
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::PkiRead>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Scope::PkiRead)?;
     let order = state
         .store
         .get_order(&id)

@@ -4,13 +4,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use scaivault_domain::scope::Scope;
 use scaivault_domain::secret::{self, SecretRecord};
 use scaivault_domain::timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Principal;
+use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
@@ -23,11 +22,10 @@ pub struct PutSecret {
 
 pub async fn put(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: Authorized<need::SecretsWrite>,
     ApiPath(path): ApiPath<String>,
     ApiJson(body): ApiJson<PutSecret>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    principal.require(Scope::SecretsWrite)?;
     secret::validate_path(&path)?;
     secret::validate_value(&body.value)?;
     let now = timestamp::now();
@@ -53,10 +51,9 @@ pub async fn put(
 
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Authorized<need::SecretsRead>,
     ApiPath(path): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Scope::SecretsRead)?;
     secret::validate_path(&path)?;
     let stored = state
         .store
@@ -72,10 +69,9 @@ pub async fn get(
 
 pub async fn delete(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: Authorized<need::SecretsWrite>,
     ApiPath(path): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    principal.require(Scope::SecretsWrite)?;
     secret::validate_path(&path)?;
     if state.store.delete_secret(&path).await? {
         tracing::info!(path = %path, by = %principal.token_id, "deleted secret");

@@ -8,7 +8,7 @@ use scaivault_domain::{timestamp, token};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Principal;
+use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
@@ -24,10 +24,9 @@ pub struct CreateToken {
 
 pub async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: Authorized<need::Admin>,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    principal.require(Scope::Admin)?;
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::invalid("name", "name: 1 to 100 characters"));
@@ -66,18 +65,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
-    principal.require(Scope::Admin)?;
+pub async fn list(
+    State(state): State<AppState>,
+    _: Authorized<need::Admin>,
+) -> ApiResult<Json<Value>> {
     let tokens = state.store.list_tokens().await?;
     Ok(Json(json!({ "tokens": tokens })))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: Authorized<need::Admin>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    principal.require(Scope::Admin)?;
     if state.store.delete_token(&id).await? {
         tracing::info!(token = %id, by = %principal.token_id, "deleted API token");
         Ok(StatusCode::NO_CONTENT)
