@@ -607,10 +607,13 @@ fn classify(record: &OrderRecord, err: instant_acme::Error) -> Failure {
     }
 }
 
-/// The polling policy of order actors.
+/// The polling policy of order actors: 20 ms, then 30 % longer each time. A CA that answers in
+/// milliseconds (a local one) is seen within a few ms of being done; one that validates for
+/// seconds (Let's Encrypt) costs about 15 polls in the first 3 s and much fewer after, and any
+/// `Retry-After` it sends takes precedence (RFC 8555 §7.5.1: clients should honour it).
 pub fn default_poll() -> RetryPolicy {
     RetryPolicy::new()
-        .initial_delay(Duration::from_millis(40))
-        .backoff(1.5)
+        .initial_delay(Duration::from_millis(20))
+        .backoff(1.3)
         .timeout(Duration::from_secs(120))
 }
