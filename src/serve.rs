@@ -45,9 +45,16 @@ pub async fn run(config: Config) -> Result<(), String> {
         propagation_timeout: config.dns.propagation_timeout.0,
         propagation_interval: config.dns.propagation_interval.0,
     };
-    let orders = Orders::start(store.clone(), key.clone(), accounts.clone(), dns, panic_at)
-        .await
-        .map_err(|err| err.to_string())?;
+    let orders = Orders::start(
+        store.clone(),
+        key.clone(),
+        accounts.clone(),
+        dns,
+        config.renewal.before_expiry.0,
+        panic_at,
+    )
+    .await
+    .map_err(|err| err.to_string())?;
 
     // Bind every listener before resuming work, so a CA validating a resumed order finds them.
     let api_listener = bind("server.listen", config.server.listen).await?;

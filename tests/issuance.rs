@@ -512,3 +512,111 @@ async fn injected_actor_panic_is_supervised_and_the_order_completes() {
         "the supervisor restarted it:\n{log}"
     );
 }
+
+#[tokio::test]
+async fn forced_renewal_adds_a_version_and_joins_one_in_flight() {
+    // Pebble's VA waits up to 2 s, so a second request finds the first renewal in flight.
+    let pebble = PebbleOptions {
+        va_nosleep: false,
+        nonce_reject_percent: Some(0),
+        env: vec![("PEBBLE_VA_SLEEPTIME".into(), "2".into())],
+        ..Default::default()
+    };
+    let env = issuing(Db::Sqlite, pebble, &[]).await;
+    let api = env.service.client();
+    let mut body = request(&env, &domains(2), "http-01");
+    body["key_type"] = json!("ecdsa-p384");
+    body["auto_renew"] = json!(false);
+    let placed = order(&env, body).await;
+    let first = wait_final(
+        &api,
+        placed["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await;
+    assert_eq!(first["status"], "valid", "{first}");
+    let id = first["certificate_id"]
+        .as_str()
+        .expect("certificate")
+        .to_owned();
+    let (_, before) = api.get(&format!("/v1/pki/certificates/{id}")).await;
+    let renew_at = before["renew_at"].as_str().expect("renew_at").to_owned();
+    assert!(
+        renew_at.as_str() < before["not_after"].as_str().expect("not_after"),
+        "renew_at before expiry: {before}"
+    );
+
+    let (status, renewal) = api
+        .post(&format!("/v1/pki/certificates/{id}/renew"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{renewal}");
+    assert_eq!(renewal["joined"], false);
+    assert_eq!(renewal["certificate_id"], id.as_str());
+    assert_eq!(
+        renewal["key_type"], "ecdsa-p384",
+        "same key type as the certificate"
+    );
+    let (status, again) = api
+        .post(&format!("/v1/pki/certificates/{id}/renew"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(
+        again["joined"], true,
+        "a renewal in flight is joined: {again}"
+    );
+    assert_eq!(again["order_id"], renewal["order_id"]);
+
+    let renewed = wait_final(
+        &api,
+        renewal["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await;
+    assert_eq!(renewed["status"], "valid", "{renewed}");
+    let (_, after) = api.get(&format!("/v1/pki/certificates/{id}")).await;
+    assert_eq!(after["current_version"], 2, "{after}");
+    let versions = after["versions"].as_array().expect("versions");
+    assert_eq!(versions.len(), 2);
+    assert_ne!(versions[0]["serial_number"], versions[1]["serial_number"]);
+    assert_eq!(after["serial_number"], versions[0]["serial_number"]);
+    let chain = api
+        .raw(
+            reqwest::Method::GET,
+            &format!("/v1/pki/certificates/{id}/pem"),
+            None,
+        )
+        .await;
+    let key = api
+        .raw(
+            reqwest::Method::GET,
+            &format!("/v1/pki/certificates/{id}/key"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        openssl(&["x509", "-noout", "-pubkey"], &chain.body),
+        openssl(&["pkey", "-pubout"], &key.body),
+        "the current key belongs to the current version"
+    );
+    let serial = openssl(&["x509", "-noout", "-serial"], &chain.body);
+    assert!(
+        serial
+            .trim()
+            .trim_start_matches("serial=")
+            .trim_start_matches('0')
+            == versions[0]["serial_number"]
+                .as_str()
+                .expect("serial")
+                .replace(':', "")
+                .trim_start_matches('0'),
+        "the PEM is the new version: {serial}"
+    );
+
+    let (status, missing) = api
+        .post("/v1/pki/certificates/cert_missing/renew", &json!({}))
+        .await;
+    assert_eq!(
+        (status, missing["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+}

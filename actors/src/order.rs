@@ -21,7 +21,7 @@ use scaivault_domain::order::{
     ChallengeType, OrderError, OrderProgress, OrderRecord, OrderStatus, order_key_aad,
 };
 use scaivault_domain::seal::MasterKey;
-use scaivault_domain::{SharedStore, ids, pki, timestamp};
+use scaivault_domain::{SharedStore, ids, pki, renewal, timestamp};
 
 use crate::account::acme_challenge_type;
 use crate::dns_challenges::{DnsSupport, PublishError, TxtChallenge};
@@ -35,6 +35,8 @@ pub struct OrderContext {
     pub accounts: Accounts,
     /// dns-01: providers, propagation checks, record cleanup.
     pub dns: Arc<DnsSupport>,
+    /// `[renewal] before_expiry`, for each new version's `renew_at`.
+    pub before_expiry: Duration,
     /// Polling of authorizations and orders: starts fast (a local CA answers in milliseconds),
     /// backs off, and honours the CA's Retry-After (instant-acme reads it).
     pub poll: RetryPolicy,
@@ -322,6 +324,11 @@ impl OrderActor {
             status: CertificateStatus::Valid,
             serial_number: chain.serial.clone(),
             not_after: chain.not_after,
+            renew_at: Some(renewal::schedule(
+                chain.not_before,
+                chain.not_after,
+                ctx.before_expiry,
+            )),
             created_at: previous.as_ref().map_or(now, |c| c.created_at),
             updated_at: now,
         };

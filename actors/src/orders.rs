@@ -52,6 +52,7 @@ impl Orders {
         key: MasterKey,
         accounts: Accounts,
         dns: DnsSettings,
+        before_expiry: std::time::Duration,
         panic_at: Option<String>,
     ) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
@@ -73,6 +74,7 @@ impl Orders {
             key,
             accounts,
             dns: dns.clone(),
+            before_expiry,
             poll: default_poll(),
             panic_at,
         });
@@ -232,6 +234,100 @@ impl Orders {
         self.ctx.store.insert_order(&record, &challenges).await?;
         self.drive(&id);
         Ok((record, challenges))
+    }
+}
+
+impl Orders {
+    /// Renews a managed certificate now: a new order with the same account, names, challenge
+    /// type, DNS provider, key type and profile (and, for a certificate from the caller's CSR,
+    /// that CSR). If a renewal is already in flight, that order is returned instead (`true`):
+    /// at most one renewal per certificate, enforced by the store.
+    pub async fn renew(
+        &self,
+        certificate_id: &str,
+    ) -> Result<(OrderRecord, Vec<ChallengeRecord>, bool), Error> {
+        let store = &self.ctx.store;
+        let certificate = store
+            .get_certificate(certificate_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("certificate", certificate_id))?;
+        if let Some(order) = store.renewal_in_flight(certificate_id).await? {
+            let challenges = store.order_challenges(&order.id).await?;
+            return Ok((order, challenges, true));
+        }
+        let account = store
+            .get_account(&certificate.account_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("account", certificate.account_id.clone()))?;
+        if account.status != AccountStatus::Active {
+            return Err(DomainError::Conflict(format!(
+                "certificate {certificate_id} was issued through account {}, which is {}",
+                account.id,
+                account.status.as_str()
+            ))
+            .into());
+        }
+        let csr_pem = if certificate.own_csr {
+            let versions = store.certificate_versions(certificate_id).await?;
+            let last = versions.first().ok_or_else(|| {
+                DomainError::Store(format!("certificate {certificate_id} has no version"))
+            })?;
+            store
+                .get_order(&last.order_id)
+                .await?
+                .and_then(|o| o.csr_pem)
+        } else {
+            None
+        };
+        let created = self
+            .ctx
+            .accounts
+            .new_order(
+                &account.id,
+                NewOrderSpec {
+                    domains: certificate.domains.clone(),
+                    challenge_type: certificate.challenge_type,
+                    profile: certificate.profile.clone(),
+                },
+            )
+            .await?;
+        let now = timestamp::now();
+        let id = ids::new_id("acme_order");
+        let record = OrderRecord {
+            id: id.clone(),
+            account_id: account.id,
+            certificate_id: Some(certificate.id.clone()),
+            domains: certificate.domains,
+            challenge_type: certificate.challenge_type,
+            key_type: certificate.key_type,
+            csr_pem,
+            profile: certificate.profile,
+            auto_renew: certificate.auto_renew,
+            dns_provider_id: certificate.dns_provider_id,
+            status: OrderStatus::Pending,
+            order_url: created.order_url,
+            error: None,
+            ca_attempts: 1,
+            not_after: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let challenges = challenge_records(&id, record.challenge_type, created.challenges);
+        match store.insert_order(&record, &challenges).await {
+            Ok(()) => {}
+            // Another renewal started between the check and the insert: join it. (The CA order
+            // just created is never answered and expires at the CA.)
+            Err(DomainError::Conflict(_)) => {
+                if let Some(order) = store.renewal_in_flight(certificate_id).await? {
+                    let challenges = store.order_challenges(&order.id).await?;
+                    return Ok((order, challenges, true));
+                }
+            }
+            Err(err) => return Err(err.into()),
+        }
+        tracing::info!(certificate = %certificate_id, order = %id, "renewal started");
+        self.drive(&id);
+        Ok((record, challenges, false))
     }
 }
 

@@ -55,6 +55,9 @@ pub struct CertificateRecord {
     pub serial_number: String,
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
+    /// When the current version is due for renewal (see `renewal::renew_at`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub renew_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]

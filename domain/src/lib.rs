@@ -10,6 +10,7 @@ pub mod ids;
 pub mod order;
 pub mod pki;
 pub mod provider;
+pub mod renewal;
 pub mod scope;
 pub mod seal;
 pub mod secret;

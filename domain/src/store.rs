@@ -95,6 +95,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn order_key(&self, id: &str) -> Result<Option<Vec<u8>>>;
     /// Counts one more restart of the order's actor; returns the new count.
     async fn count_order_restart(&self, id: &str) -> Result<i64>;
+    /// The certificate's renewal order that has not finished yet, if any.
+    async fn renewal_in_flight(&self, certificate_id: &str) -> Result<Option<OrderRecord>>;
     /// The order's challenges.
     async fn order_challenges(&self, order_id: &str) -> Result<Vec<ChallengeRecord>>;
     /// Records a challenge's status (and error).

@@ -125,3 +125,17 @@ pub async fn key(
     )
         .into_response())
 }
+
+/// Renews now (also with auto_renew off): 202 with the renewal order; a renewal already in
+/// flight is returned instead of starting a second (`"joined": true`).
+pub async fn renew(
+    State(state): State<AppState>,
+    _: Authorized<need::PkiWrite>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (order, challenges, joined) = state.orders.renew(&id).await?;
+    let mut answer = json!(order);
+    answer["challenges"] = json!(challenges);
+    answer["joined"] = json!(joined);
+    Ok((StatusCode::ACCEPTED, Json(answer)))
+}

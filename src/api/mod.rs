@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/pki/certificates/{id}", get(certificates::get))
         .route("/v1/pki/certificates/{id}/pem", get(certificates::pem))
         .route("/v1/pki/certificates/{id}/key", get(certificates::key))
+        .route("/v1/pki/certificates/{id}/renew", post(certificates::renew))
         .route(
             "/v1/pki/dns-providers",
             post(dns_providers::create).get(dns_providers::list),

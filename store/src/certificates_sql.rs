@@ -4,7 +4,8 @@
 macro_rules! certificate_columns {
     () => {
         "id, account_id, domains, challenge_type, key_type, dns_provider_id, profile, auto_renew, \
-         own_csr, current_version, status, serial_number, not_after, created_at, updated_at"
+         own_csr, current_version, status, serial_number, not_after, created_at, updated_at, \
+         renew_at"
     };
 }
 macro_rules! version_columns {
@@ -34,7 +35,7 @@ macro_rules! certificate_methods {
             }
             let updated = sqlx::query(
                 "UPDATE certificates SET current_version = $2, status = $3, serial_number = $4, \
-                 not_after = $5, updated_at = $6 WHERE id = $1",
+                 not_after = $5, updated_at = $6, renew_at = $7 WHERE id = $1",
             )
             .bind(&cert.id)
             .bind(cert.current_version)
@@ -42,6 +43,7 @@ macro_rules! certificate_methods {
             .bind(&cert.serial_number)
             .bind(to_millis(cert.not_after))
             .bind(to_millis(cert.updated_at))
+            .bind(cert.renew_at.map(to_millis))
             .execute(&mut *tx)
             .await
             .map_err(query_error)?;
@@ -49,7 +51,7 @@ macro_rules! certificate_methods {
                 sqlx::query(concat!(
                     "INSERT INTO certificates (",
                     certificate_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
                 ))
                 .bind(&cert.id)
                 .bind(&cert.account_id)
@@ -66,6 +68,7 @@ macro_rules! certificate_methods {
                 .bind(to_millis(cert.not_after))
                 .bind(to_millis(cert.created_at))
                 .bind(to_millis(cert.updated_at))
+                .bind(cert.renew_at.map(to_millis))
                 .execute(&mut *tx)
                 .await
                 .map_err(query_error)?;

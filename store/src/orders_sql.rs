@@ -221,6 +221,21 @@ macro_rules! order_methods {
             .map_err(query_error)
         }
 
+        async fn sql_renewal_in_flight(&self, certificate_id: &str) -> Result<Option<OrderRecord>> {
+            sqlx::query(concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM acme_orders WHERE certificate_id = $1 AND status IN ",
+                unfinished_statuses!()
+            ))
+            .bind(certificate_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error)?
+            .map(|row| Self::order_from_row(&row))
+            .transpose()
+        }
+
         async fn sql_order_challenges(&self, order_id: &str) -> Result<Vec<ChallengeRecord>> {
             sqlx::query(concat!(
                 "SELECT ",

@@ -152,6 +152,10 @@ macro_rules! row_decoders {
                 status: CertificateStatus::parse(&text("status")?)?,
                 serial_number: text("serial_number")?,
                 not_after: from_millis(int("not_after")?),
+                renew_at: row
+                    .try_get::<Option<i64>, _>("renew_at")
+                    .map_err(query_error)?
+                    .map(from_millis),
                 created_at: from_millis(int("created_at")?),
                 updated_at: from_millis(int("updated_at")?),
             })
@@ -530,6 +534,9 @@ macro_rules! impl_store {
                 challenges: &[ChallengeRecord],
             ) -> Result<i64> {
                 self.sql_replace_ca_order(id, order_url, challenges).await
+            }
+            async fn renewal_in_flight(&self, certificate_id: &str) -> Result<Option<OrderRecord>> {
+                self.sql_renewal_in_flight(certificate_id).await
             }
             async fn set_order_progress(&self, id: &str, progress: &OrderProgress) -> Result<bool> {
                 self.sql_set_order_progress(id, progress).await

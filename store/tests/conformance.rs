@@ -532,6 +532,7 @@ conformance!(
             status: CertificateStatus::Valid,
             serial_number: "1A2B".into(),
             not_after: at + time::Duration::days(90),
+            renew_at: Some(at + time::Duration::days(60)),
             created_at: at,
             updated_at: at,
         };
@@ -586,6 +587,7 @@ conformance!(
             certificate: CertificateRecord {
                 current_version: 2,
                 serial_number: "3C4D".into(),
+                renew_at: Some(at + time::Duration::days(120)),
                 ..cert.clone()
             },
             version: CertificateVersion {
@@ -603,7 +605,9 @@ conformance!(
             .expect("get")
             .expect("present");
         assert_eq!(current.current_version, 2);
+        assert_eq!(current.renew_at, Some(at + time::Duration::days(120)));
         assert_eq!(current.serial_number, "3C4D");
+        assert_eq!(current.renew_at, Some(at + time::Duration::days(120)));
         assert_eq!(current.created_at, cert.created_at);
         let versions = store
             .certificate_versions("cert_1")
@@ -762,5 +766,64 @@ conformance!(
                 .await
                 .expect("delete again")
         );
+    }
+);
+
+conformance!(
+    one_renewal_in_flight_per_certificate,
+    |store: SharedStore| async move {
+        let acct = account("renewals");
+        store.insert_account(&acct, b"x").await.expect("account");
+        let mut first = order(&acct.id, "acme_order_renew_1", now());
+        first.certificate_id = Some("cert_r".into());
+        store
+            .insert_order(&first, &[])
+            .await
+            .expect("first renewal");
+        assert_eq!(
+            store
+                .renewal_in_flight("cert_r")
+                .await
+                .expect("lookup")
+                .map(|o| o.id),
+            Some(first.id.clone())
+        );
+        let mut second = order(&acct.id, "acme_order_renew_2", now());
+        second.certificate_id = Some("cert_r".into());
+        assert!(
+            matches!(
+                store.insert_order(&second, &[]).await,
+                Err(Error::Conflict(_))
+            ),
+            "a second renewal in flight is refused by the store"
+        );
+        store
+            .set_order_progress(
+                &first.id,
+                &OrderProgress {
+                    status: OrderStatus::Invalid,
+                    error: None,
+                    at: now(),
+                },
+            )
+            .await
+            .expect("final");
+        assert!(
+            store
+                .renewal_in_flight("cert_r")
+                .await
+                .expect("lookup")
+                .is_none()
+        );
+        store
+            .insert_order(&second, &[])
+            .await
+            .expect("a new renewal once the first is final");
+        let mut initial = order(&acct.id, "acme_order_initial", now());
+        initial.certificate_id = None;
+        store
+            .insert_order(&initial, &[])
+            .await
+            .expect("orders without a certificate are unconstrained");
     }
 );
