@@ -197,40 +197,20 @@ impl Orders {
             ))
             .into());
         }
-        let created = self
-            .ctx
-            .accounts
-            .new_order(
-                &account.id,
-                NewOrderSpec {
-                    domains: domains.clone(),
-                    challenge_type,
-                    profile: request.profile.clone(),
-                },
-            )
+        let (record, challenges) = self
+            .place(OrderPlan {
+                account_id: account.id,
+                certificate_id: None,
+                domains,
+                challenge_type,
+                key_type,
+                csr_pem: request.csr,
+                profile: request.profile,
+                auto_renew: request.auto_renew.unwrap_or(true),
+                dns_provider_id: request.dns_provider_id,
+            })
             .await?;
-        let now = timestamp::now();
-        let id = ids::new_id("acme_order");
-        let record = OrderRecord {
-            id: id.clone(),
-            account_id: account.id,
-            certificate_id: None,
-            domains,
-            challenge_type,
-            key_type,
-            csr_pem: request.csr,
-            profile: request.profile,
-            auto_renew: request.auto_renew.unwrap_or(true),
-            dns_provider_id: request.dns_provider_id,
-            status: OrderStatus::Pending,
-            order_url: created.order_url,
-            error: None,
-            ca_attempts: 1,
-            not_after: None,
-            created_at: now,
-            updated_at: now,
-        };
-        let challenges = challenge_records(&id, challenge_type, created.challenges);
+        let id = record.id.clone();
         self.ctx.store.insert_order(&record, &challenges).await?;
         self.drive(&id);
         Ok((record, challenges))
@@ -279,40 +259,20 @@ impl Orders {
         } else {
             None
         };
-        let created = self
-            .ctx
-            .accounts
-            .new_order(
-                &account.id,
-                NewOrderSpec {
-                    domains: certificate.domains.clone(),
-                    challenge_type: certificate.challenge_type,
-                    profile: certificate.profile.clone(),
-                },
-            )
+        let (record, challenges) = self
+            .place(OrderPlan {
+                account_id: account.id,
+                certificate_id: Some(certificate.id.clone()),
+                domains: certificate.domains,
+                challenge_type: certificate.challenge_type,
+                key_type: certificate.key_type,
+                csr_pem,
+                profile: certificate.profile,
+                auto_renew: certificate.auto_renew,
+                dns_provider_id: certificate.dns_provider_id,
+            })
             .await?;
-        let now = timestamp::now();
-        let id = ids::new_id("acme_order");
-        let record = OrderRecord {
-            id: id.clone(),
-            account_id: account.id,
-            certificate_id: Some(certificate.id.clone()),
-            domains: certificate.domains,
-            challenge_type: certificate.challenge_type,
-            key_type: certificate.key_type,
-            csr_pem,
-            profile: certificate.profile,
-            auto_renew: certificate.auto_renew,
-            dns_provider_id: certificate.dns_provider_id,
-            status: OrderStatus::Pending,
-            order_url: created.order_url,
-            error: None,
-            ca_attempts: 1,
-            not_after: None,
-            created_at: now,
-            updated_at: now,
-        };
-        let challenges = challenge_records(&id, record.challenge_type, created.challenges);
+        let id = record.id.clone();
         match store.insert_order(&record, &challenges).await {
             Ok(()) => {}
             // Another renewal started between the check and the insert: join it. (The CA order
@@ -328,6 +288,61 @@ impl Orders {
         tracing::info!(certificate = %certificate_id, order = %id, "renewal started");
         self.drive(&id);
         Ok((record, challenges, false))
+    }
+}
+
+/// What a new order asks for, whether a first issuance or a renewal.
+struct OrderPlan {
+    account_id: String,
+    certificate_id: Option<String>,
+    domains: Vec<String>,
+    challenge_type: ChallengeType,
+    key_type: pki::KeyType,
+    csr_pem: Option<String>,
+    profile: Option<String>,
+    auto_renew: bool,
+    dns_provider_id: Option<String>,
+}
+
+impl Orders {
+    /// Places the order at the CA through the account's actor and returns the pending record
+    /// and its challenges, not yet stored.
+    async fn place(&self, plan: OrderPlan) -> Result<(OrderRecord, Vec<ChallengeRecord>), Error> {
+        let created = self
+            .ctx
+            .accounts
+            .new_order(
+                &plan.account_id,
+                NewOrderSpec {
+                    domains: plan.domains.clone(),
+                    challenge_type: plan.challenge_type,
+                    profile: plan.profile.clone(),
+                },
+            )
+            .await?;
+        let now = timestamp::now();
+        let id = ids::new_id("acme_order");
+        let challenges = challenge_records(&id, plan.challenge_type, created.challenges);
+        let record = OrderRecord {
+            id,
+            account_id: plan.account_id,
+            certificate_id: plan.certificate_id,
+            domains: plan.domains,
+            challenge_type: plan.challenge_type,
+            key_type: plan.key_type,
+            csr_pem: plan.csr_pem,
+            profile: plan.profile,
+            auto_renew: plan.auto_renew,
+            dns_provider_id: plan.dns_provider_id,
+            status: OrderStatus::Pending,
+            order_url: created.order_url,
+            error: None,
+            ca_attempts: 1,
+            not_after: None,
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((record, challenges))
     }
 }
 

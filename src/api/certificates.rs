@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use scaivault_domain::certificate::version_key_aad;
+use scaivault_domain::certificate::{CertificateRecord, version_key_aad};
 use scaivault_domain::pki::serial_with_colons;
 use scaivault_domain::timestamp;
 use serde::Deserialize;
@@ -51,11 +51,7 @@ pub async fn get(
     _: Authorized<need::PkiRead>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    let certificate = state
-        .store
-        .get_certificate(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("certificate {id} not found")))?;
+    let certificate = find(&state, &id).await?;
     let versions = state.store.certificate_versions(&id).await?;
     let mut answer = json!(certificate);
     answer["serial_number"] = json!(serial_with_colons(&certificate.serial_number));
@@ -78,11 +74,7 @@ pub async fn pem(
     _: Authorized<need::PkiRead>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
-    let certificate = state
-        .store
-        .get_certificate(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("certificate {id} not found")))?;
+    let certificate = find(&state, &id).await?;
     let versions = state.store.certificate_versions(&id).await?;
     let current = versions
         .iter()
@@ -103,11 +95,7 @@ pub async fn key(
     principal: Authorized<need::PkiKeys>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
-    let certificate = state
-        .store
-        .get_certificate(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("certificate {id} not found")))?;
+    let certificate = find(&state, &id).await?;
     let version = certificate.current_version;
     let sealed = state.store.version_key(&id, version).await?.ok_or_else(|| {
         ApiError::new(
@@ -138,4 +126,13 @@ pub async fn renew(
     answer["challenges"] = json!(challenges);
     answer["joined"] = json!(joined);
     Ok((StatusCode::ACCEPTED, Json(answer)))
+}
+
+/// The certificate `id`, or 404.
+async fn find(state: &AppState, id: &str) -> ApiResult<CertificateRecord> {
+    state
+        .store
+        .get_certificate(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("certificate {id} not found")))
 }

@@ -21,7 +21,35 @@ macro_rules! unfinished_statuses {
 }
 
 macro_rules! order_methods {
-    () => {
+    ($conn:ty) => {
+        /// Inserts an order's challenges inside the caller's transaction.
+        async fn sql_insert_challenges(
+            conn: &mut $conn,
+            order_id: &str,
+            challenges: &[ChallengeRecord],
+        ) -> Result<()> {
+            for challenge in challenges {
+                sqlx::query(concat!(
+                    "INSERT INTO acme_challenges (",
+                    challenge_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(order_id)
+                .bind(&challenge.domain)
+                .bind(challenge.challenge_type.as_str())
+                .bind(&challenge.status)
+                .bind(&challenge.token)
+                .bind(&challenge.key_authorization)
+                .bind(&challenge.authorization_url)
+                .bind(&challenge.challenge_url)
+                .bind(&challenge.error)
+                .execute(&mut *conn)
+                .await
+                .map_err(query_error)?;
+            }
+            Ok(())
+        }
+
         async fn sql_insert_order(
             &self,
             order: &OrderRecord,
@@ -54,25 +82,7 @@ macro_rules! order_methods {
             .execute(&mut *tx)
             .await
             .map_err(query_error)?;
-            for challenge in challenges {
-                sqlx::query(concat!(
-                    "INSERT INTO acme_challenges (",
-                    challenge_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                ))
-                .bind(&challenge.order_id)
-                .bind(&challenge.domain)
-                .bind(challenge.challenge_type.as_str())
-                .bind(&challenge.status)
-                .bind(&challenge.token)
-                .bind(&challenge.key_authorization)
-                .bind(&challenge.authorization_url)
-                .bind(&challenge.challenge_url)
-                .bind(&challenge.error)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_error)?;
-            }
+            Self::sql_insert_challenges(&mut tx, &order.id, challenges).await?;
             tx.commit().await.map_err(query_error)
         }
 
@@ -141,25 +151,7 @@ macro_rules! order_methods {
                 .execute(&mut *tx)
                 .await
                 .map_err(query_error)?;
-            for challenge in challenges {
-                sqlx::query(concat!(
-                    "INSERT INTO acme_challenges (",
-                    challenge_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                ))
-                .bind(id)
-                .bind(&challenge.domain)
-                .bind(challenge.challenge_type.as_str())
-                .bind(&challenge.status)
-                .bind(&challenge.token)
-                .bind(&challenge.key_authorization)
-                .bind(&challenge.authorization_url)
-                .bind(&challenge.challenge_url)
-                .bind(&challenge.error)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_error)?;
-            }
+            Self::sql_insert_challenges(&mut tx, id, challenges).await?;
             let attempts: i64 = sqlx::query_scalar(
                 "UPDATE acme_orders SET order_url = $2, status = 'pending', error_code = NULL, \
                  error_message = NULL, sealed_key = NULL, ca_attempts = ca_attempts + 1, \

@@ -232,10 +232,10 @@ macro_rules! row_decoders {
 }
 
 macro_rules! impl_store {
-    ($store:ty, $row:ty, $backend:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $backend:literal) => {
         impl $store {
             row_decoders!($row);
-            order_methods!();
+            order_methods!($conn);
             certificate_methods!();
             dns_methods!();
         }
@@ -604,5 +604,15 @@ macro_rules! impl_store {
     };
 }
 
-impl_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
-impl_store!(PgStore, sqlx::postgres::PgRow, "postgres");
+impl_store!(
+    SqliteStore,
+    sqlx::sqlite::SqliteRow,
+    sqlx::SqliteConnection,
+    "sqlite"
+);
+impl_store!(
+    PgStore,
+    sqlx::postgres::PgRow,
+    sqlx::PgConnection,
+    "postgres"
+);
