@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use scaivault_actors::{Accounts, AcmeHttp, DnsSettings, Orders};
+use scaivault_actors::{Accounts, AcmeHttp, DnsSettings, Orders, SharedScheduler};
+use scaivault_jobs::{Backoff, QueueOptions, RenewalQueue};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -45,12 +46,27 @@ pub async fn run(config: Config) -> Result<(), String> {
         propagation_timeout: config.dns.propagation_timeout.0,
         propagation_interval: config.dns.propagation_interval.0,
     };
+    // Renewals are durable jobs in the same database (apalis keeps its own tables).
+    let queue = RenewalQueue::connect_with(
+        &config.database.url,
+        QueueOptions {
+            poll_interval: std::time::Duration::from_millis(500),
+            backoff: Backoff {
+                base: config.renewal.retry_base.0,
+                max: config.renewal.retry_max.0,
+            },
+        },
+    )
+    .await
+    .map_err(|err| format!("database.url (job queue): {err}"))?;
+    let scheduler: SharedScheduler = Arc::new(queue.clone());
     let orders = Orders::start(
         store.clone(),
         key.clone(),
         accounts.clone(),
         dns,
         config.renewal.before_expiry.0,
+        Some(scheduler),
         panic_at,
     )
     .await
@@ -96,6 +112,12 @@ pub async fn run(config: Config) -> Result<(), String> {
     if resumed > 0 {
         tracing::info!(orders = resumed, "resuming unfinished orders");
     }
+    let renewals = scaivault_jobs::start_worker(&queue, orders.clone(), stop_rx.clone());
+    let overdue = orders
+        .schedule_overdue_renewals()
+        .await
+        .map_err(|err| err.to_string())?;
+    tracing::info!(backend = queue.backend(), overdue, "renewal worker running");
 
     let state = AppState {
         auth: Arc::new(Authenticator::new(
@@ -111,6 +133,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         .with_graceful_shutdown(shutdown_signal())
         .await;
     let _ = stop_tx.send(true);
+    let _ = renewals.await;
     orders.shutdown();
     accounts.shutdown();
     while tasks.join_next().await.is_some() {}

@@ -12,9 +12,11 @@ pub mod error;
 pub mod order;
 pub mod order_supervisor;
 pub mod orders;
+pub mod renewals;
 pub mod supervisor;
 
 pub use accounts::Accounts;
 pub use acme_http::AcmeHttp;
 pub use error::{AcmeProblem, Error};
 pub use orders::{DnsSettings, IssueRequest, Orders};
+pub use renewals::{RenewalScheduler, SharedScheduler};

@@ -37,6 +37,8 @@ pub struct OrderContext {
     pub dns: Arc<DnsSupport>,
     /// `[renewal] before_expiry`, for each new version's `renew_at`.
     pub before_expiry: Duration,
+    /// Where the next automatic renewal of each new version is scheduled.
+    pub scheduler: Option<crate::renewals::SharedScheduler>,
     /// Polling of authorizations and orders: starts fast (a local CA answers in milliseconds),
     /// backs off, and honours the CA's Retry-After (instant-acme reads it).
     pub poll: RetryPolicy,
@@ -310,6 +312,7 @@ impl OrderActor {
             ),
             None => None,
         };
+        let renew_at = renewal::schedule(chain.not_before, chain.not_after, ctx.before_expiry);
         let certificate = CertificateRecord {
             id: certificate_id.clone(),
             account_id: record.account_id.clone(),
@@ -359,7 +362,14 @@ impl OrderActor {
         }
         tracing::info!(order = %record.id, certificate = %certificate_id, version,
             serial = %chain.serial, not_after = %timestamp::rfc3339(chain.not_after),
-            "certificate issued");
+            renew_at = %timestamp::rfc3339(renew_at), "certificate issued");
+        if record.auto_renew
+            && let Some(scheduler) = &ctx.scheduler
+            && let Err(err) = scheduler.schedule(&certificate_id, renew_at).await
+        {
+            // Not lost: start-up schedules every overdue renewal.
+            tracing::error!(certificate = %certificate_id, error = %err, "cannot schedule the next renewal");
+        }
         Ok(())
     }
 

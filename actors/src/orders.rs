@@ -53,6 +53,7 @@ impl Orders {
         accounts: Accounts,
         dns: DnsSettings,
         before_expiry: std::time::Duration,
+        scheduler: Option<crate::renewals::SharedScheduler>,
         panic_at: Option<String>,
     ) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
@@ -75,6 +76,7 @@ impl Orders {
             accounts,
             dns: dns.clone(),
             before_expiry,
+            scheduler,
             poll: default_poll(),
             panic_at,
         });
@@ -87,6 +89,10 @@ impl Orders {
             supervisor,
             sweeper,
         })
+    }
+
+    pub(crate) fn ctx(&self) -> &OrderContext {
+        &self.ctx
     }
 
     /// Resumes every order that had not finished when the service stopped.

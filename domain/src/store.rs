@@ -123,6 +123,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
         before: Option<(i64, String)>,
     ) -> Result<Vec<CertificateRecord>>;
+    /// Valid, automatically renewed certificates whose `renew_at` is at or before `now`.
+    async fn due_renewals(&self, now: OffsetDateTime) -> Result<Vec<String>>;
     /// A certificate's versions, newest first.
     async fn certificate_versions(&self, id: &str) -> Result<Vec<CertificateVersion>>;
     /// The sealed private key of one version.

@@ -143,6 +143,17 @@ macro_rules! certificate_methods {
             .collect()
         }
 
+        async fn sql_due_renewals(&self, now: OffsetDateTime) -> Result<Vec<String>> {
+            sqlx::query_scalar(
+                "SELECT id FROM certificates WHERE auto_renew = 1 AND status = 'valid' \
+                 AND renew_at <= $1 ORDER BY renew_at",
+            )
+            .bind(to_millis(now))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error)
+        }
+
         async fn sql_certificate_versions(&self, id: &str) -> Result<Vec<CertificateVersion>> {
             sqlx::query(concat!(
                 "SELECT ",

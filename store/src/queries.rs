@@ -538,6 +538,9 @@ macro_rules! impl_store {
             async fn renewal_in_flight(&self, certificate_id: &str) -> Result<Option<OrderRecord>> {
                 self.sql_renewal_in_flight(certificate_id).await
             }
+            async fn due_renewals(&self, now: OffsetDateTime) -> Result<Vec<String>> {
+                self.sql_due_renewals(now).await
+            }
             async fn set_order_progress(&self, id: &str, progress: &OrderProgress) -> Result<bool> {
                 self.sql_set_order_progress(id, progress).await
             }

@@ -1,0 +1,123 @@
+//! Renewal as a unit of work for the job queue: "renew certificate X" succeeds only once a new
+//! version exists, so the queue's durable backoff covers every way a renewal can fail (CA down,
+//! validation failing, the process dying mid-way — the job is then run again and joins the
+//! renewal in flight).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use scaivault_domain::certificate::CertificateStatus;
+use scaivault_domain::order::{OrderRecord, OrderStatus};
+use scaivault_domain::timestamp;
+use time::OffsetDateTime;
+
+use crate::{Error, Orders};
+
+/// Where renewals are scheduled (the durable job queue); implemented by the jobs crate.
+#[async_trait]
+pub trait RenewalScheduler: Send + Sync + fmt::Debug {
+    /// Runs the renewal of `certificate_id` at `run_at` (first attempt).
+    async fn schedule(&self, certificate_id: &str, run_at: OffsetDateTime) -> Result<(), String>;
+}
+
+/// A scheduler shared by the order actors.
+pub type SharedScheduler = Arc<dyn RenewalScheduler>;
+
+/// How long one renewal job waits for its order before counting the attempt as failed.
+const ORDER_WAIT: Duration = Duration::from_secs(15 * 60);
+/// How often the job looks at its order's status.
+const ORDER_POLL: Duration = Duration::from_millis(250);
+/// A task due this much before `renew_at` still runs (clock granularity of the queue).
+const EARLY_SLACK: time::Duration = time::Duration::seconds(5);
+
+impl Orders {
+    /// One renewal job for `certificate_id`. `Ok` when there is nothing to do (the certificate
+    /// is gone, revoked, not auto-renewed, or was renewed since this task was scheduled) or the
+    /// renewal produced a new version; `Err` with the reason otherwise.
+    pub async fn run_renewal(&self, certificate_id: &str) -> Result<(), String> {
+        let store = &self.ctx().store;
+        let Some(certificate) = store
+            .get_certificate(certificate_id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        if !certificate.auto_renew || certificate.status != CertificateStatus::Valid {
+            return Ok(());
+        }
+        if certificate
+            .renew_at
+            .is_some_and(|at| at > timestamp::now() + EARLY_SLACK)
+        {
+            // Renewed (or forced) since this task was scheduled; its own task is pending.
+            return Ok(());
+        }
+        let (order, _, joined) = self
+            .renew(certificate_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(certificate = %certificate_id, order = %order.id, joined, "automatic renewal running");
+        let done = self
+            .wait_final(&order.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        match done.status {
+            OrderStatus::Valid => {
+                tracing::info!(certificate = %certificate_id, order = %order.id, "certificate renewed");
+                Ok(())
+            }
+            status => Err(match done.error {
+                Some(error) => format!(
+                    "renewal order {} ended {}: {}",
+                    order.id,
+                    status.as_str(),
+                    error.message
+                ),
+                None => format!("renewal order {} ended {}", order.id, status.as_str()),
+            }),
+        }
+    }
+
+    /// Polls the order until it is final, up to [`ORDER_WAIT`].
+    async fn wait_final(&self, order_id: &str) -> Result<OrderRecord, Error> {
+        let deadline = tokio::time::Instant::now() + ORDER_WAIT;
+        loop {
+            let order = self
+                .ctx()
+                .store
+                .get_order(order_id)
+                .await?
+                .ok_or_else(|| scaivault_domain::Error::not_found("order", order_id))?;
+            if order.status.is_final() {
+                return Ok(order);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Unavailable(format!(
+                    "renewal order {order_id} did not finish within {} minutes",
+                    ORDER_WAIT.as_secs() / 60
+                )));
+            }
+            tokio::time::sleep(ORDER_POLL).await;
+        }
+    }
+
+    /// Schedules every overdue automatic renewal now: certificates whose task was lost (e.g. a
+    /// crash between storing a version and scheduling its renewal). A duplicate of a task that
+    /// still exists is harmless: the second run finds the renewal done or joins it.
+    pub async fn schedule_overdue_renewals(&self) -> Result<usize, Error> {
+        let Some(scheduler) = self.ctx().scheduler.clone() else {
+            return Ok(0);
+        };
+        let now = timestamp::now();
+        let due = self.ctx().store.due_renewals(now).await?;
+        for certificate_id in &due {
+            if let Err(err) = scheduler.schedule(certificate_id, now).await {
+                tracing::error!(certificate = %certificate_id, error = %err, "cannot schedule an overdue renewal");
+            }
+        }
+        Ok(due.len())
+    }
+}

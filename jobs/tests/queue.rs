@@ -1,0 +1,338 @@
+//! The renewal queue on both backends: every test runs once on a fresh SQLite file and once on a
+//! fresh PostgreSQL database (127.0.0.1:5432, user postgres, dropped afterwards).
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use scaivault_domain::ids;
+use scaivault_jobs::{Backoff, JobError, QUEUE_NAME, QueueOptions, RenewalQueue, RenewalTask};
+use sqlx::Connection;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// How long any awaited state may take before the test fails.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Shows the queue's logs on failure (`RUST_LOG` picks the level; warnings by default).
+fn logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+/// Runs `test` with the URL of a fresh SQLite file.
+async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    logs();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/nested/service.db", dir.path().display());
+    test(url).await;
+}
+
+/// Runs `test` with the URL of a fresh PostgreSQL database, dropped afterwards.
+async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    logs();
+    let name = ids::new_id("sv_jobs_test");
+    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 (scripts/test starts it)");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    test(format!("postgres://postgres@127.0.0.1:5432/{name}")).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("drop database");
+}
+
+/// Declares `name` as a pair of tests, one per backend.
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                on_sqlite($body).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                on_postgres($body).await;
+            }
+        }
+    };
+}
+
+/// Short polling and backoff, so the tests take seconds.
+fn options() -> QueueOptions {
+    QueueOptions {
+        poll_interval: Duration::from_millis(50),
+        backoff: Backoff {
+            base: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+        },
+    }
+}
+
+fn task(certificate_id: &str) -> RenewalTask {
+    RenewalTask {
+        certificate_id: certificate_id.into(),
+        attempt: 0,
+    }
+}
+
+/// Each handler call: the task and when it came.
+type Calls = Arc<Mutex<Vec<(RenewalTask, OffsetDateTime, Instant)>>>;
+
+/// A handler that records its calls and fails while `attempt < fail_below`.
+fn recorder(
+    calls: Calls,
+    fail_below: u32,
+) -> impl Fn(RenewalTask) -> std::future::Ready<Result<(), JobError>> + Clone + Send + Sync + 'static
+{
+    move |task: RenewalTask| {
+        let attempt = task.attempt;
+        calls
+            .lock()
+            .unwrap()
+            .push((task, OffsetDateTime::now_utc(), Instant::now()));
+        std::future::ready(if attempt < fail_below {
+            Err(JobError::new(format!("attempt {attempt} fails")))
+        } else {
+            Ok(())
+        })
+    }
+}
+
+/// The statuses of the renewal queue's rows in apalis' own table, sorted.
+async fn job_statuses(url: &str) -> Vec<String> {
+    let mut statuses: Vec<String> = if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.expect("sqlite");
+        sqlx::query_scalar("SELECT status FROM Jobs WHERE job_type = ?")
+            .bind(QUEUE_NAME)
+            .fetch_all(&mut conn)
+            .await
+            .expect("read Jobs")
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.expect("postgres");
+        sqlx::query_scalar("SELECT status FROM apalis.jobs WHERE job_type = $1")
+            .bind(QUEUE_NAME)
+            .fetch_all(&mut conn)
+            .await
+            .expect("read apalis.jobs")
+    };
+    statuses.sort();
+    statuses
+}
+
+/// Waits until the queue holds exactly `n` tasks, all completed (so none can run again).
+async fn all_done(url: &str, n: usize) {
+    let want = vec!["Done".to_owned(); n];
+    let start = Instant::now();
+    loop {
+        let statuses = job_statuses(url).await;
+        if statuses == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out waiting for {n} completed tasks: {statuses:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether both migration tables exist, each with its own rows.
+async fn migration_tables(url: &str) -> (i64, i64) {
+    const APP: &str = "SELECT COUNT(*) FROM scaivault_migrations";
+    if url.starts_with("sqlite:") {
+        // apalis-sqlite keeps sqlx' default table.
+        const JOBS: &str = "SELECT COUNT(*) FROM _sqlx_migrations";
+        let mut conn = sqlx::SqliteConnection::connect(url).await.expect("sqlite");
+        let app = sqlx::query_scalar(APP).fetch_one(&mut conn).await;
+        let jobs = sqlx::query_scalar(JOBS).fetch_one(&mut conn).await;
+        (app.expect("app migrations"), jobs.expect("job migrations"))
+    } else {
+        // apalis-postgres' sqlx.toml moves its table into its own schema.
+        const JOBS: &str = "SELECT COUNT(*) FROM apalis._sqlx_migrations";
+        let mut conn = sqlx::PgConnection::connect(url).await.expect("postgres");
+        let app = sqlx::query_scalar(APP).fetch_one(&mut conn).await;
+        let jobs = sqlx::query_scalar(JOBS).fetch_one(&mut conn).await;
+        (app.expect("app migrations"), jobs.expect("job migrations"))
+    }
+}
+
+on_both!(delayed_task_runs_once_on_time, |url: String| async move {
+    let queue = RenewalQueue::connect_with(&url, options())
+        .await
+        .expect("connect");
+    let calls = Calls::default();
+    let (stop, shutdown) = watch::channel(false);
+    let worker = queue.run(recorder(calls.clone(), 0), shutdown);
+
+    let run_at = OffsetDateTime::now_utc() + Duration::from_secs(1);
+    queue
+        .schedule(task("crt_on_time"), run_at)
+        .await
+        .expect("schedule");
+    all_done(&url, 1).await;
+
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let (ran, at, _) = &calls[0];
+    assert_eq!(ran, &task("crt_on_time"));
+    assert!(*at >= run_at, "ran at {at}, before {run_at}");
+
+    stop.send(true).expect("signal");
+    worker.await.expect("worker ends");
+});
+
+on_both!(delayed_task_survives_restart, |url: String| async move {
+    let calls = Calls::default();
+    let run_at = OffsetDateTime::now_utc() + Duration::from_secs(2);
+    {
+        let queue = RenewalQueue::connect_with(&url, options())
+            .await
+            .expect("connect");
+        let (stop, shutdown) = watch::channel(false);
+        let worker = queue.run(recorder(calls.clone(), 0), shutdown);
+        queue
+            .schedule(task("crt_durable"), run_at)
+            .await
+            .expect("schedule");
+        stop.send(true).expect("signal");
+        worker.await.expect("worker ends");
+        assert!(
+            OffsetDateTime::now_utc() < run_at,
+            "the first worker stopped too late for this test to mean anything"
+        );
+        assert_eq!(job_statuses(&url).await, ["Pending"]);
+    }
+    assert!(calls.lock().unwrap().is_empty());
+
+    let queue = RenewalQueue::connect_with(&url, options())
+        .await
+        .expect("reconnect");
+    let (stop, shutdown) = watch::channel(false);
+    let worker = queue.run(recorder(calls.clone(), 0), shutdown);
+    all_done(&url, 1).await;
+
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].0, task("crt_durable"));
+    assert!(calls[0].1 >= run_at);
+
+    stop.send(true).expect("signal");
+    worker.await.expect("worker ends");
+});
+
+on_both!(failures_back_off_durably, |url: String| async move {
+    let queue = RenewalQueue::connect_with(&url, options())
+        .await
+        .expect("connect");
+    let calls = Calls::default();
+    let (stop, shutdown) = watch::channel(false);
+    let worker = queue.run(recorder(calls.clone(), 2), shutdown);
+
+    queue
+        .schedule(task("crt_flaky"), OffsetDateTime::now_utc())
+        .await
+        .expect("schedule");
+    // Each failed attempt is completed and a new task carries the next attempt.
+    all_done(&url, 3).await;
+
+    let calls = calls.lock().unwrap().clone();
+    let attempts: Vec<u32> = calls.iter().map(|(t, _, _)| t.attempt).collect();
+    assert_eq!(attempts, [0, 1, 2], "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|(t, _, _)| t.certificate_id == "crt_flaky")
+    );
+
+    let backoff = options().backoff;
+    let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1].2 - w[0].2).collect();
+    for (attempt, gap) in (0u32..).zip(&gaps) {
+        // Jitter is ±20 %; allow a few ms for the millisecond rounding of the due time.
+        let floor = backoff.nominal(attempt).mul_f64(0.8) - Duration::from_millis(5);
+        assert!(
+            *gap >= floor,
+            "attempt {attempt} retried after {gap:?} < {floor:?}"
+        );
+    }
+    assert!(gaps[1] > gaps[0], "delays do not grow: {gaps:?}");
+
+    stop.send(true).expect("signal");
+    worker.await.expect("worker ends");
+});
+
+/// Opens the service's store and the queue on one database in the given order, then both again,
+/// and checks each works and keeps its migrations in its own table.
+async fn coexist(url: String, store_first: bool) {
+    if store_first {
+        let store = scaivault_store::connect(&url).await.expect("store");
+        store.ping().await.expect("ping");
+        RenewalQueue::connect(&url).await.expect("queue");
+    } else {
+        RenewalQueue::connect(&url).await.expect("queue");
+        let store = scaivault_store::connect(&url).await.expect("store");
+        store.ping().await.expect("ping");
+    }
+    // Reopening re-runs both migrators over the other's tables.
+    let store = scaivault_store::connect(&url).await.expect("store again");
+    store.ping().await.expect("ping");
+    let queue = RenewalQueue::connect_with(&url, options())
+        .await
+        .expect("queue again");
+    let (app, jobs) = migration_tables(&url).await;
+    assert!(app > 0 && jobs > 0, "app {app}, jobs {jobs}");
+
+    let calls = Calls::default();
+    let (stop, shutdown) = watch::channel(false);
+    let worker = queue.run(recorder(calls.clone(), 0), shutdown);
+    queue
+        .schedule(task("crt_shared_db"), OffsetDateTime::now_utc())
+        .await
+        .expect("schedule");
+    all_done(&url, 1).await;
+    assert_eq!(calls.lock().unwrap().len(), 1);
+    stop.send(true).expect("signal");
+    worker.await.expect("worker ends");
+}
+
+on_both!(coexists_with_store_opened_first, |url: String| coexist(
+    url, true
+));
+
+on_both!(coexists_with_queue_opened_first, |url: String| coexist(
+    url, false
+));
+
+#[tokio::test]
+async fn unsupported_url_is_refused() {
+    let err = RenewalQueue::connect("mysql://localhost/db")
+        .await
+        .expect_err("mysql");
+    assert!(
+        matches!(err, scaivault_jobs::Error::UnsupportedUrl),
+        "{err}"
+    );
+}

@@ -1,0 +1,115 @@
+//! Automatic renewal end to end: Pebble issues one-minute certificates, so `renew_at` (half the
+//! lifetime for short certificates) comes about 30 s after issuance, and the durable renewal
+//! queue must renew by itself — also across a kill -9 before the renewal time.
+
+#[macro_use]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Db, Issuing, domains, issuing, wait_final};
+use scaivault_testkit::PebbleOptions;
+use serde_json::{Value, json};
+
+fn one_minute_certificates() -> PebbleOptions {
+    PebbleOptions {
+        nonce_reject_percent: Some(0),
+        validity_period_secs: Some(60),
+        ..Default::default()
+    }
+}
+
+/// Issues one auto-renewed certificate and returns (its id, its GET body).
+async fn issue(env: &Issuing) -> (String, Value) {
+    let api = env.service.client();
+    let (status, placed) = api
+        .post(
+            "/v1/pki/acme/issue",
+            &json!({"account_id": env.account_id, "domains": domains(1), "challenge_type": "http-01"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{placed}");
+    let done = wait_final(
+        &api,
+        placed["order_id"].as_str().expect("id"),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(done["status"], "valid", "{done}");
+    let id = done["certificate_id"]
+        .as_str()
+        .expect("certificate")
+        .to_owned();
+    let (_, certificate) = api.get(&format!("/v1/pki/certificates/{id}")).await;
+    (id, certificate)
+}
+
+/// Waits until the certificate has version 2 (polling its state; the deadline only bounds a
+/// failure).
+async fn wait_renewed(env: &Issuing, id: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (_, certificate) = env
+            .service
+            .client()
+            .get(&format!("/v1/pki/certificates/{id}"))
+            .await;
+        if certificate["current_version"].as_i64().unwrap_or(0) >= 2 {
+            return certificate;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not renewed within {within:?}: {certificate}\n{}",
+            env.service.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn renews_by_itself(db: Db) {
+    let env = issuing(db, one_minute_certificates(), &[]).await;
+    let (id, first) = issue(&env).await;
+    let issued = time::OffsetDateTime::parse(
+        first["versions"][0]["not_before"]
+            .as_str()
+            .expect("not_before"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("rfc3339");
+    let renew_at = time::OffsetDateTime::parse(
+        first["renew_at"].as_str().expect("renew_at"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("rfc3339");
+    let delay = renew_at - issued;
+    assert!(
+        delay > time::Duration::seconds(25) && delay <= time::Duration::seconds(30),
+        "renew_at about half-way through a one-minute lifetime: {delay}"
+    );
+
+    let renewed = wait_renewed(&env, &id, Duration::from_secs(75)).await;
+    let versions = renewed["versions"].as_array().expect("versions");
+    assert_ne!(versions[0]["serial_number"], versions[1]["serial_number"]);
+    assert!(
+        renewed["renew_at"].as_str() > first["renew_at"].as_str(),
+        "the next renewal moved on"
+    );
+    // The job notices its order is valid at its next look (every 250 ms) and logs it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env.service.log_text().contains("certificate renewed") {
+        assert!(Instant::now() < deadline, "the renewal job reports success");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+on_both_backends!(renews_by_itself);
+
+async fn renews_after_kill9_before_the_renewal_time(db: Db) {
+    let mut env = issuing(db, one_minute_certificates(), &[]).await;
+    let (id, first) = issue(&env).await;
+    assert_eq!(first["current_version"], 1);
+    // The renewal task is only in the database now.
+    env.service.kill9();
+    env.service.restart().await;
+    wait_renewed(&env, &id, Duration::from_secs(75)).await;
+}
+on_both_backends!(renews_after_kill9_before_the_renewal_time);
