@@ -83,7 +83,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         tls_alpn.push(bind("challenges.tls_alpn01_listen", *addr).await?);
     }
     if let Some(admin) = config.server.admin_listen {
-        tracing::info!(address = %admin, "server.admin_listen is set; the job dashboard is served there once renewal jobs exist (not in this version)");
+        tracing::info!(address = %admin, "server.admin_listen is set, but this version serves no job dashboard yet; nothing listens there");
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
