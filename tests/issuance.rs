@@ -120,6 +120,22 @@ async fn http01_multi_domain(db: Db) {
     let private_key = openssl(&["pkey", "-pubout"], &key.body);
     assert_eq!(leaf_key, private_key, "the key matches the certificate");
 
+    let (status, events) = api.get("/v1/events?type=certificate.issued").await;
+    assert_eq!(status, 200, "{events}");
+    let issued = &events["events"][0];
+    assert_eq!(issued["type"], "certificate.issued");
+    assert_eq!(issued["data"]["certificate_id"], certificate_id);
+    assert_eq!(issued["data"]["version"], 1);
+    assert_eq!(issued["data"]["domains"], json!(names));
+    assert_eq!(
+        issued["data"]["serial_number"],
+        versions[0]["serial_number"]
+    );
+    let (status, _) = api.get("/v1/events?type=certificate.exploded").await;
+    assert_eq!(status, 400);
+    let (_, later) = api.get("/v1/events?since=2999-01-01T00:00:00Z").await;
+    assert_eq!(later["events"], json!([]));
+
     let (status, list) = api.get("/v1/pki/acme/orders?status=valid").await;
     assert_eq!(status, 200);
     assert_eq!(list["orders"].as_array().expect("orders").len(), 1);

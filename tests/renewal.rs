@@ -113,3 +113,61 @@ async fn renews_after_kill9_before_the_renewal_time(db: Db) {
     wait_renewed(&env, &id, Duration::from_secs(75)).await;
 }
 on_both_backends!(renews_after_kill9_before_the_renewal_time);
+
+#[tokio::test]
+async fn renewal_failures_are_reported_with_growing_delays() {
+    // Retries from 1 s, doubling up to 8 s, so three failures show within seconds.
+    let env = issuing(
+        Db::Sqlite,
+        one_minute_certificates(),
+        &[
+            ("SCAIVAULT_RENEWAL__RETRY_BASE", "1s"),
+            ("SCAIVAULT_RENEWAL__RETRY_MAX", "8s"),
+        ],
+    )
+    .await;
+    let (id, _) = issue(&env).await;
+    let Issuing {
+        service, pebble, ..
+    } = env;
+    // The CA goes away before the renewal time (about 30 s after issuance).
+    drop(pebble);
+    let api = service.client();
+    let deadline = Instant::now() + Duration::from_secs(75);
+    let failures = loop {
+        let (_, events) = api.get("/v1/events?type=certificate.renewal_failed").await;
+        let list = events["events"].as_array().cloned().unwrap_or_default();
+        if list.len() >= 3 {
+            break list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "three failed attempts expected: {events}\n{}",
+            service.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let parse = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().expect("time"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("rfc3339")
+    };
+    let mut gaps = Vec::new();
+    for (i, event) in failures.iter().take(3).enumerate() {
+        assert_eq!(event["data"]["certificate_id"], id.as_str());
+        assert_eq!(event["data"]["attempt"], i);
+        assert!(!event["data"]["reason"].as_str().expect("reason").is_empty());
+        gaps.push(parse(&event["data"]["next_attempt_at"]) - parse(&event["created_at"]));
+    }
+    assert!(
+        gaps[0] < gaps[1] && gaps[1] < gaps[2],
+        "delays grow: {gaps:?}"
+    );
+    let (_, certificate) = api.get(&format!("/v1/pki/certificates/{id}")).await;
+    assert_eq!(
+        certificate["current_version"], 1,
+        "no new version while the CA is down"
+    );
+}

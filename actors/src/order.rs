@@ -363,6 +363,25 @@ impl OrderActor {
         tracing::info!(order = %record.id, certificate = %certificate_id, version,
             serial = %chain.serial, not_after = %timestamp::rfc3339(chain.not_after),
             renew_at = %timestamp::rfc3339(renew_at), "certificate issued");
+        let kind = if version == 1 {
+            "certificate.issued"
+        } else {
+            "certificate.renewed"
+        };
+        crate::renewals::record_event(
+            &ctx.store,
+            kind,
+            serde_json::json!({
+                "certificate_id": certificate_id,
+                "order_id": record.id,
+                "domains": record.domains,
+                "version": version,
+                "serial_number": pki::serial_with_colons(&chain.serial),
+                "not_after": timestamp::rfc3339(chain.not_after),
+                "renew_at": timestamp::rfc3339(renew_at),
+            }),
+        )
+        .await;
         if record.auto_renew
             && let Some(scheduler) = &ctx.scheduler
             && let Err(err) = scheduler.schedule(&certificate_id, renew_at).await
@@ -552,11 +571,27 @@ pub(crate) async fn finish(
             order_id,
             &OrderProgress {
                 status,
-                error,
+                error: error.clone(),
                 at: timestamp::now(),
             },
         )
         .await?;
+    if status == OrderStatus::Invalid
+        && let Some(order) = store.get_order(order_id).await?
+    {
+        crate::renewals::record_event(
+            store,
+            "order.invalid",
+            serde_json::json!({
+                "order_id": order_id,
+                "certificate_id": order.certificate_id,
+                "domains": order.domains,
+                "challenge_type": order.challenge_type,
+                "error": error,
+            }),
+        )
+        .await;
+    }
     Ok(())
 }
 

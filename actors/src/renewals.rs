@@ -81,6 +81,12 @@ impl Orders {
         }
     }
 
+    /// Appends an event to the log; a failure to record one is logged, never fatal to the work
+    /// the event describes.
+    pub async fn record_event(&self, kind: &'static str, data: serde_json::Value) {
+        record_event(&self.ctx().store, kind, data).await;
+    }
+
     /// Polls the order until it is final, up to [`ORDER_WAIT`].
     async fn wait_final(&self, order_id: &str) -> Result<OrderRecord, Error> {
         let deadline = tokio::time::Instant::now() + ORDER_WAIT;
@@ -119,5 +125,17 @@ impl Orders {
             }
         }
         Ok(due.len())
+    }
+}
+
+/// Appends an event to the log (see [`Orders::record_event`]).
+pub(crate) async fn record_event(
+    store: &scaivault_domain::SharedStore,
+    kind: &'static str,
+    data: serde_json::Value,
+) {
+    let event = scaivault_domain::event::Event::new(kind, data);
+    if let Err(err) = store.insert_event(&event).await {
+        tracing::error!(event = kind, error = %err, "cannot record an event");
     }
 }

@@ -6,6 +6,7 @@ pub mod account;
 pub mod certificate;
 pub mod dns_provider;
 pub mod error;
+pub mod event;
 pub mod ids;
 pub mod order;
 pub mod pki;

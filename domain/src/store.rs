@@ -10,6 +10,7 @@ use crate::Result;
 use crate::account::{AccountRecord, AccountStatus};
 use crate::certificate::{CertificateRecord, CertificateVersion, Issuance};
 use crate::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
+use crate::event::{Event, EventQuery};
 use crate::order::{ChallengeRecord, OrderProgress, OrderQuery, OrderRecord};
 use crate::secret::SecretRecord;
 use crate::token::TokenRecord;
@@ -162,4 +163,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<DnsChallengeRecord>>;
+
+    /// Appends an event to the log.
+    async fn insert_event(&self, event: &Event) -> Result<()>;
+    /// A page of events, oldest first.
+    async fn list_events(&self, query: &EventQuery) -> Result<Vec<Event>>;
 }

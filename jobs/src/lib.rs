@@ -9,5 +9,5 @@ pub mod renewal;
 
 pub use backoff::Backoff;
 pub use error::{Error, JobError};
-pub use queue::{QUEUE_NAME, QueueOptions, RenewalQueue, RenewalTask};
+pub use queue::{FailedAttempt, QUEUE_NAME, QueueOptions, RenewalQueue, RenewalTask};
 pub use renewal::start_worker;

@@ -29,6 +29,7 @@
 use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -98,7 +99,21 @@ enum Storage {
 pub struct RenewalQueue {
     storage: Storage,
     options: QueueOptions,
+    /// Told of every failed attempt once its retry is stored (set once, shared by clones).
+    on_failure: Arc<OnceLock<FailureHook>>,
 }
+
+/// A failed attempt, as reported to the [`RenewalQueue::on_failure`] hook.
+#[derive(Debug, Clone)]
+pub struct FailedAttempt {
+    /// The attempt that failed (its `attempt` counts from 0).
+    pub task: RenewalTask,
+    pub reason: String,
+    /// When the next attempt is due (the stored retry's exact due time).
+    pub next_attempt_at: OffsetDateTime,
+}
+
+type FailureHook = Arc<dyn Fn(FailedAttempt) + Send + Sync>;
 
 impl fmt::Debug for RenewalQueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -160,7 +175,18 @@ impl RenewalQueue {
         } else {
             return Err(Error::UnsupportedUrl);
         };
-        Ok(Self { storage, options })
+        Ok(Self {
+            storage,
+            options,
+            on_failure: Arc::default(),
+        })
+    }
+
+    /// Registers the hook told of each failed attempt after its retry is stored (e.g. to record
+    /// a `certificate.renewal_failed` event with the exact next attempt time). Only the first
+    /// registration counts.
+    pub fn on_failure(&self, hook: impl Fn(FailedAttempt) + Send + Sync + 'static) {
+        let _ = self.on_failure.set(Arc::new(hook));
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -330,6 +356,10 @@ impl RenewalQueue {
         );
         // Keyed by the failed task, so a re-run of it (say, after a crash before its ack) does
         // not start a second chain of retries.
+        let failed = RenewalTask {
+            attempt: next.attempt - 1,
+            ..next.clone()
+        };
         self.push(
             Stored {
                 task: next,
@@ -337,7 +367,15 @@ impl RenewalQueue {
             },
             Some(format!("retry-of:{id}")),
         )
-        .await
+        .await?;
+        if let Some(hook) = self.on_failure.get() {
+            hook(FailedAttempt {
+                task: failed,
+                reason: error.message.clone(),
+                next_attempt_at: next_at,
+            });
+        }
+        Ok(())
     }
 }
 

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::{JobError, RenewalQueue, RenewalTask};
+use crate::{FailedAttempt, JobError, RenewalQueue, RenewalTask};
 
 #[async_trait]
 impl RenewalScheduler for RenewalQueue {
@@ -26,12 +26,31 @@ impl RenewalScheduler for RenewalQueue {
     }
 }
 
-/// Starts the renewal worker until `shutdown`.
+/// Starts the renewal worker until `shutdown`. Each failed attempt becomes a
+/// `certificate.renewal_failed` event with the reason, the attempt number and the time of the
+/// next attempt.
 pub fn start_worker(
     queue: &RenewalQueue,
     orders: Orders,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
+    let reporter = orders.clone();
+    queue.on_failure(move |failed: FailedAttempt| {
+        let orders = reporter.clone();
+        tokio::spawn(async move {
+            orders
+                .record_event(
+                    "certificate.renewal_failed",
+                    serde_json::json!({
+                        "certificate_id": failed.task.certificate_id,
+                        "attempt": failed.task.attempt,
+                        "reason": failed.reason,
+                        "next_attempt_at": scaivault_domain::timestamp::rfc3339(failed.next_attempt_at),
+                    }),
+                )
+                .await;
+        });
+    });
     queue.run(
         move |task: RenewalTask| {
             let orders = orders.clone();
@@ -39,13 +58,7 @@ pub fn start_worker(
                 orders
                     .run_renewal(&task.certificate_id)
                     .await
-                    .map_err(|reason| {
-                        // The event log (certificate.renewal_failed) arrives with events; until
-                        // then the failure, its attempt and the retry are in the log.
-                        tracing::warn!(certificate = %task.certificate_id, attempt = task.attempt,
-                            reason = %reason, "automatic renewal failed; retrying with backoff");
-                        JobError::new(reason)
-                    })
+                    .map_err(JobError::new)
             }
         },
         shutdown,

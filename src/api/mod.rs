@@ -6,6 +6,7 @@ pub mod auth;
 pub mod certificates;
 pub mod dns_providers;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod orders;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/pki/dns-providers/{id}",
             get(dns_providers::get).delete(dns_providers::delete),
         )
+        .route("/v1/events", get(events::list))
         .route(
             crate::challenges::http01::PATH,
             get(crate::challenges::http01::respond),

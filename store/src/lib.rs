@@ -12,6 +12,8 @@ mod orders_sql;
 mod certificates_sql;
 #[macro_use]
 mod dns_sql;
+#[macro_use]
+mod events_sql;
 mod error;
 mod postgres;
 mod queries;

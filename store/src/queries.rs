@@ -6,6 +6,7 @@ use scaivault_domain::certificate::{
     CertificateRecord, CertificateStatus, CertificateVersion, Issuance,
 };
 use scaivault_domain::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
+use scaivault_domain::event::{Event, EventQuery};
 use scaivault_domain::order::{
     ChallengeRecord, OrderError, OrderProgress, OrderQuery, OrderRecord, OrderStatus,
 };
@@ -238,6 +239,7 @@ macro_rules! impl_store {
             order_methods!($conn);
             certificate_methods!();
             dns_methods!();
+            event_methods!();
         }
 
         #[async_trait]
@@ -540,6 +542,12 @@ macro_rules! impl_store {
             }
             async fn due_renewals(&self, now: OffsetDateTime) -> Result<Vec<String>> {
                 self.sql_due_renewals(now).await
+            }
+            async fn insert_event(&self, event: &Event) -> Result<()> {
+                self.sql_insert_event(event).await
+            }
+            async fn list_events(&self, query: &EventQuery) -> Result<Vec<Event>> {
+                self.sql_list_events(query).await
             }
             async fn set_order_progress(&self, id: &str, progress: &OrderProgress) -> Result<bool> {
                 self.sql_set_order_progress(id, progress).await

@@ -9,6 +9,7 @@ use scaivault_domain::certificate::{
     CertificateRecord, CertificateStatus, CertificateVersion, Issuance,
 };
 use scaivault_domain::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
+use scaivault_domain::event::{Event, EventQuery};
 use scaivault_domain::order::{
     ChallengeRecord, ChallengeType, OrderError, OrderProgress, OrderQuery, OrderRecord, OrderStatus,
 };
@@ -827,3 +828,48 @@ conformance!(
             .expect("orders without a certificate are unconstrained");
     }
 );
+
+conformance!(event_log_reads_forwards, |store: SharedStore| async move {
+    let base = now();
+    let mut events = Vec::new();
+    for (i, kind) in ["certificate.issued", "order.invalid", "certificate.issued"]
+        .iter()
+        .enumerate()
+    {
+        let mut event = Event::new(
+            kind,
+            serde_json::json!({ "n": i, "domains": ["a.example.test"] }),
+        );
+        event.created_at = base + time::Duration::milliseconds(i64::try_from(i).expect("small"));
+        store.insert_event(&event).await.expect("insert");
+        events.push(event);
+    }
+    let all = store
+        .list_events(&EventQuery {
+            kind: None,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .expect("list");
+    assert_eq!(all, events, "oldest first, data intact");
+    let issued = store
+        .list_events(&EventQuery {
+            kind: Some("certificate.issued".into()),
+            after: None,
+            limit: 10,
+        })
+        .await
+        .expect("filter");
+    assert_eq!(issued.len(), 2);
+    let first = &all[0];
+    let rest = store
+        .list_events(&EventQuery {
+            kind: None,
+            after: Some((to_millis(first.created_at), first.id.clone())),
+            limit: 1,
+        })
+        .await
+        .expect("page");
+    assert_eq!(rest, vec![events[1].clone()]);
+});

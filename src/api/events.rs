@@ -1,0 +1,67 @@
+//! `GET /v1/events?type=&since=&limit=&cursor=`: the event log, oldest first, so a consumer
+//! reads forwards from where it stopped (`next_cursor`, or `since` a time).
+
+use axum::Json;
+use axum::extract::State;
+use scaivault_domain::event::{EventQuery, validate_type};
+use scaivault_domain::timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::auth::{Authorized, need};
+use super::error::{ApiError, ApiResult};
+use super::extract::ApiQuery;
+use super::pagination::{Cursor, Page};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListEvents {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    /// RFC 3339; events created at or after it.
+    since: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _: Authorized<need::PkiRead>,
+    ApiQuery(query): ApiQuery<ListEvents>,
+) -> ApiResult<Json<Value>> {
+    // The cursor is a position in the log; here it means "after", as the log is read forwards.
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    if let Some(kind) = &query.kind {
+        validate_type(kind)?;
+    }
+    let after = match (page.before.clone(), &query.since) {
+        (Some(cursor), _) => Some(cursor),
+        (None, Some(since)) => {
+            let at = OffsetDateTime::parse(since, &Rfc3339).map_err(|_| {
+                ApiError::invalid("since", format!("since: {since:?} is not an RFC 3339 time"))
+            })?;
+            // Strictly after (at - 1 ms, any id): everything from `at` on.
+            Some((timestamp::to_millis(at) - 1, String::from('\u{10FFFF}')))
+        }
+        (None, None) => None,
+    };
+    let events = state
+        .store
+        .list_events(&EventQuery {
+            kind: query.kind,
+            after,
+            limit: page.limit,
+        })
+        .await?;
+    let next = page.next(
+        events.last().map(|e| Cursor {
+            created_at: timestamp::to_millis(e.created_at),
+            id: e.id.clone(),
+        }),
+        events.len(),
+    );
+    Ok(Json(json!({ "events": events, "next_cursor": next })))
+}
