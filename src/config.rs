@@ -112,6 +112,10 @@ pub struct RenewalConfig {
     pub before_expiry: HumanDuration,
     pub retry_base: HumanDuration,
     pub retry_max: HumanDuration,
+    /// `certificate.expiring` fires when a certificate is this close to `not_after`.
+    pub expiring_within: HumanDuration,
+    /// How often the expiry scan runs.
+    pub scan_interval: HumanDuration,
 }
 
 /// Why the configuration was refused; the message names every offending key.
@@ -221,6 +225,9 @@ impl Config {
             || self.renewal.retry_max.0 < self.renewal.retry_base.0
         {
             problems.push("  renewal.retry_base / retry_max: 0 < retry_base <= retry_max".into());
+        }
+        if self.renewal.scan_interval.0.is_zero() {
+            problems.push("  renewal.scan_interval: must be greater than zero".into());
         }
         if self.server.admin_listen == Some(self.server.listen) {
             problems.push("  server.admin_listen: must differ from server.listen".into());

@@ -113,6 +113,12 @@ pub async fn run(config: Config) -> Result<(), String> {
         tracing::info!(orders = resumed, "resuming unfinished orders");
     }
     let renewals = scaivault_jobs::start_worker(&queue, orders.clone(), stop_rx.clone());
+    let scan = scaivault_jobs::start_expiry_scan(
+        orders.clone(),
+        config.renewal.expiring_within.0,
+        config.renewal.scan_interval.0,
+        stop_rx.clone(),
+    );
     let overdue = orders
         .schedule_overdue_renewals()
         .await
@@ -134,6 +140,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await;
     let _ = stop_tx.send(true);
     let _ = renewals.await;
+    let _ = scan.await;
     orders.shutdown();
     accounts.shutdown();
     while tasks.join_next().await.is_some() {}

@@ -171,3 +171,62 @@ async fn renewal_failures_are_reported_with_growing_delays() {
         "no new version while the CA is down"
     );
 }
+
+#[tokio::test]
+async fn expiring_is_reported_once_per_version() {
+    let env = issuing(
+        Db::Sqlite,
+        one_minute_certificates(),
+        &[("SCAIVAULT_RENEWAL__SCAN_INTERVAL", "1s")],
+    )
+    .await;
+    let api = env.service.client();
+    let (status, placed) = api
+        .post(
+            "/v1/pki/acme/issue",
+            &json!({"account_id": env.account_id, "domains": domains(1), "challenge_type": "http-01", "auto_renew": false}),
+        )
+        .await;
+    assert_eq!(status, 202, "{placed}");
+    let done = wait_final(
+        &api,
+        placed["order_id"].as_str().expect("id"),
+        Duration::from_secs(60),
+    )
+    .await;
+    let id = done["certificate_id"]
+        .as_str()
+        .expect("certificate")
+        .to_owned();
+    // A one-minute certificate is always within the default 14 days of expiry.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let event = loop {
+        let (_, events) = api.get("/v1/events?type=certificate.expiring").await;
+        if let Some(event) = events["events"].as_array().and_then(|l| l.first()).cloned() {
+            break event;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "certificate.expiring expected\n{}",
+            env.service.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(event["data"]["certificate_id"], id.as_str());
+    assert_eq!(event["data"]["version"], 1);
+    assert!(
+        event["data"]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("within 14d"),
+        "{event}"
+    );
+    // Several more scans (one a second) report nothing new for the same version.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, events) = api.get("/v1/events?type=certificate.expiring").await;
+    assert_eq!(
+        events["events"].as_array().expect("events").len(),
+        1,
+        "{events}"
+    );
+}

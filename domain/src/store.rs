@@ -124,6 +124,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
         before: Option<(i64, String)>,
     ) -> Result<Vec<CertificateRecord>>;
+    /// Valid certificates not yet reported for their current version that expire before
+    /// `expires_before` or were due for renewal before `overdue_before`.
+    async fn expiring_certificates(
+        &self,
+        expires_before: OffsetDateTime,
+        overdue_before: OffsetDateTime,
+    ) -> Result<Vec<CertificateRecord>>;
+    /// Records that `certificate.expiring` was sent for `version`.
+    async fn mark_expiring_notified(&self, id: &str, version: i64) -> Result<()>;
     /// Valid, automatically renewed certificates whose `renew_at` is at or before `now`.
     async fn due_renewals(&self, now: OffsetDateTime) -> Result<Vec<String>>;
     /// A certificate's versions, newest first.

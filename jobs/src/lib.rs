@@ -4,10 +4,12 @@
 
 pub mod backoff;
 pub mod error;
+pub mod expiry_scan;
 pub mod queue;
 pub mod renewal;
 
 pub use backoff::Backoff;
 pub use error::{Error, JobError};
+pub use expiry_scan::start_expiry_scan;
 pub use queue::{FailedAttempt, QUEUE_NAME, QueueOptions, RenewalQueue, RenewalTask};
 pub use renewal::start_worker;

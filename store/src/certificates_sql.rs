@@ -143,6 +143,38 @@ macro_rules! certificate_methods {
             .collect()
         }
 
+        async fn sql_expiring_certificates(
+            &self,
+            expires_before: OffsetDateTime,
+            overdue_before: OffsetDateTime,
+        ) -> Result<Vec<CertificateRecord>> {
+            sqlx::query(concat!(
+                "SELECT ",
+                certificate_columns!(),
+                " FROM certificates WHERE status = 'valid' \
+                 AND (expiring_notified_version IS NULL OR expiring_notified_version <> current_version) \
+                 AND (not_after <= $1 OR renew_at <= $2) ORDER BY not_after"
+            ))
+            .bind(to_millis(expires_before))
+            .bind(to_millis(overdue_before))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error)?
+            .iter()
+            .map(Self::certificate_from_row)
+            .collect()
+        }
+
+        async fn sql_mark_expiring_notified(&self, id: &str, version: i64) -> Result<()> {
+            sqlx::query("UPDATE certificates SET expiring_notified_version = $2 WHERE id = $1")
+                .bind(id)
+                .bind(version)
+                .execute(&self.pool)
+                .await
+                .map_err(query_error)?;
+            Ok(())
+        }
+
         async fn sql_due_renewals(&self, now: OffsetDateTime) -> Result<Vec<String>> {
             sqlx::query_scalar(
                 "SELECT id FROM certificates WHERE auto_renew = 1 AND status = 'valid' \

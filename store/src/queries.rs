@@ -540,6 +540,17 @@ macro_rules! impl_store {
             async fn renewal_in_flight(&self, certificate_id: &str) -> Result<Option<OrderRecord>> {
                 self.sql_renewal_in_flight(certificate_id).await
             }
+            async fn expiring_certificates(
+                &self,
+                expires_before: OffsetDateTime,
+                overdue_before: OffsetDateTime,
+            ) -> Result<Vec<CertificateRecord>> {
+                self.sql_expiring_certificates(expires_before, overdue_before)
+                    .await
+            }
+            async fn mark_expiring_notified(&self, id: &str, version: i64) -> Result<()> {
+                self.sql_mark_expiring_notified(id, version).await
+            }
             async fn due_renewals(&self, now: OffsetDateTime) -> Result<Vec<String>> {
                 self.sql_due_renewals(now).await
             }
