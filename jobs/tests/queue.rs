@@ -5,13 +5,10 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use scaivault_domain::ids;
 use scaivault_jobs::{Backoff, JobError, QUEUE_NAME, QueueOptions, RenewalQueue, RenewalTask};
 use sqlx::Connection;
 use time::OffsetDateTime;
 use tokio::sync::watch;
-
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// How long any awaited state may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -38,28 +35,15 @@ where
     test(url).await;
 }
 
-/// Runs `test` with the URL of a fresh PostgreSQL database, dropped afterwards.
+/// Runs `test` with the URL of a fresh PostgreSQL database (the harness's, dropped afterwards).
 async fn on_postgres<F, Fut>(test: F)
 where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()>,
 {
     logs();
-    let name = ids::new_id("sv_jobs_test");
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
-        .await
-        .expect("PostgreSQL must run on 127.0.0.1:5432 (scripts/test starts it)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    test(format!("postgres://postgres@127.0.0.1:5432/{name}")).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .expect("drop database");
+    let database = scaivault_testkit::PgDatabase::create();
+    test(database.url()).await;
 }
 
 /// Declares `name` as a pair of tests, one per backend.

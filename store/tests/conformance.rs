@@ -20,9 +20,6 @@ use scaivault_domain::secret::SecretRecord;
 use scaivault_domain::timestamp::now;
 use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::{Error, SharedStore, ids, token};
-use sqlx::Connection;
-
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// Runs `test` on a fresh SQLite file.
 async fn on_sqlite<F, Fut>(test: F)
@@ -37,31 +34,18 @@ where
     test(store).await;
 }
 
-/// Runs `test` on a fresh PostgreSQL database, dropped afterwards.
+/// Runs `test` on a fresh PostgreSQL database (the harness's, dropped afterwards).
 async fn on_postgres<F, Fut>(test: F)
 where
     F: FnOnce(SharedStore) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let name = ids::new_id("sv_store_test");
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
-        .await
-        .expect("PostgreSQL must run on 127.0.0.1:5432 (scripts/test starts it)");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let store = scaivault_store::connect(&format!("postgres://postgres@127.0.0.1:5432/{name}"))
+    let database = scaivault_testkit::PgDatabase::create();
+    let store = scaivault_store::connect(&database.url())
         .await
         .expect("open postgres");
     assert_eq!(store.backend(), "postgres");
     test(store).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .expect("drop database");
 }
 
 /// Declares `name` as a pair of tests, one per backend.
