@@ -1,5 +1,6 @@
 //! `scaivault`: the ACME client service of the ScaiVault secrets and PKI platform.
 
+mod admin;
 mod api;
 mod bootstrap;
 mod challenges;

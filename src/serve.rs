@@ -82,14 +82,29 @@ pub async fn run(config: Config) -> Result<(), String> {
     for addr in &config.challenges.tls_alpn01_listen {
         tls_alpn.push(bind("challenges.tls_alpn01_listen", *addr).await?);
     }
-    if let Some(admin) = config.server.admin_listen {
-        tracing::info!(address = %admin, "server.admin_listen is set, but this version serves no job dashboard yet; nothing listens there");
-    }
+    let admin_listener = match config.server.admin_listen {
+        Some(addr) => Some(bind("server.admin_listen", addr).await?),
+        None => None,
+    };
+    let auth = Arc::new(Authenticator::new(
+        &config.security.admin_token,
+        store.clone(),
+    ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for listener in http01 {
         let router = challenges::http01::router(store.clone());
+        let stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(stopped(stop))
+                .await;
+        });
+    }
+    if let Some(listener) = admin_listener {
+        // The job dashboard (apalis-board) behind admin auth.
+        let router = crate::admin::router(&queue, auth.clone());
         let stop = stop_rx.clone();
         tasks.spawn(async move {
             let _ = axum::serve(listener, router)
@@ -126,10 +141,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     tracing::info!(backend = queue.backend(), overdue, "renewal worker running");
 
     let state = AppState {
-        auth: Arc::new(Authenticator::new(
-            &config.security.admin_token,
-            store.clone(),
-        )),
+        auth,
         store,
         key,
         accounts: accounts.clone(),

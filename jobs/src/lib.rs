@@ -11,5 +11,8 @@ pub mod renewal;
 pub use backoff::Backoff;
 pub use error::{Error, JobError};
 pub use expiry_scan::start_expiry_scan;
-pub use queue::{FailedAttempt, QUEUE_NAME, QueueOptions, RenewalQueue, RenewalTask};
+pub use queue::{
+    FailedAttempt, QUEUE_NAME, QueueOptions, RenewalQueue, RenewalTask, Storage as QueueStorage,
+    Stored as StoredRenewal,
+};
 pub use renewal::start_worker;

@@ -80,16 +80,18 @@ impl Default for QueueOptions {
 }
 
 /// What is stored per task: the task and its exact due time (apalis' `run_at` is whole seconds).
+/// Public only so the admin dashboard can show (and, behind auth, push) the queue's tasks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Stored {
+pub struct Stored {
     #[serde(flatten)]
     task: RenewalTask,
     /// Unix milliseconds before which the handler is not called.
     not_before_ms: i64,
 }
 
+/// The renewal queue's apalis storage, for the admin dashboard ([`RenewalQueue::storage`]).
 #[derive(Clone)]
-enum Storage {
+pub enum Storage {
     Sqlite(SqliteStorage<Stored>),
     Postgres(PostgresStorage<Stored>),
 }
@@ -195,6 +197,12 @@ impl RenewalQueue {
             Storage::Sqlite(_) => "sqlite",
             Storage::Postgres(_) => "postgres",
         }
+    }
+
+    /// The apalis storage behind the queue (a cheap clone sharing its pool), for the admin job
+    /// dashboard. Scheduling goes through [`RenewalQueue::schedule`].
+    pub fn storage(&self) -> Storage {
+        self.storage.clone()
     }
 
     /// The options the queue was opened with.

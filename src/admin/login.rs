@@ -1,0 +1,77 @@
+//! The login form: POST a token with the `admin` scope; on success an HttpOnly, SameSite=Strict
+//! cookie carries a random session id (never the token) and the browser goes to the board.
+
+use axum::Form;
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use http::{HeaderMap, StatusCode, header};
+use scaivault_domain::scope::Scope;
+use serde::Deserialize;
+
+use super::{AdminState, session};
+
+/// Where the form lives.
+pub const PATH: &str = "/login";
+
+/// The form's fields.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+fn render(message: &str) -> Html<String> {
+    Html(format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>ScaiVault ACME: job dashboard login</title></head>
+<body>
+<h1>ScaiVault ACME job dashboard</h1>
+<p id="message">{message}</p>
+<form id="login" method="post" action="{PATH}">
+<label for="token">Admin token</label>
+<input id="token" name="token" type="password" autocomplete="off" required>
+<button type="submit">Log in</button>
+</form>
+</body>
+</html>
+"#
+    ))
+}
+
+/// `GET /login`.
+pub async fn page() -> Html<String> {
+    render("Log in with a token that has the admin scope.")
+}
+
+/// `POST /login`.
+pub async fn submit(State(state): State<AdminState>, Form(form): Form<LoginForm>) -> Response {
+    match state.auth.authenticate(form.token.trim()).await {
+        Ok(principal) if principal.scopes.contains(&Scope::Admin) => {
+            let id = state.sessions.open(principal);
+            let cookie = format!(
+                "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+                session::COOKIE,
+                session::LIFETIME.as_secs()
+            );
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        Ok(_) => (
+            StatusCode::FORBIDDEN,
+            render("That token lacks the admin scope."),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::UNAUTHORIZED, render("That token is not valid.")).into_response(),
+    }
+}
+
+/// `POST /logout`: ends the session and clears the cookie.
+pub async fn logout(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+    if let Some(id) = session::from_headers(&headers) {
+        state.sessions.close(&id);
+    }
+    let cookie = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        session::COOKIE
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to(PATH)).into_response()
+}

@@ -1,0 +1,56 @@
+//! The admin job dashboard on `[server] admin_listen`: apalis-board's UI (served from `/`) and its
+//! API (`/api/v1`, whose `PUT /api/v1/queues/{queue}/tasks` pushes jobs) over the renewal queue.
+//!
+//! Everything except the login form is behind [`gate`]: a token with the `admin` scope as
+//! `Authorization: Bearer`, or the session cookie the login form sets. Without either, API paths
+//! get 401 and pages a redirect to `/login`.
+
+mod gate;
+mod login;
+mod session;
+
+use std::sync::Arc;
+
+use apalis_board::axum::framework::{ApiBuilder, RegisterRoute};
+use apalis_board::axum::ui::ServeUI;
+use axum::Router;
+use axum::routing::{get, post};
+use scaivault_jobs::{QUEUE_NAME, QueueStorage, RenewalQueue};
+
+use crate::api::auth::Authenticator;
+use session::Sessions;
+
+/// What the dashboard's handlers share.
+#[derive(Clone)]
+pub struct AdminState {
+    auth: Arc<Authenticator>,
+    sessions: Sessions,
+}
+
+/// The dashboard: the login form, the board's API over `queue` and its UI, all but the login
+/// behind [`gate::require_admin`].
+pub fn router(queue: &RenewalQueue, auth: Arc<Authenticator>) -> Router {
+    let state = AdminState {
+        auth,
+        sessions: Sessions::default(),
+    };
+    let api = match queue.storage() {
+        QueueStorage::Sqlite(storage) => ApiBuilder::new(Router::new())
+            .register(QUEUE_NAME, storage)
+            .build(),
+        QueueStorage::Postgres(storage) => ApiBuilder::new(Router::new())
+            .register(QUEUE_NAME, storage)
+            .build(),
+    };
+    Router::new()
+        .route(login::PATH, get(login::page).post(login::submit))
+        .route("/logout", post(login::logout))
+        .with_state(state.clone())
+        .nest_service("/api/v1", api)
+        .fallback_service(ServeUI::new())
+        // Applied last, so it wraps the routes, the nested API and the UI fallback alike.
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            gate::require_admin,
+        ))
+}
