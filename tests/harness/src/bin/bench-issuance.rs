@@ -177,6 +177,39 @@ struct Series {
     runs: Vec<Duration>,
 }
 
+/// Times one warm-up and `count` runs of `run(name)` (each a fresh name tagged `tag`), logging
+/// each as `<label> <which>: <name> <verb> in <ms>`; the warm-up is kept apart from the runs.
+async fn measure<F, Fut>(
+    count: usize,
+    tag: &str,
+    label: &str,
+    verb: &str,
+    warm_up_note: &str,
+    mut run: F,
+) -> Result<Series, String>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Duration, String>>,
+{
+    let mut timings = Vec::with_capacity(count + 1);
+    for i in 0..=count {
+        let name = domain(tag, i);
+        let took = run(name.clone()).await?;
+        let which = if i == 0 {
+            warm_up_note.to_owned()
+        } else {
+            format!("{i}/{count}")
+        };
+        eprintln!("{label} {which}: {name} {verb} in {:.1} ms", ms(took));
+        timings.push(took);
+    }
+    let warm_up = timings.remove(0);
+    Ok(Series {
+        warm_up,
+        runs: timings,
+    })
+}
+
 fn domain(tag: &str, i: usize) -> String {
     format!("{tag}{i}-{:08x}.bench.example.test", rand::random::<u32>())
 }
@@ -218,37 +251,25 @@ async fn bench_service(args: &Args, pebble: &Pebble, http_port: u16) -> Result<S
     let account_id = account["id"].as_str().unwrap_or_default().to_owned();
     eprintln!("scaivault: account {account_id} registered");
 
-    let mut timings = Vec::with_capacity(args.count + 1);
-    for i in 0..=args.count {
-        let name = domain("sv", i);
+    let series = measure(args.count, "sv", "scaivault", "valid", "warm-up", |name| {
+        let (api, service) = (&api, &service);
         let body = json!({
             "account_id": account_id,
             "domains": [name],
             "challenge_type": "http-01",
             "key_type": "ecdsa-p256",
         });
-        let took = issue_once(&api, &body)
-            .await
-            .map_err(|e| format!("scaivault, {name}: {e}\n{}", service.log_tail()))?;
-        eprintln!(
-            "scaivault {}: {name} valid in {:.1} ms",
-            if i == 0 {
-                "warm-up".to_owned()
-            } else {
-                format!("{i}/{}", args.count)
-            },
-            ms(took)
-        );
-        timings.push(took);
-    }
+        async move {
+            issue_once(api, &body)
+                .await
+                .map_err(|e| format!("scaivault, {name}: {e}\n{}", service.log_tail()))
+        }
+    })
+    .await?;
     let status = service.terminate().await;
     eprintln!("scaivault stopped ({status})");
     drop(service);
-    let warm_up = timings.remove(0);
-    Ok(Series {
-        warm_up,
-        runs: timings,
-    })
+    Ok(series)
 }
 
 /// Places one order (`body` of `POST /v1/pki/acme/issue`) and polls it until `valid`: the time
@@ -293,31 +314,23 @@ async fn bench_lego(args: &Args, pebble: &Pebble, http_port: u16) -> Result<Seri
         .prefix("scaivault-bench-lego-")
         .tempdir()
         .map_err(|e| format!("temporary directory for lego: {e}"))?;
-    let mut timings = Vec::with_capacity(args.count + 1);
-    for i in 0..=args.count {
-        let name = domain("lg", i);
-        let http = [
-            "--http".to_owned(),
-            "--http.port".to_owned(),
-            format!("127.0.0.1:{http_port}"),
-        ];
-        let took = lego_once(args, pebble, work.path(), &name, &http, &[]).await?;
-        eprintln!(
-            "lego {}: {name} issued in {:.1} ms",
-            if i == 0 {
-                "warm-up (registers the account)".to_owned()
-            } else {
-                format!("{i}/{}", args.count)
-            },
-            ms(took)
-        );
-        timings.push(took);
-    }
-    let warm_up = timings.remove(0);
-    Ok(Series {
-        warm_up,
-        runs: timings,
-    })
+    let http = [
+        "--http".to_owned(),
+        "--http.port".to_owned(),
+        format!("127.0.0.1:{http_port}"),
+    ];
+    measure(
+        args.count,
+        "lg",
+        "lego",
+        "issued",
+        "warm-up (registers the account)",
+        |name| {
+            let (http, work) = (&http, &work);
+            async move { lego_once(args, pebble, work.path(), &name, http, &[]).await }
+        },
+    )
+    .await
 }
 
 /// One `lego run` for `name` with the challenge flags `challenge` and extra environment `env`;
@@ -507,23 +520,22 @@ async fn bench_service_dns01(
             "key_type": "ecdsa-p256",
         })
     };
-    let mut timings = Vec::with_capacity(args.count + 1);
-    for i in 0..=args.count {
-        let name = domain("svd", i);
-        let took = issue_once(&api, &order(vec![name.clone()]))
-            .await
-            .map_err(|e| format!("scaivault dns-01, {name}: {e}\n{}", service.log_tail()))?;
-        eprintln!(
-            "scaivault dns-01 {}: {name} valid in {:.1} ms",
-            if i == 0 {
-                "warm-up".to_owned()
-            } else {
-                format!("{i}/{}", args.count)
-            },
-            ms(took)
-        );
-        timings.push(took);
-    }
+    let series = measure(
+        args.count,
+        "svd",
+        "scaivault dns-01",
+        "valid",
+        "warm-up",
+        |name| {
+            let (api, service, order) = (&api, &service, &order);
+            async move {
+                issue_once(api, &order(vec![name.clone()]))
+                    .await
+                    .map_err(|e| format!("scaivault dns-01, {name}: {e}\n{}", service.log_tail()))
+            }
+        },
+    )
+    .await?;
     let name = format!("wc-{:08x}.bench.{DNS_ZONE}", rand::random::<u32>());
     let wildcard = issue_once(&api, &order(vec![name.clone(), format!("*.{name}")]))
         .await
@@ -540,14 +552,7 @@ async fn bench_service_dns01(
     let status = service.terminate().await;
     eprintln!("scaivault stopped ({status})");
     drop(service);
-    let warm_up = timings.remove(0);
-    Ok((
-        Series {
-            warm_up,
-            runs: timings,
-        },
-        (name, wildcard),
-    ))
+    Ok((series, (name, wildcard)))
 }
 
 /// lego with the flags and environment of `tests/harness/tests/peers.rs`
@@ -575,26 +580,18 @@ async fn bench_lego_dns01(args: &Args, pebble: &Pebble, bind: &Bind) -> Result<S
         bind.addr(),
         "--dns.disable-cp".to_owned(),
     ];
-    let mut timings = Vec::with_capacity(args.count + 1);
-    for i in 0..=args.count {
-        let name = domain("lgd", i);
-        let took = lego_once(args, pebble, work.path(), &name, &dns, &env).await?;
-        eprintln!(
-            "lego dns-01 {}: {name} issued in {:.1} ms",
-            if i == 0 {
-                "warm-up (registers the account)".to_owned()
-            } else {
-                format!("{i}/{}", args.count)
-            },
-            ms(took)
-        );
-        timings.push(took);
-    }
-    let warm_up = timings.remove(0);
-    Ok(Series {
-        warm_up,
-        runs: timings,
-    })
+    measure(
+        args.count,
+        "lgd",
+        "lego dns-01",
+        "issued",
+        "warm-up (registers the account)",
+        |name| {
+            let (dns, env, work) = (&dns, &env, &work);
+            async move { lego_once(args, pebble, work.path(), &name, dns, env).await }
+        },
+    )
+    .await
 }
 
 /// Order statistics of one series, in milliseconds.
