@@ -35,6 +35,7 @@
 //! Set `SCAIVAULT_TEST_KEEP=1` to keep every peer's temporary directory (and database) after the
 //! test and print where it is.
 
+mod acme_front;
 mod bind;
 mod challtestsrv;
 mod client;
@@ -46,6 +47,7 @@ mod postgres;
 mod process;
 mod service;
 
+pub use acme_front::{AcmeFront, AcmeFrontOptions, RenewalWindow, ari_cert_id};
 pub use bind::{Bind, BindOptions};
 pub use challtestsrv::ChallTestSrv;
 pub use client::{ApiClient, RawResponse};

@@ -86,6 +86,8 @@ pub struct Pebble {
     tls_port: u16,
     listener_root_pem: String,
     listener_root_pem_path: PathBuf,
+    listener_cert_pem: String,
+    listener_key_pem: String,
     http: reqwest::Client,
 }
 
@@ -182,6 +184,8 @@ impl Pebble {
             tls_port,
             listener_root_pem: root_pem,
             listener_root_pem_path,
+            listener_cert_pem: leaf_pem,
+            listener_key_pem: leaf_key_pem,
             http,
         };
         pebble.wait_ready().await;
@@ -238,6 +242,18 @@ impl Pebble {
     /// The throwaway listener root as PEM text.
     pub fn listener_root_pem(&self) -> &str {
         &self.listener_root_pem
+    }
+
+    /// The `localhost`/`127.0.0.1` leaf of Pebble's HTTPS listener as PEM text, signed by the
+    /// listener root: another loopback HTTPS peer (such as [`crate::AcmeFront`]) can serve it
+    /// and be trusted through the same `[acme] extra_roots` file.
+    pub fn listener_cert_pem(&self) -> &str {
+        &self.listener_cert_pem
+    }
+
+    /// The private key of [`Pebble::listener_cert_pem`] (PKCS#8 PEM).
+    pub fn listener_key_pem(&self) -> &str {
+        &self.listener_key_pem
     }
 
     /// A reqwest client that trusts (only) the listener root, for talking to Pebble directly.

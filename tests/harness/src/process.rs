@@ -28,6 +28,8 @@ pub(crate) const LOG_TAIL_LINES: usize = 60;
 pub(crate) struct ChildProcess {
     name: String,
     child: Option<Child>,
+    /// The exit status once reaped, so later calls still see the process as exited.
+    exited: Option<ExitStatus>,
     log_path: PathBuf,
 }
 
@@ -56,6 +58,7 @@ impl ChildProcess {
         Self {
             name: name.to_owned(),
             child: Some(child),
+            exited: None,
             log_path: log_path.to_owned(),
         }
     }
@@ -67,10 +70,13 @@ impl ChildProcess {
 
     /// `Some(status)` when the process has exited (it is reaped then), `None` while it runs.
     pub(crate) fn try_exit(&mut self) -> Option<ExitStatus> {
-        let child = self.child.as_mut()?;
+        let Some(child) = self.child.as_mut() else {
+            return self.exited;
+        };
         match child.try_wait() {
             Ok(Some(status)) => {
                 self.child = None;
+                self.exited = Some(status);
                 Some(status)
             }
             Ok(None) => None,
@@ -94,7 +100,9 @@ impl ChildProcess {
     pub(crate) fn kill(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         let _ = child.kill();
-        child.wait().ok()
+        let status = child.wait().ok();
+        self.exited = status;
+        status
     }
 
     /// Writes a marker line into the log, e.g. between two runs of the same service.

@@ -255,6 +255,19 @@ impl Service {
         ApiClient::new(self.base_url(), Some(self.admin_token.clone()))
     }
 
+    /// The service's database URL (`sqlite://<data dir>/scaivault.db` or the PostgreSQL URL),
+    /// for tests that look at rows the API does not show (the job queue's tasks).
+    pub fn database_url(&self) -> String {
+        match &self.opts.database {
+            Backend::Sqlite => format!(
+                "sqlite://{}",
+                self.data_dir.path().join("scaivault.db").display()
+            ),
+            Backend::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// The service's data directory (SQLite file, master key).
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
     }
