@@ -29,6 +29,11 @@ pub struct Config {
     pub challenges: ChallengesConfig,
     pub dns: DnsConfig,
     pub renewal: RenewalConfig,
+    pub webhooks: WebhooksConfig,
+    pub cluster: ClusterConfig,
+    /// `[rate_limits.<provider>]`: the local rate-limit ledger's limits; none is unlimited.
+    #[serde(default)]
+    pub rate_limits: std::collections::BTreeMap<String, RateLimitConfig>,
 }
 
 /// `[server]`
@@ -116,6 +121,80 @@ pub struct RenewalConfig {
     pub expiring_within: HumanDuration,
     /// How often the expiry scan runs.
     pub scan_interval: HumanDuration,
+}
+
+/// `[webhooks]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Allow webhook URLs on loopback, private, link-local and other non-public addresses.
+    pub allow_private_targets: bool,
+    /// Per delivery attempt.
+    pub timeout: HumanDuration,
+    /// Attempts per delivery before it is given up (`failed`).
+    pub max_attempts: u32,
+    pub retry_base: HumanDuration,
+    pub retry_max: HumanDuration,
+}
+
+/// `[cluster]`: several instances on one PostgreSQL database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// How long an instance's lease on an order lasts without renewal (renewed every third of
+    /// it): after a crash, another instance takes the order over within about this long.
+    pub lease: HumanDuration,
+}
+
+/// `[rate_limits.<provider>]` (`letsencrypt`, `zerossl`, `buypass`, `google`, or `custom` for
+/// every custom account): a count missing or 0 is unlimited; a window missing is Let's
+/// Encrypt's (3h for orders, 7d for the others).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// New orders per account per `orders_window`.
+    pub orders_per_account: Option<u32>,
+    pub orders_window: Option<HumanDuration>,
+    /// Certificates per registered domain per `certificates_window`.
+    pub certificates_per_domain: Option<u32>,
+    pub certificates_window: Option<HumanDuration>,
+    /// Certificates for the same exact set of names per `duplicates_window`.
+    pub duplicates: Option<u32>,
+    pub duplicates_window: Option<HumanDuration>,
+}
+
+impl RateLimitConfig {
+    /// The domain's form of these limits.
+    pub fn limits(&self) -> scaivault_domain::rate_limit::RateLimits {
+        use scaivault_domain::rate_limit::Limit;
+        let limit = |max: Option<u32>, window: Option<HumanDuration>, default_secs: u64| {
+            max.filter(|max| *max > 0).map(|max| Limit {
+                max,
+                window: window.map_or(std::time::Duration::from_secs(default_secs), |w| w.0),
+            })
+        };
+        scaivault_domain::rate_limit::RateLimits {
+            orders_per_account: limit(self.orders_per_account, self.orders_window, 3 * 3600),
+            certificates_per_domain: limit(
+                self.certificates_per_domain,
+                self.certificates_window,
+                7 * 86_400,
+            ),
+            duplicates: limit(self.duplicates, self.duplicates_window, 7 * 86_400),
+        }
+    }
+}
+
+impl Config {
+    /// Every configured provider's limits, for the ledger.
+    pub fn provider_limits(&self) -> scaivault_domain::rate_limit::ProviderLimits {
+        scaivault_domain::rate_limit::ProviderLimits(
+            self.rate_limits
+                .iter()
+                .map(|(provider, config)| (provider.clone(), config.limits()))
+                .collect(),
+        )
+    }
 }
 
 /// Why the configuration was refused; the message names every offending key.
@@ -229,6 +308,41 @@ impl Config {
         if self.renewal.scan_interval.0.is_zero() {
             problems.push("  renewal.scan_interval: must be greater than zero".into());
         }
+        if self.webhooks.timeout.0.is_zero() {
+            problems.push("  webhooks.timeout: must be greater than zero".into());
+        }
+        if self.webhooks.max_attempts == 0 {
+            problems.push("  webhooks.max_attempts: at least 1".into());
+        }
+        if self.webhooks.retry_base.0.is_zero()
+            || self.webhooks.retry_max.0 < self.webhooks.retry_base.0
+        {
+            problems.push("  webhooks.retry_base / retry_max: 0 < retry_base <= retry_max".into());
+        }
+        if self.cluster.lease.0 < std::time::Duration::from_secs(1) {
+            problems.push("  cluster.lease: at least 1s".into());
+        }
+        for (provider, limits) in &self.rate_limits {
+            if provider
+                .parse::<scaivault_domain::provider::Provider>()
+                .is_err()
+            {
+                problems.push(format!(
+                    "  rate_limits.{provider}: not a provider (letsencrypt, zerossl, buypass, google, custom)"
+                ));
+            }
+            for (key, window) in [
+                ("orders_window", limits.orders_window),
+                ("certificates_window", limits.certificates_window),
+                ("duplicates_window", limits.duplicates_window),
+            ] {
+                if window.is_some_and(|w| w.0.is_zero()) {
+                    problems.push(format!(
+                        "  rate_limits.{provider}.{key}: must be greater than zero"
+                    ));
+                }
+            }
+        }
         if self.server.admin_listen == Some(self.server.listen) {
             problems.push("  server.admin_listen: must differ from server.listen".into());
         }
@@ -308,11 +422,60 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_per_provider() {
+        let config = Config::load(
+            None,
+            env(&[
+                (
+                    "SCAIVAULT_RATE_LIMITS__CUSTOM__CERTIFICATES_PER_DOMAIN",
+                    "2",
+                ),
+                ("SCAIVAULT_RATE_LIMITS__LETSENCRYPT__DUPLICATES", "0"),
+            ]),
+        )
+        .expect("config");
+        let limits = config.provider_limits();
+        let letsencrypt = limits.of("letsencrypt");
+        assert_eq!(
+            letsencrypt.orders_per_account,
+            scaivault_domain::rate_limit::LETSENCRYPT.orders_per_account
+        );
+        assert_eq!(letsencrypt.duplicates, None, "0 is unlimited");
+        let custom = limits.of("custom");
+        let per_domain = custom.certificates_per_domain.expect("configured");
+        assert_eq!(
+            (per_domain.max, per_domain.window.as_secs()),
+            (2, 7 * 86_400)
+        );
+        assert_eq!(custom.orders_per_account, None);
+        assert_eq!(limits.of("zerossl"), Default::default());
+        assert!(
+            refusal(&[("SCAIVAULT_RATE_LIMITS__NOSUCHCA__DUPLICATES", "1")])
+                .contains("rate_limits.nosuchca")
+        );
+        assert!(
+            refusal(&[("SCAIVAULT_RATE_LIMITS__CUSTOM__ORDERS_WINDOW", "0s")])
+                .contains("rate_limits.custom.orders_window")
+        );
+    }
+
+    #[test]
     fn default_loads() {
         let config = Config::load(None, env(&[])).expect("default config");
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.database.url, "sqlite://data/scaivault.db");
         assert_eq!(config.renewal.before_expiry.0.as_secs(), 30 * 86400);
+        assert_eq!(config.cluster.lease.0.as_secs(), 30);
+    }
+
+    #[test]
+    fn cluster_lease_from_the_environment_and_checked() {
+        let config =
+            Config::load(None, env(&[("SCAIVAULT_CLUSTER__LEASE", "3s")])).expect("config");
+        assert_eq!(config.cluster.lease.0.as_secs(), 3);
+        assert!(refusal(&[("SCAIVAULT_CLUSTER__LEASE", "0s")]).contains("cluster.lease"));
+        assert!(refusal(&[("SCAIVAULT_CLUSTER__LEASE", "soon")]).contains("cluster.lease"));
+        assert!(refusal(&[("SCAIVAULT_CLUSTER__LEASES", "3s")]).contains("leases"));
     }
 
     #[test]
@@ -335,6 +498,18 @@ mod tests {
         assert_eq!(config.dns.resolvers[0].to_string(), "127.0.0.53:53");
         assert_eq!(config.dns.propagation_timeout.0.as_secs(), 300);
         assert_eq!(config.server.admin_listen, None);
+        let webhooks = Config::load(
+            None,
+            env(&[
+                ("SCAIVAULT_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+                ("SCAIVAULT_WEBHOOKS__RETRY_BASE", "200ms"),
+            ]),
+        )
+        .expect("config")
+        .webhooks;
+        assert!(webhooks.allow_private_targets);
+        assert_eq!(webhooks.retry_base.0.as_millis(), 200);
+        assert_eq!(webhooks.max_attempts, 10);
     }
 
     fn refusal(pairs: &[(&str, &str)]) -> String {
@@ -358,6 +533,13 @@ mod tests {
                 .contains("security.admin_token")
         );
         assert!(refusal(&[("SCAIVAULT_NOSECTION", "1")]).contains("SCAIVAULT_NOSECTION"));
+        assert!(
+            refusal(&[("SCAIVAULT_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "maybe")])
+                .contains("webhooks.allow_private_targets")
+        );
+        assert!(
+            refusal(&[("SCAIVAULT_WEBHOOKS__MAX_ATTEMPTS", "0")]).contains("webhooks.max_attempts")
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use scaivault_actors::{Accounts, AcmeHttp, DnsSettings, Orders, SharedScheduler};
-use scaivault_jobs::{Backoff, QueueOptions, RenewalQueue};
+use scaivault_jobs::{Backoff, JobDatabase, JobQueue, QueueOptions, Renewals};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -22,6 +22,9 @@ const PANIC_AT_ENV: &str = "SV_TEST_PANIC_ORDER_STEP";
 /// Runs until SIGTERM or SIGINT; then stops accepting, finishes in-flight requests and stops
 /// the actors. Orders in flight are persisted at every step and resume at the next start.
 pub async fn run(config: Config) -> Result<(), String> {
+    // One id per process: in the logs, in /readyz and in the order leases it holds.
+    let cluster = scaivault_actors::Cluster::new(config.cluster.lease.0);
+    tracing::info!(instance_id = %cluster.instance_id, lease = ?cluster.lease, "instance starting");
     let key = crate::master_key::load_or_create(&config.security.master_key_file)?;
     let store = scaivault_store::connect(&config.database.url)
         .await
@@ -46,19 +49,57 @@ pub async fn run(config: Config) -> Result<(), String> {
         propagation_timeout: config.dns.propagation_timeout.0,
         propagation_interval: config.dns.propagation_interval.0,
     };
-    // Renewals are durable jobs in the same database (apalis keeps its own tables).
-    let queue = RenewalQueue::connect_with(
-        &config.database.url,
-        QueueOptions {
-            poll_interval: std::time::Duration::from_millis(500),
-            backoff: Backoff {
-                base: config.renewal.retry_base.0,
-                max: config.renewal.retry_max.0,
+    // Renewals and scans are durable jobs in the same database (apalis keeps its own tables).
+    let jobs = JobDatabase::connect(&config.database.url)
+        .await
+        .map_err(|err| format!("database.url (job queue): {err}"))?;
+    let poll_interval = std::time::Duration::from_millis(500);
+    let queue = Renewals::new(
+        JobQueue::open(
+            &jobs,
+            QueueOptions {
+                poll_interval,
+                backoff: Backoff {
+                    base: config.renewal.retry_base.0,
+                    max: config.renewal.retry_max.0,
+                },
+                max_attempts: None,
             },
+        ),
+        store.clone(),
+    );
+    let scans = JobQueue::open(
+        &jobs,
+        QueueOptions {
+            poll_interval,
+            backoff: Backoff {
+                base: std::time::Duration::from_secs(10),
+                max: std::time::Duration::from_secs(600),
+            },
+            max_attempts: Some(3),
         },
-    )
-    .await
-    .map_err(|err| format!("database.url (job queue): {err}"))?;
+    );
+    // Webhook deliveries: a failed attempt comes back with durable backoff, up to max_attempts.
+    let webhook_settings = scaivault_jobs::WebhookSettings {
+        allow_private_targets: config.webhooks.allow_private_targets,
+        timeout: config.webhooks.timeout.0,
+    };
+    let webhooks = scaivault_jobs::Webhooks::new(
+        JobQueue::open(
+            &jobs,
+            QueueOptions {
+                poll_interval,
+                backoff: Backoff {
+                    base: config.webhooks.retry_base.0,
+                    max: config.webhooks.retry_max.0,
+                },
+                max_attempts: Some(config.webhooks.max_attempts),
+            },
+        ),
+        store.clone(),
+        key.clone(),
+        webhook_settings,
+    );
     let scheduler: SharedScheduler = Arc::new(queue.clone());
     let orders = Orders::start(
         store.clone(),
@@ -70,7 +111,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         panic_at,
     )
     .await
-    .map_err(|err| err.to_string())?;
+    .map_err(|err| err.to_string())?
+    .with_rate_limits(config.provider_limits())
+    .with_cluster(cluster);
 
     // Bind every listener before resuming work, so a CA validating a resumed order finds them.
     let api_listener = bind("server.listen", config.server.listen).await?;
@@ -104,7 +147,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     if let Some(listener) = admin_listener {
         // The job dashboard (apalis-board) behind admin auth.
-        let router = crate::admin::router(&queue, auth.clone());
+        let router = crate::admin::router(&queue, &scans, webhooks.queue(), auth.clone());
         let stop = stop_rx.clone();
         tasks.spawn(async move {
             let _ = axum::serve(listener, router)
@@ -129,16 +172,25 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     let renewals = scaivault_jobs::start_worker(&queue, orders.clone(), stop_rx.clone());
     let scan = scaivault_jobs::start_expiry_scan(
+        &scans,
         orders.clone(),
         config.renewal.expiring_within.0,
         config.renewal.scan_interval.0,
         stop_rx.clone(),
-    );
-    let overdue = orders
-        .schedule_overdue_renewals()
+    )
+    .await
+    .map_err(|err| format!("expiry scan: {err}"))?;
+    // Queues the deliveries a crash left unqueued, then those of each event as it is recorded.
+    let deliveries = webhooks.start(stop_rx.clone());
+    let missing = orders
+        .schedule_missing_renewals()
         .await
         .map_err(|err| err.to_string())?;
-    tracing::info!(backend = queue.backend(), overdue, "renewal worker running");
+    tracing::info!(
+        backend = jobs.backend(),
+        scheduled = missing,
+        "renewal and scan workers running"
+    );
 
     let state = AppState {
         auth,
@@ -146,6 +198,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         key,
         accounts: accounts.clone(),
         orders: orders.clone(),
+        webhooks: webhook_settings,
     };
     let served = axum::serve(api_listener, api::router(state))
         .with_graceful_shutdown(shutdown_signal())
@@ -153,7 +206,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     let _ = stop_tx.send(true);
     let _ = renewals.await;
     let _ = scan.await;
-    orders.shutdown();
+    let _ = deliveries.await;
+    let released = orders.stop().await;
+    tracing::info!(leases = released, "order leases handed back");
     accounts.shutdown();
     while tasks.join_next().await.is_some() {}
     served.map_err(|err| format!("API server: {err}"))?;

@@ -17,6 +17,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub accounts: Accounts,
     pub orders: Orders,
+    /// `[webhooks]` as webhook creation checks targets with it.
+    pub webhooks: scaivault_jobs::WebhookSettings,
 }
 
 /// The http-01 responder needs only the store, on the API listener as on its own listeners.

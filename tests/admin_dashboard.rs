@@ -173,6 +173,10 @@ async fn refuses_without_auth_and_serves_with(db: Db) {
     assert_eq!(resp.status(), 200);
     let queues = resp.text().await.expect("queues body");
     assert!(queues.contains("renewals"), "{queues}");
+    // The expiry scan is a queue too (one task per scan slot).
+    assert!(queues.contains("scans"), "{queues}");
+    // And webhook deliveries.
+    assert!(queues.contains("webhooks"), "{queues}");
     let listed = serde_json::to_string(&tasks(&http, &base, &token).await).expect("json");
     assert!(listed.contains("crt_dashboard_probe"), "{listed}");
     assert!(
@@ -461,14 +465,14 @@ async fn chromium_logs_in_and_shows_the_renewal_queue() {
             .eval("location.pathname + '|' + (document.body ? document.body.innerText : '')")
             .await;
         text = state.as_str().unwrap_or_default().to_owned();
-        if !text.starts_with("/login") && text.contains("renewals") {
+        if !text.starts_with("/login") && text.contains("renewals") && text.contains("scans") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        !text.starts_with("/login") && text.contains("renewals"),
-        "the board did not show the renewal queue: {text}"
+        !text.starts_with("/login") && text.contains("renewals") && text.contains("scans"),
+        "the board did not show the renewal and scan queues: {text}"
     );
     // The session cookie is HttpOnly: the page's script cannot read it.
     let cookies = page.eval("document.cookie").await;

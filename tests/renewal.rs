@@ -22,19 +22,7 @@ fn one_minute_certificates() -> PebbleOptions {
 /// Issues one auto-renewed certificate and returns (its id, its GET body).
 async fn issue(env: &Issuing) -> (String, Value) {
     let api = env.service.client();
-    let (status, placed) = api
-        .post(
-            "/v1/pki/acme/issue",
-            &json!({"account_id": env.account_id, "domains": domains(1), "challenge_type": "http-01"}),
-        )
-        .await;
-    assert_eq!(status, 202, "{placed}");
-    let done = wait_final(
-        &api,
-        placed["order_id"].as_str().expect("id"),
-        Duration::from_secs(60),
-    )
-    .await;
+    let done = common::issue_http01(&api, &env.account_id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "valid", "{done}");
     let id = done["certificate_id"]
         .as_str()
@@ -230,3 +218,172 @@ async fn expiring_is_reported_once_per_version() {
         "{events}"
     );
 }
+
+/// A forced renewal while the automatic one is backing off does not start a second chain: the
+/// backoff's pending retry is retired when the forced renewal's version lands, and only the new
+/// version's task stays pending. The automatic renewal fails at order creation: a local ACME
+/// front before Pebble answers `rateLimited` (Pebble could reuse the valid authorization, so a
+/// validation failure cannot be arranged reliably). Its Retry-After (8 s) outweighs the backoff
+/// (2 s): the retry waits for the CA.
+#[tokio::test]
+async fn forced_renewal_during_backoff_does_not_start_a_second_chain() {
+    let env = issuing(
+        Db::Sqlite,
+        one_minute_certificates(),
+        &[
+            ("SCAIVAULT_RENEWAL__RETRY_BASE", "2s"),
+            ("SCAIVAULT_RENEWAL__RETRY_MAX", "2s"),
+        ],
+    )
+    .await;
+    let front = scaivault_testkit::AcmeFront::start(&env.pebble, Default::default()).await;
+    let api = env.service.client();
+    let account_id = common::register_custom(&api, "via-front", &front.directory_url()).await;
+    let done = common::issue_http01(&api, &account_id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "valid", "{done}");
+    let id = done["certificate_id"]
+        .as_str()
+        .expect("certificate")
+        .to_owned();
+    // Every new order is refused from now on, so the automatic renewal fails.
+    front.rate_limit_new_orders(1_000, 8);
+    let deadline = Instant::now() + Duration::from_secs(75);
+    let failed = loop {
+        let (_, events) = api.get("/v1/events?type=certificate.renewal_failed").await;
+        if let Some(event) = events["events"].as_array().and_then(|l| l.first()).cloned() {
+            break event;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a failed renewal expected\n{}",
+            env.service.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let next_attempt_at = time::OffsetDateTime::parse(
+        failed["data"]["next_attempt_at"]
+            .as_str()
+            .expect("next attempt"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("rfc3339");
+    let failed_at = time::OffsetDateTime::parse(
+        failed["created_at"].as_str().expect("created_at"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("rfc3339");
+    assert!(
+        next_attempt_at - failed_at >= time::Duration::milliseconds(7_900),
+        "the retry must wait for the CA's Retry-After: {failed}"
+    );
+    // The failed attempt finishes (its task is acknowledged) and only its retry is left.
+    let database = env.service.database_url();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let live = common::live_renewal_tasks(&database, &id).await;
+        if live.len() == 1 && live[0].ends_with(":a1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "backing off: {live:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The CA accepts orders again; the operator forces a renewal during the backoff.
+    front.rate_limit_new_orders(0, 0);
+    let (status, forced) = api
+        .post(&format!("/v1/pki/certificates/{id}/renew"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{forced}");
+    let forced_order = forced["order_id"].as_str().expect("order id").to_owned();
+    let done = wait_final(&api, &forced_order, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "valid", "{done}");
+    assert!(
+        time::OffsetDateTime::now_utc() < next_attempt_at,
+        "the forced renewal finished after the retry was due; the test proves nothing"
+    );
+
+    // The retry of version 1 is retired: one pending task, version 2's.
+    let live = common::live_renewal_tasks(&database, &id).await;
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert!(
+        live[0].starts_with(&format!("renewal:{id}:v2:")),
+        "{live:?}"
+    );
+    // Past the retired retry's due time nothing else happens: no new failure, no version 3.
+    while time::OffsetDateTime::now_utc() < next_attempt_at + time::Duration::seconds(2) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (_, events) = api.get("/v1/events?type=certificate.renewal_failed").await;
+    assert_eq!(
+        events["events"].as_array().map(Vec::len),
+        Some(1),
+        "{events}"
+    );
+    let (_, certificate) = api.get(&format!("/v1/pki/certificates/{id}")).await;
+    assert_eq!(certificate["current_version"], 2, "{certificate}");
+    let live = common::live_renewal_tasks(&database, &id).await;
+    assert_eq!(live.len(), 1, "{live:?}");
+}
+
+/// Deletes every renewal task from the job queue's table (a certificate seeded into the store,
+/// or a task lost between storing a version and scheduling its renewal).
+async fn drop_renewal_tasks(database_url: &str) {
+    use sqlx::Connection;
+    if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url)
+            .await
+            .expect("sqlite");
+        sqlx::query("DELETE FROM Jobs WHERE job_type = 'renewals'")
+            .execute(&mut conn)
+            .await
+            .expect("delete");
+    } else {
+        let mut conn = sqlx::PgConnection::connect(database_url)
+            .await
+            .expect("postgres");
+        sqlx::query("DELETE FROM apalis.jobs WHERE job_type = 'renewals'")
+            .execute(&mut conn)
+            .await
+            .expect("delete");
+    }
+}
+
+/// Start-up gives every valid auto-renewed certificate without a renewal task exactly one, and
+/// a second start adds none.
+async fn startup_schedules_missing_renewals_once(db: Db) {
+    let mut env = issuing(
+        db,
+        PebbleOptions {
+            nonce_reject_percent: Some(0),
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    let (id, _) = issue(&env).await;
+    let database = env.service.database_url();
+    assert_eq!(common::live_renewal_tasks(&database, &id).await.len(), 1);
+    env.service.kill9();
+    drop_renewal_tasks(&database).await;
+    assert!(common::live_renewal_tasks(&database, &id).await.is_empty());
+    env.service.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let live = common::live_renewal_tasks(&database, &id).await;
+        if live.len() == 1 {
+            assert!(
+                live[0].starts_with(&format!("renewal:{id}:v1:")),
+                "{live:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "live renewal tasks: {live:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    env.service.restart().await;
+    let (status, _) = env.service.client().get("/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(common::live_renewal_tasks(&database, &id).await.len(), 1);
+}
+
+on_both_backends!(startup_schedules_missing_renewals_once);

@@ -1,19 +1,22 @@
 //! The actor owning one ACME account: its decrypted key and protocol client live only here, and
-//! account-level work (registration, deactivation; later new orders, revocation, key rollover)
+//! account-level work (registration, deactivation, new orders, revocation; later key rollover)
 //! runs one message at a time, as RFC 8555 expects of one account key's nonces and state.
 
 use std::sync::Arc;
 
 use instant_acme::{
     Account, AccountCredentials, AuthorizationStatus, ExternalAccountKey, Identifier, NewAccount,
-    NewOrder,
+    NewOrder, RevocationRequest,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use rustls_pki_types::CertificateDer;
 use scaivault_domain::account::{AccountRecord, AccountStatus, Registration, credentials_aad};
 use scaivault_domain::order::ChallengeType;
+use scaivault_domain::revocation::RevocationReason;
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::{SharedStore, timestamp};
 
+use crate::acme_http::capture_retry_after;
 use crate::{AcmeHttp, Error};
 
 /// What an account actor needs from the service.
@@ -37,6 +40,17 @@ pub enum AccountMsg {
     NewOrder(Box<NewOrderSpec>, RpcReplyPort<Result<CreatedOrder, Error>>),
     /// A handle on the protocol client, for an order actor to drive its own order.
     Client(RpcReplyPort<Result<Account, Error>>),
+    /// Revoke a certificate at the CA (RFC 8555 §7.6), the request signed with this account's
+    /// key: the account that ordered a certificate may revoke it.
+    Revoke(Box<RevokeAtCa>, RpcReplyPort<Result<(), Error>>),
+}
+
+/// A certificate to revoke at the CA, and why.
+#[derive(Debug, Clone)]
+pub struct RevokeAtCa {
+    /// The leaf certificate, DER (RFC 8555 §7.6 sends it base64url-encoded).
+    pub certificate_der: Vec<u8>,
+    pub reason: RevocationReason,
 }
 
 /// What to order.
@@ -45,6 +59,9 @@ pub struct NewOrderSpec {
     pub domains: Vec<String>,
     pub challenge_type: ChallengeType,
     pub profile: Option<String>,
+    /// The ARI identifier (RFC 9773 §4.1) of the certificate this order renews: sent as
+    /// `replaces` (RFC 9773 §5) when the CA offers renewal information.
+    pub replaces: Option<String>,
 }
 
 /// An order as the CA created it: its URL and, per identifier, the challenge to answer.
@@ -52,6 +69,8 @@ pub struct NewOrderSpec {
 pub struct CreatedOrder {
     pub order_url: String,
     pub challenges: Vec<CreatedChallenge>,
+    /// Whether the CA accepted the order with `replaces` (an ARI renewal).
+    pub replaced: bool,
 }
 
 /// One identifier's challenge of the chosen type.
@@ -116,7 +135,7 @@ impl Actor for AccountActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             AccountMsg::Register(registration, reply) => {
-                let result = self.register(state, *registration).await;
+                let result = capture_retry_after(self.register(state, *registration)).await;
                 let failed = result.is_err();
                 let _ = reply.send(result);
                 if failed {
@@ -125,7 +144,10 @@ impl Actor for AccountActor {
                 }
             }
             AccountMsg::NewOrder(spec, reply) => {
-                let _ = reply.send(self.new_order(state, &spec).await);
+                let _ = reply.send(capture_retry_after(self.new_order(state, &spec)).await);
+            }
+            AccountMsg::Revoke(request, reply) => {
+                let _ = reply.send(capture_retry_after(self.revoke(state, &request)).await);
             }
             AccountMsg::Client(reply) => {
                 let _ = reply.send(state.account.clone().ok_or_else(|| {
@@ -133,7 +155,7 @@ impl Actor for AccountActor {
                 }));
             }
             AccountMsg::Deactivate(reply) => {
-                let result = self.deactivate(state).await;
+                let result = capture_retry_after(self.deactivate(state)).await;
                 let done = result.is_ok();
                 let _ = reply.send(result);
                 if done {
@@ -246,13 +268,51 @@ impl AccountActor {
             .iter()
             .map(|domain| Identifier::Dns(domain.clone()))
             .collect();
-        let mut request = NewOrder::new(&identifiers);
-        if let Some(profile) = spec.profile.as_deref() {
-            request = request.profile(profile);
+        let build = || {
+            let request = NewOrder::new(&identifiers);
+            match spec.profile.as_deref() {
+                Some(profile) => request.profile(profile),
+                None => request,
+            }
+        };
+        let request = build();
+        let replaces = spec.replaces.as_deref().and_then(|id| {
+            // The identifier was computed by us from a stored certificate; a malformed one is
+            // simply not sent.
+            serde_json::from_str::<instant_acme::CertificateIdentifier<'_>>(&format!("\"{id}\""))
+                .ok()
+                .map(instant_acme::CertificateIdentifier::into_owned)
+        });
+        let mut replaced = false;
+        let mut order = match replaces {
+            Some(replaces) => {
+                let with = build().replaces(replaces);
+                match retry_bad_nonce(|| account.new_order(&with)).await {
+                    Ok(order) => {
+                        replaced = true;
+                        Ok(order)
+                    }
+                    // No renewalInfo in the directory: an ordinary order.
+                    Err(instant_acme::Error::Unsupported(_)) => {
+                        retry_bad_nonce(|| account.new_order(&request)).await
+                    }
+                    // RFC 9773 §5: the certificate was already replaced (say, by an order that
+                    // did not finish): order again without `replaces`.
+                    Err(instant_acme::Error::Api(problem))
+                        if problem
+                            .r#type
+                            .as_deref()
+                            .is_some_and(|t| t.ends_with(":alreadyReplaced")) =>
+                    {
+                        tracing::info!(account = %state.id, "certificate already replaced at the CA; ordering without replaces");
+                        retry_bad_nonce(|| account.new_order(&request)).await
+                    }
+                    Err(other) => Err(other),
+                }
+            }
+            None => retry_bad_nonce(|| account.new_order(&request)).await,
         }
-        let mut order = retry_bad_nonce(|| account.new_order(&request))
-            .await
-            .map_err(|err| Error::from_acme(&directory(), err))?;
+        .map_err(|err| Error::from_acme(&directory(), err))?;
         let order_url = order.url().to_owned();
         // Reading the authorizations is safe to repeat: on a badNonce, read the order afresh.
         let mut attempts = 0;
@@ -274,7 +334,29 @@ impl AccountActor {
         Ok(CreatedOrder {
             order_url,
             challenges,
+            replaced,
         })
+    }
+
+    /// `revokeCert` (RFC 8555 §7.6). The reason goes as its RFC 5280 §5.3.1 code, except
+    /// `unspecified`, which is left out: §5.3.1 says the reason code "SHOULD be absent instead
+    /// of using the unspecified (0) reasonCode value", and §7.6 makes the field optional.
+    async fn revoke(&self, state: &AccountState, request: &RevokeAtCa) -> Result<(), Error> {
+        let account = state
+            .account
+            .as_ref()
+            .ok_or_else(|| Error::Unavailable(format!("account {} is not registered", state.id)))?;
+        let certificate = CertificateDer::from(request.certificate_der.as_slice());
+        let payload = RevocationRequest {
+            certificate: &certificate,
+            reason: acme_revocation_reason(request.reason),
+        };
+        // A badNonce rejection means the CA did not act on the request, so repeating is safe.
+        retry_bad_nonce(|| account.revoke(&payload))
+            .await
+            .map_err(|err| Error::from_acme(account.id(), err))?;
+        tracing::info!(account = %state.id, reason = %request.reason, "revoked a certificate at the CA");
+        Ok(())
     }
 
     async fn deactivate(&self, state: &mut AccountState) -> Result<AccountRecord, Error> {
@@ -304,6 +386,19 @@ impl AccountActor {
             deactivated_at: Some(at),
             ..record
         })
+    }
+}
+
+/// instant-acme's revocation reason; `None` for `unspecified` (see [`AccountActor::revoke`]).
+fn acme_revocation_reason(reason: RevocationReason) -> Option<instant_acme::RevocationReason> {
+    use instant_acme::RevocationReason as Acme;
+    match reason {
+        RevocationReason::Unspecified => None,
+        RevocationReason::KeyCompromise => Some(Acme::KeyCompromise),
+        RevocationReason::CaCompromise => Some(Acme::CaCompromise),
+        RevocationReason::AffiliationChanged => Some(Acme::AffiliationChanged),
+        RevocationReason::Superseded => Some(Acme::Superseded),
+        RevocationReason::CessationOfOperation => Some(Acme::CessationOfOperation),
     }
 }
 
@@ -390,6 +485,7 @@ async fn read_challenges(
                             spec.challenge_type
                         )),
                         status: None,
+                        retry_after: None,
                     },
                 });
             }

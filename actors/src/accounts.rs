@@ -11,7 +11,7 @@ use scaivault_domain::seal::MasterKey;
 use scaivault_domain::{SharedStore, ids};
 
 use crate::account::{
-    AccountActor, AccountContext, AccountMsg, AccountStart, CreatedOrder, NewOrderSpec,
+    AccountActor, AccountContext, AccountMsg, AccountStart, CreatedOrder, NewOrderSpec, RevokeAtCa,
 };
 use crate::supervisor::{AccountSupervisor, Registry};
 use crate::{AcmeHttp, Error};
@@ -111,6 +111,41 @@ impl Accounts {
     ) -> Result<CreatedOrder, Error> {
         let actor = self.actor(account_id).await?;
         call(&actor, |reply| AccountMsg::NewOrder(Box::new(spec), reply)).await
+    }
+
+    /// Revokes a certificate at the CA through the account's actor (RFC 8555 §7.6).
+    pub async fn revoke_at_ca(&self, account_id: &str, request: RevokeAtCa) -> Result<(), Error> {
+        let actor = self.actor(account_id).await?;
+        call(&actor, |reply| AccountMsg::Revoke(Box::new(request), reply)).await
+    }
+
+    /// The CA's suggested renewal window for a certificate (RFC 9773 §4.2) and how long to
+    /// wait before asking again (its Retry-After); `None` when the CA offers no renewalInfo.
+    pub async fn renewal_info(
+        &self,
+        account_id: &str,
+        cert_id: &str,
+    ) -> Result<Option<crate::renewals::AriWindow>, Error> {
+        let account = self.client(account_id).await?;
+        let id = serde_json::from_str::<instant_acme::CertificateIdentifier<'_>>(&format!(
+            "\"{cert_id}\""
+        ))
+        .map_err(|err| Error::Unavailable(format!("ARI identifier {cert_id}: {err}")))?
+        .into_owned();
+        match account.renewal_info(&id).await {
+            Ok((info, retry_after)) => Ok(Some(crate::renewals::AriWindow {
+                start: info.suggested_window.start,
+                end: info.suggested_window.end,
+                retry_after,
+            })),
+            Err(instant_acme::Error::Unsupported(_)) => Ok(None),
+            Err(err) => Err(Error::from_acme(cert_id, err)),
+        }
+    }
+
+    /// The store the accounts live in.
+    pub(crate) fn store(&self) -> &SharedStore {
+        &self.ctx.store
     }
 
     /// The account's protocol client, for an order actor to drive its order.

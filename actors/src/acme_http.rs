@@ -4,16 +4,28 @@
 //! roots; operators need both (public CAs and their own enterprise or test CA), so this builds a
 //! hyper client over a root store holding the system roots plus every certificate of each
 //! `[acme] extra_roots` file.
+//!
+//! instant-acme 0.8's `Error::Api(Problem)` drops the response headers, so a CA's `Retry-After`
+//! with an error (RFC 8555 §6.6, e.g. with `rateLimited`) would be lost. The client handed to
+//! instant-acme therefore records the `Retry-After` of each error response in a task-local cell
+//! that [`capture_retry_after`] scopes around one account operation; [`Error::from_acme`] reads
+//! it back. Requests are awaited inline by instant-acme (nothing is spawned), so the cell seen by
+//! the client is the one of the operation that made the request.
 
+use std::cell::Cell;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use http::Request;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use instant_acme::{BodyWrapper, HttpClient};
+use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -81,8 +93,119 @@ impl AcmeHttp {
         Ok(Self { client })
     }
 
-    /// A boxed client for one instant-acme account.
+    /// A boxed client for one instant-acme account; it records error responses' `Retry-After`
+    /// for [`capture_retry_after`].
     pub fn client(&self) -> Box<dyn HttpClient> {
-        Box::new(self.client.clone())
+        Box::new(RetryAfterRecorder(self.client.clone()))
+    }
+}
+
+tokio::task_local! {
+    /// The `Retry-After` of the last response of the current operation when it was an error
+    /// (status >= 400); `None` after any other response.
+    static ERROR_RETRY_AFTER: Cell<Option<Duration>>;
+}
+
+/// Runs `operation` with a fresh `Retry-After` cell, so that an [`Error`] built from an
+/// instant-acme error inside it (with [`Error::from_acme`]) carries the CA's `Retry-After`.
+pub async fn capture_retry_after<F: Future>(operation: F) -> F::Output {
+    ERROR_RETRY_AFTER.scope(Cell::new(None), operation).await
+}
+
+/// The `Retry-After` of the last response in the current [`capture_retry_after`] scope, if that
+/// response was an error; `None` outside any scope.
+pub(crate) fn error_retry_after() -> Option<Duration> {
+    ERROR_RETRY_AFTER.try_with(Cell::get).ok().flatten()
+}
+
+/// The hyper client, noting each response's error `Retry-After` in the task-local cell.
+struct RetryAfterRecorder(Hyper);
+
+impl HttpClient for RetryAfterRecorder {
+    fn request(
+        &self,
+        req: Request<BodyWrapper<Bytes>>,
+    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
+        let inner = HttpClient::request(&self.0, req);
+        Box::pin(async move {
+            let response = inner.await?;
+            let retry_after = if response.parts.status.as_u16() >= 400 {
+                response
+                    .parts
+                    .headers
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| parse_retry_after(value, SystemTime::now()))
+            } else {
+                None
+            };
+            // Outside a scope (e.g. a directory fetch at start-up) there is nothing to record.
+            let _ = ERROR_RETRY_AFTER.try_with(|cell| cell.set(retry_after));
+            Ok(response)
+        })
+    }
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3: `delay-seconds` or an `HTTP-date`, in any of the
+/// three date formats a recipient must accept) as a wait from `now`; a date in the past is no
+/// wait. `None` when the value is neither.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Absurdly long digit strings saturate rather than fail: the CA asked for "very long".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").expect("date");
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:51:37 GMT", now),
+            Some(Duration::from_secs(120))
+        );
+        // RFC 850 and asctime forms (RFC 9110 §5.6.7).
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:50:37 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Sun Nov  6 08:49:47 1994", now),
+            Some(Duration::from_secs(10))
+        );
+        // In the past: no wait.
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+    }
+
+    #[tokio::test]
+    async fn the_cell_is_per_scope() {
+        assert_eq!(error_retry_after(), None);
+        let inside = capture_retry_after(async {
+            ERROR_RETRY_AFTER.with(|cell| cell.set(Some(Duration::from_secs(7))));
+            error_retry_after()
+        })
+        .await;
+        assert_eq!(inside, Some(Duration::from_secs(7)));
+        assert_eq!(
+            capture_retry_after(async { error_retry_after() }).await,
+            None
+        );
     }
 }

@@ -11,6 +11,9 @@ pub struct AcmeProblem {
     pub kind: Option<String>,
     pub detail: Option<String>,
     pub status: Option<u16>,
+    /// The server's `Retry-After` with the problem (RFC 8555 §6.6), when it sent one.
+    #[serde(skip)]
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl AcmeProblem {
@@ -31,6 +34,9 @@ pub enum Error {
     /// A registration refused before reaching the CA.
     #[error(transparent)]
     Refused(#[from] RegistrationRefusal),
+    /// The local rate-limit ledger refused the order before the CA was asked.
+    #[error(transparent)]
+    LocalRateLimit(#[from] scaivault_domain::rate_limit::RateLimitRefusal),
     /// The CA answered with a problem document.
     #[error("the ACME server refused: {}", .problem.detail.as_deref().unwrap_or(.problem.short_kind()))]
     Acme { problem: AcmeProblem },
@@ -49,6 +55,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// How long the CA asked us to wait before trying again, if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Acme { problem } => problem.retry_after,
+            Error::LocalRateLimit(refusal) => Some(refusal.retry_after),
+            _ => None,
+        }
+    }
+
     /// Classifies an instant-acme error from talking to the server at `url`.
     pub(crate) fn from_acme(url: &str, err: instant_acme::Error) -> Self {
         match err {
@@ -57,6 +72,9 @@ impl Error {
                     kind: problem.r#type,
                     detail: problem.detail,
                     status: problem.status,
+                    // The CA's Retry-After with this error, recorded by the HTTP client when
+                    // inside `acme_http::capture_retry_after`.
+                    retry_after: crate::acme_http::error_retry_after(),
                 },
             },
             other => Error::Unreachable {

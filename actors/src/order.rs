@@ -327,11 +327,7 @@ impl OrderActor {
             status: CertificateStatus::Valid,
             serial_number: chain.serial.clone(),
             not_after: chain.not_after,
-            renew_at: Some(renewal::schedule(
-                chain.not_before,
-                chain.not_after,
-                ctx.before_expiry,
-            )),
+            renew_at: Some(renew_at),
             created_at: previous.as_ref().map_or(now, |c| c.created_at),
             updated_at: now,
         };
@@ -349,6 +345,7 @@ impl OrderActor {
                 chain_pem: chain.chain_pem.clone(),
                 has_private_key: sealed_key.is_some(),
                 status: CertificateStatus::Valid,
+                revocation: None,
                 created_at: now,
             },
             certificate,
@@ -360,6 +357,21 @@ impl OrderActor {
             Err(scaivault_domain::Error::Conflict(_)) => return Ok(()),
             Err(err) => return Err(err.into()),
         }
+        // With ARI the CA's window decides renew_at, and the first look again is due by its
+        // Retry-After (RFC 9773 §4.3).
+        let (renew_at, first_check) = match record.auto_renew {
+            true => crate::renewals::ari_plan(
+                ctx,
+                &certificate_id,
+                &record.account_id,
+                version,
+                &chain.chain_pem,
+                Some(renew_at),
+            )
+            .await
+            .unwrap_or((renew_at, renew_at)),
+            false => (renew_at, renew_at),
+        };
         tracing::info!(order = %record.id, certificate = %certificate_id, version,
             serial = %chain.serial, not_after = %timestamp::rfc3339(chain.not_after),
             renew_at = %timestamp::rfc3339(renew_at), "certificate issued");
@@ -384,9 +396,11 @@ impl OrderActor {
         .await;
         if record.auto_renew
             && let Some(scheduler) = &ctx.scheduler
-            && let Err(err) = scheduler.schedule(&certificate_id, renew_at).await
+            && let Err(err) = scheduler
+                .schedule(&certificate_id, version, first_check)
+                .await
         {
-            // Not lost: start-up schedules every overdue renewal.
+            // Not lost: start-up schedules a renewal for every certificate without one.
             tracing::error!(certificate = %certificate_id, error = %err, "cannot schedule the next renewal");
         }
         Ok(())
@@ -442,6 +456,7 @@ impl OrderActor {
                     domains: record.domains.clone(),
                     challenge_type: record.challenge_type,
                     profile: record.profile.clone(),
+                    replaces: None,
                 },
             )
             .await?;

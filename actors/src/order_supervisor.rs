@@ -5,6 +5,10 @@
 //! of the whole process counts too); after that the order ends invalid with the last failure as
 //! its reason, so nothing keeps failing silently. A restart may reuse the actor's name because
 //! ractor frees it when the supervisor hears of the failure.
+//!
+//! An actor runs only while this instance holds the order's lease ([`crate::leases`]): taken
+//! before the actor starts, kept across restarts, handed back when the actor ends; a lease lost
+//! to another instance kills the actor at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +17,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use scaivault_domain::order::{OrderError, OrderStatus};
 
+use crate::leases::Leases;
 use crate::order::{OrderActor, OrderContext, OrderMsg};
 
 /// Restarts allowed per order before it is declared invalid.
@@ -23,8 +28,13 @@ const FIRST_DELAY: Duration = Duration::from_millis(250);
 /// Messages of the order supervisor.
 #[derive(Debug)]
 pub enum OrderSupervisorMsg {
-    /// Drive this order (no-op if its actor is already running).
+    /// Drive this order if this instance holds or can take its lease (no-op if its actor is
+    /// already running).
     Start(String),
+    /// Another instance took this order's lease: stop driving it now.
+    LeaseLost(String),
+    /// Use these leases from now on (`[cluster]`, set once before any order starts).
+    Cluster(Arc<Leases>),
 }
 
 /// The supervisor actor.
@@ -36,26 +46,54 @@ pub struct OrderSupervisor {
 /// Live order actors by order id.
 pub type Live = HashMap<String, ActorRef<OrderMsg>>;
 
+/// The supervisor's state: its actors and this instance's leases.
+#[derive(Debug)]
+pub struct SupervisorState {
+    live: Live,
+    leases: Arc<Leases>,
+}
+
 impl Actor for OrderSupervisor {
     type Msg = OrderSupervisorMsg;
-    type State = Live;
-    type Arguments = ();
+    type State = SupervisorState;
+    type Arguments = Arc<Leases>;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
-        (): (),
-    ) -> Result<Live, ActorProcessingErr> {
-        Ok(Live::new())
+        leases: Arc<Leases>,
+    ) -> Result<SupervisorState, ActorProcessingErr> {
+        Ok(SupervisorState {
+            live: Live::new(),
+            leases,
+        })
     }
 
     async fn handle(
         &self,
         myself: ActorRef<Self::Msg>,
-        OrderSupervisorMsg::Start(order_id): OrderSupervisorMsg,
-        live: &mut Live,
+        message: OrderSupervisorMsg,
+        state: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
+        let order_id = match message {
+            OrderSupervisorMsg::Start(order_id) => order_id,
+            OrderSupervisorMsg::LeaseLost(order_id) => {
+                state.leases.forget(&order_id);
+                if let Some(actor) = state.live.remove(&order_id) {
+                    actor.kill();
+                }
+                return Ok(());
+            }
+            OrderSupervisorMsg::Cluster(leases) => {
+                state.leases = leases;
+                return Ok(());
+            }
+        };
+        let live = &mut state.live;
         if live.contains_key(&order_id) {
+            return Ok(());
+        }
+        if !state.leases.acquire(&order_id).await {
             return Ok(());
         }
         let actor = OrderActor {
@@ -73,7 +111,8 @@ impl Actor for OrderSupervisor {
                 live.insert(order_id, actor);
             }
             Err(err) => {
-                tracing::error!(order = %order_id, error = %err, "cannot start order actor")
+                tracing::error!(order = %order_id, error = %err, "cannot start order actor");
+                state.leases.release(&order_id).await;
             }
         }
         Ok(())
@@ -83,18 +122,31 @@ impl Actor for OrderSupervisor {
         &self,
         myself: ActorRef<Self::Msg>,
         event: SupervisionEvent,
-        live: &mut Live,
+        state: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
+        let live = &mut state.live;
         match event {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 if let Some(name) = cell.get_name() {
-                    live.remove(&name);
+                    // The order is final (or its lease was lost: then this is a no-op). An actor
+                    // already replaced under the same name keeps its lease.
+                    if live.get(&name).is_some_and(|a| a.get_id() == cell.get_id()) {
+                        live.remove(&name);
+                        state.leases.release(&name).await;
+                    }
                 }
             }
             SupervisionEvent::ActorFailed(cell, err) => {
                 let Some(order_id) = cell.get_name() else {
                     return Ok(());
                 };
+                if live
+                    .get(&order_id)
+                    .is_none_or(|a| a.get_id() != cell.get_id())
+                {
+                    // Killed after its lease was lost, or already replaced.
+                    return Ok(());
+                }
                 live.remove(&order_id);
                 let restarts = self
                     .ctx
@@ -126,6 +178,7 @@ impl Actor for OrderSupervisor {
                     {
                         tracing::error!(order = %order_id, error = %store_err, "cannot record the failed order");
                     }
+                    state.leases.release(&order_id).await;
                 }
             }
             _ => {}

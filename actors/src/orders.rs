@@ -6,12 +6,14 @@ use std::sync::Arc;
 use ractor::{Actor, ActorRef};
 use scaivault_domain::account::AccountStatus;
 use scaivault_domain::order::{ChallengeRecord, ChallengeType, OrderRecord, OrderStatus};
+use scaivault_domain::rate_limit::ProviderLimits;
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::{Error as DomainError, SharedStore, ids, pki, timestamp};
 
 use crate::account::NewOrderSpec;
 use crate::dns::propagation::Propagation;
 use crate::dns_challenges::DnsSupport;
+use crate::leases::{Cluster, Leases};
 use crate::order::{OrderContext, default_poll};
 use crate::order_supervisor::{OrderSupervisor, OrderSupervisorMsg};
 use crate::{Accounts, Error};
@@ -43,6 +45,12 @@ pub struct Orders {
     ctx: Arc<OrderContext>,
     supervisor: ActorRef<OrderSupervisorMsg>,
     sweeper: Arc<tokio::task::JoinHandle<()>>,
+    /// The local rate-limit ledger's limits per provider (`[rate_limits.<provider>]`).
+    limits: Arc<ProviderLimits>,
+    /// This instance's order leases (`[cluster]`).
+    leases: Arc<Leases>,
+    /// The lease keeper and takeover loops, once started.
+    lease_loops: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Orders {
@@ -80,28 +88,95 @@ impl Orders {
             poll: default_poll(),
             panic_at,
         });
-        let (supervisor, _) = Actor::spawn(None, OrderSupervisor { ctx: ctx.clone() }, ())
-            .await
-            .map_err(|err| Error::Unavailable(format!("order supervisor: {err}")))?;
+        let leases = Arc::new(Leases::new(ctx.store.clone(), Cluster::default()));
+        let (supervisor, _) =
+            Actor::spawn(None, OrderSupervisor { ctx: ctx.clone() }, leases.clone())
+                .await
+                .map_err(|err| Error::Unavailable(format!("order supervisor: {err}")))?;
         let sweeper = Arc::new(tokio::spawn(dns.sweep_forever()));
         Ok(Self {
             ctx,
             supervisor,
             sweeper,
+            limits: Arc::default(),
+            leases,
+            lease_loops: Arc::default(),
         })
+    }
+
+    /// Sets this instance's id and lease duration (`[cluster]`); call before any order starts.
+    pub fn with_cluster(mut self, cluster: Cluster) -> Self {
+        self.leases = Arc::new(Leases::new(self.ctx.store.clone(), cluster));
+        if let Err(err) = self
+            .supervisor
+            .cast(OrderSupervisorMsg::Cluster(self.leases.clone()))
+        {
+            tracing::error!(error = %err, "cannot reach the order supervisor");
+        }
+        self
+    }
+
+    /// This process's instance id (`inst_...`).
+    pub fn instance_id(&self) -> &str {
+        self.leases.instance_id()
+    }
+
+    /// Sets the local rate-limit ledger's limits (none by default: unlimited).
+    pub fn with_rate_limits(mut self, limits: ProviderLimits) -> Self {
+        self.limits = Arc::new(limits);
+        self
     }
 
     pub(crate) fn ctx(&self) -> &OrderContext {
         &self.ctx
     }
 
-    /// Resumes every order that had not finished when the service stopped.
+    /// Resumes every unfinished order nobody drives (no lease, or an expired one: its instance
+    /// stopped or died), then keeps this instance's leases renewed and takes over such orders
+    /// every `lease / 2`. On SQLite, which one instance uses, leases of earlier processes are
+    /// dropped first, so a restart after a crash resumes at once.
     pub async fn resume_unfinished(&self) -> Result<usize, Error> {
-        let ids = self.ctx.store.unfinished_orders().await?;
+        let store = &self.ctx.store;
+        if store.backend() == "sqlite" {
+            store
+                .clear_foreign_order_leases(self.leases.instance_id())
+                .await?;
+        }
+        let ids = store
+            .claimable_orders(timestamp::now(), u32::MAX >> 1)
+            .await?;
         for id in &ids {
             self.drive(id);
         }
+        let loops = self.leases.spawn_loops(self.supervisor.clone());
+        self.lease_loops
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(loops);
         Ok(ids.len())
+    }
+
+    /// Graceful shutdown: stops driving orders (their actors are killed; every step is already
+    /// persisted) and hands every lease back at once, so other instances take the orders over
+    /// without waiting for the leases to expire. Returns how many leases were handed back.
+    pub async fn stop(&self) -> u64 {
+        self.leases.stop_acquiring();
+        for task in self
+            .lease_loops
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
+        for child in self.supervisor.get_children() {
+            let _ = child
+                .kill_and_wait(Some(std::time::Duration::from_secs(5)))
+                .await;
+        }
+        let released = self.leases.release_all().await;
+        self.shutdown();
+        released
     }
 
     /// Whether the supervisor runs (for readiness).
@@ -114,6 +189,15 @@ impl Orders {
 
     /// Stops the order actors; their orders resume from the store at the next start.
     pub fn shutdown(&self) {
+        self.leases.stop_acquiring();
+        for task in self
+            .lease_loops
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
         self.sweeper.abort();
         self.supervisor.stop_children(Some("shutdown".into()));
         self.supervisor.stop(Some("shutdown".into()));
@@ -214,6 +298,7 @@ impl Orders {
                 profile: request.profile,
                 auto_renew: request.auto_renew.unwrap_or(true),
                 dns_provider_id: request.dns_provider_id,
+                replaces: None,
             })
             .await?;
         let id = record.id.clone();
@@ -253,11 +338,11 @@ impl Orders {
             ))
             .into());
         }
+        let versions = store.certificate_versions(certificate_id).await?;
+        let last = versions.first().ok_or_else(|| {
+            DomainError::Store(format!("certificate {certificate_id} has no version"))
+        })?;
         let csr_pem = if certificate.own_csr {
-            let versions = store.certificate_versions(certificate_id).await?;
-            let last = versions.first().ok_or_else(|| {
-                DomainError::Store(format!("certificate {certificate_id} has no version"))
-            })?;
             store
                 .get_order(&last.order_id)
                 .await?
@@ -265,6 +350,8 @@ impl Orders {
         } else {
             None
         };
+        // Sent only if the CA offers ARI; a leaf without an AKI simply has no identifier.
+        let replaces = pki::renewal_cert_id(&last.chain_pem).ok();
         let (record, challenges) = self
             .place(OrderPlan {
                 account_id: account.id,
@@ -276,6 +363,7 @@ impl Orders {
                 profile: certificate.profile,
                 auto_renew: certificate.auto_renew,
                 dns_provider_id: certificate.dns_provider_id,
+                replaces,
             })
             .await?;
         let id = record.id.clone();
@@ -308,12 +396,35 @@ struct OrderPlan {
     profile: Option<String>,
     auto_renew: bool,
     dns_provider_id: Option<String>,
+    /// For a renewal: the ARI identifier of the version it replaces (RFC 9773 §5).
+    replaces: Option<String>,
 }
 
 impl Orders {
     /// Places the order at the CA through the account's actor and returns the pending record
     /// and its challenges, not yet stored.
     async fn place(&self, plan: OrderPlan) -> Result<(OrderRecord, Vec<ChallengeRecord>), Error> {
+        // The local ledger, before the CA is asked. A renewal sending `replaces` is not checked:
+        // the CA decides whether it is exempt (and says `rateLimited` itself if not).
+        let account = self
+            .ctx
+            .store
+            .get_account(&plan.account_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("account", plan.account_id.clone()))?;
+        let counted = match plan.replaces {
+            None => Some(
+                crate::rate_ledger::check(
+                    &self.ctx.store,
+                    &self.limits,
+                    &account,
+                    &plan.domains,
+                    timestamp::now(),
+                )
+                .await?,
+            ),
+            Some(_) => None,
+        };
         let created = self
             .ctx
             .accounts
@@ -323,10 +434,20 @@ impl Orders {
                     domains: plan.domains.clone(),
                     challenge_type: plan.challenge_type,
                     profile: plan.profile.clone(),
+                    replaces: plan.replaces.clone(),
                 },
             )
             .await?;
         let now = timestamp::now();
+        // An ARI renewal the CA accepted with `replaces` is exempt from its limits: not counted.
+        if !created.replaced {
+            let pending = match counted {
+                Some(pending) => pending,
+                // `replaces` was not accepted after all: count it as any order.
+                None => crate::rate_ledger::pending(&self.limits, &account, &plan.domains),
+            };
+            pending.record(&self.ctx.store, now).await;
+        }
         let id = ids::new_id("acme_order");
         let challenges = challenge_records(&id, plan.challenge_type, created.challenges);
         let record = OrderRecord {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use scaivault_domain::certificate::CertificateStatus;
 use scaivault_domain::order::{OrderRecord, OrderStatus};
-use scaivault_domain::timestamp;
+use scaivault_domain::{renewal, timestamp};
 use time::OffsetDateTime;
 
 use crate::{Error, Orders};
@@ -18,8 +18,130 @@ use crate::{Error, Orders};
 /// Where renewals are scheduled (the durable job queue); implemented by the jobs crate.
 #[async_trait]
 pub trait RenewalScheduler: Send + Sync + fmt::Debug {
-    /// Runs the renewal of `certificate_id` at `run_at` (first attempt).
-    async fn schedule(&self, certificate_id: &str, run_at: OffsetDateTime) -> Result<(), String>;
+    /// Runs the renewal of `version` of `certificate_id` at `run_at` (first attempt), and
+    /// retires the certificate's other pending renewal tasks: one pending task per certificate.
+    async fn schedule(
+        &self,
+        certificate_id: &str,
+        version: i64,
+        run_at: OffsetDateTime,
+    ) -> Result<(), String>;
+}
+
+/// What a renewal job achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenewalOutcome {
+    /// Renewed, or nothing to do.
+    Done,
+    /// Not yet: the CA's suggested renewal window (RFC 9773 §4.2) lies ahead; look again at
+    /// this time (the chosen renewal time or the CA's Retry-After, whichever comes first).
+    CheckAgainAt(OffsetDateTime),
+}
+
+/// A failed renewal attempt: why, and how long the CA asked us to wait (its Retry-After).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalFailure {
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl From<String> for RenewalFailure {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<Error> for RenewalFailure {
+    fn from(error: Error) -> Self {
+        Self {
+            retry_after: error.retry_after(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<scaivault_domain::Error> for RenewalFailure {
+    fn from(error: scaivault_domain::Error) -> Self {
+        Error::from(error).into()
+    }
+}
+
+/// A CA's suggested renewal window (RFC 9773 §4.2) and its Retry-After for the next look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AriWindow {
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+    pub retry_after: Duration,
+}
+
+/// The least time between two renewal-information requests for one certificate.
+const ARI_RECHECK_FLOOR: Duration = Duration::from_secs(1);
+
+/// When the CA offers renewal information (RFC 9773), asks it for the current version's window,
+/// picks the renewal time inside it (kept while the window stays the same, so repeated checks do
+/// not re-roll it), stores it as `renew_at`, and returns `(renew_at, next check)`. `None` when
+/// the CA offers no ARI or cannot be asked now (then the lifetime-based `renew_at` stands).
+pub(crate) async fn ari_plan(
+    ctx: &crate::order::OrderContext,
+    certificate_id: &str,
+    account_id: &str,
+    version: i64,
+    chain_pem: &str,
+    current_renew_at: Option<OffsetDateTime>,
+) -> Option<(OffsetDateTime, OffsetDateTime)> {
+    let cert_id = scaivault_domain::pki::renewal_cert_id(chain_pem).ok()?;
+    let window = match ctx.accounts.renewal_info(account_id, &cert_id).await {
+        Ok(Some(window)) => window,
+        Ok(None) => return None,
+        Err(err) => {
+            tracing::warn!(certificate = %certificate_id, error = %err, "cannot read the CA's renewal information; using the lifetime-based renewal time");
+            return None;
+        }
+    };
+    // Stored in milliseconds: compare at that precision.
+    let window = AriWindow {
+        start: timestamp::from_millis(timestamp::to_millis(window.start)),
+        end: timestamp::from_millis(timestamp::to_millis(window.end)),
+        ..window
+    };
+    let now = timestamp::now();
+    let previous = ctx
+        .store
+        .renewal_window(certificate_id)
+        .await
+        .ok()
+        .flatten();
+    let renew_at = match current_renew_at {
+        Some(at)
+            if previous == Some((window.start, window.end))
+                && at >= window.start
+                && at < window.end =>
+        {
+            at
+        }
+        _ => renewal::pick_in_window(window.start, window.end, now),
+    };
+    if let Err(err) = ctx
+        .store
+        .set_renewal_plan(
+            certificate_id,
+            version,
+            renew_at,
+            Some((window.start, window.end)),
+        )
+        .await
+    {
+        tracing::warn!(certificate = %certificate_id, error = %err, "cannot store the renewal plan");
+    }
+    let recheck = renewal::ari_recheck_after(window.retry_after, ARI_RECHECK_FLOOR);
+    let next_check = renew_at.min(now + recheck);
+    tracing::debug!(certificate = %certificate_id, renew_at = %timestamp::rfc3339(renew_at),
+        window_start = %timestamp::rfc3339(window.start), window_end = %timestamp::rfc3339(window.end),
+        next_check = %timestamp::rfc3339(next_check), "renewal information read");
+    Some((renew_at, next_check))
 }
 
 /// A scheduler shared by the order actors.
@@ -33,43 +155,66 @@ const ORDER_POLL: Duration = Duration::from_millis(250);
 const EARLY_SLACK: time::Duration = time::Duration::seconds(5);
 
 impl Orders {
-    /// One renewal job for `certificate_id`. `Ok` when there is nothing to do (the certificate
-    /// is gone, revoked, not auto-renewed, or was renewed since this task was scheduled) or the
-    /// renewal produced a new version; `Err` with the reason otherwise.
-    pub async fn run_renewal(&self, certificate_id: &str) -> Result<(), String> {
+    /// One renewal job for `version` of `certificate_id`. `Done` when there is nothing to do
+    /// (the certificate is gone, revoked, not auto-renewed, already past `version`, or renewed
+    /// since this task was scheduled) or the renewal produced a new version; an error with the
+    /// reason (and the CA's Retry-After, if it gave one) otherwise.
+    pub async fn run_renewal(
+        &self,
+        certificate_id: &str,
+        version: i64,
+    ) -> Result<RenewalOutcome, RenewalFailure> {
         let store = &self.ctx().store;
-        let Some(certificate) = store
-            .get_certificate(certificate_id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            return Ok(());
+        let Some(certificate) = store.get_certificate(certificate_id).await? else {
+            return Ok(RenewalOutcome::Done);
         };
         if !certificate.auto_renew || certificate.status != CertificateStatus::Valid {
-            return Ok(());
+            return Ok(RenewalOutcome::Done);
         }
-        if certificate
-            .renew_at
-            .is_some_and(|at| at > timestamp::now() + EARLY_SLACK)
+        if version > 0 && certificate.current_version > version {
+            // Stale: a newer version exists and has its own task.
+            return Ok(RenewalOutcome::Done);
+        }
+        let chain_pem = store
+            .certificate_versions(certificate_id)
+            .await?
+            .into_iter()
+            .next()
+            .map(|v| v.chain_pem)
+            .unwrap_or_default();
+        let due = match ari_plan(
+            self.ctx(),
+            certificate_id,
+            &certificate.account_id,
+            certificate.current_version,
+            &chain_pem,
+            certificate.renew_at,
+        )
+        .await
         {
-            // Renewed (or forced) since this task was scheduled; its own task is pending.
-            return Ok(());
+            // RFC 9773 §4.2: renew at the chosen time inside the CA's window.
+            Some((renew_at, next_check)) => (renew_at <= timestamp::now() + EARLY_SLACK)
+                .then_some(())
+                .ok_or(next_check),
+            None => match certificate.renew_at {
+                Some(at) if at > timestamp::now() + EARLY_SLACK => Err(at),
+                _ => Ok(()),
+            },
+        };
+        if let Err(next) = due {
+            // Not due (yet, or any more: a forced renewal moved renew_at): this task's
+            // successor keeps the certificate's one pending renewal task.
+            return Ok(RenewalOutcome::CheckAgainAt(next));
         }
-        let (order, _, joined) = self
-            .renew(certificate_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (order, _, joined) = self.renew(certificate_id).await?;
         tracing::info!(certificate = %certificate_id, order = %order.id, joined, "automatic renewal running");
-        let done = self
-            .wait_final(&order.id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let done = self.wait_final(&order.id).await?;
         match done.status {
             OrderStatus::Valid => {
                 tracing::info!(certificate = %certificate_id, order = %order.id, "certificate renewed");
-                Ok(())
+                Ok(RenewalOutcome::Done)
             }
-            status => Err(match done.error {
+            status => Err(RenewalFailure::from(match done.error {
                 Some(error) => format!(
                     "renewal order {} ended {}: {}",
                     order.id,
@@ -77,7 +222,7 @@ impl Orders {
                     error.message
                 ),
                 None => format!("renewal order {} ended {}", order.id, status.as_str()),
-            }),
+            })),
         }
     }
 
@@ -159,21 +304,34 @@ impl Orders {
         }
     }
 
-    /// Schedules every overdue automatic renewal now: certificates whose task was lost (e.g. a
-    /// crash between storing a version and scheduling its renewal). A duplicate of a task that
-    /// still exists is harmless: the second run finds the renewal done or joins it.
-    pub async fn schedule_overdue_renewals(&self) -> Result<usize, Error> {
+    /// Gives every valid, automatically renewed certificate that has no live renewal task one
+    /// at its `renew_at` (at once when that has passed): seeded or imported certificates, and a
+    /// task lost between storing a version and scheduling its renewal. Returns how many.
+    pub async fn schedule_missing_renewals(&self) -> Result<usize, Error> {
         let Some(scheduler) = self.ctx().scheduler.clone() else {
             return Ok(0);
         };
-        let now = timestamp::now();
-        let due = self.ctx().store.due_renewals(now).await?;
-        for certificate_id in &due {
-            if let Err(err) = scheduler.schedule(certificate_id, now).await {
-                tracing::error!(certificate = %certificate_id, error = %err, "cannot schedule an overdue renewal");
+        const BATCH: u32 = 1000;
+        let mut after = String::new();
+        let mut scheduled = 0;
+        loop {
+            let gaps = self.ctx().store.renewal_gaps(&after, BATCH).await?;
+            let Some(last) = gaps.last() else {
+                return Ok(scheduled);
+            };
+            after = last.certificate_id.clone();
+            for gap in &gaps {
+                match scheduler
+                    .schedule(&gap.certificate_id, gap.version, gap.renew_at)
+                    .await
+                {
+                    Ok(()) => scheduled += 1,
+                    Err(err) => {
+                        tracing::error!(certificate = %gap.certificate_id, error = %err, "cannot schedule a renewal")
+                    }
+                }
             }
         }
-        Ok(due.len())
     }
 }
 
@@ -184,8 +342,10 @@ pub(crate) async fn record_event(
     data: serde_json::Value,
 ) {
     let event = scaivault_domain::event::Event::new(kind, data);
-    if let Err(err) = store.insert_event(&event).await {
-        tracing::error!(event = kind, error = %err, "cannot record an event");
+    match store.insert_event(&event).await {
+        // Its webhook deliveries were written with it: queue them now.
+        Ok(()) => crate::event_signal::raise(),
+        Err(err) => tracing::error!(event = kind, error = %err, "cannot record an event"),
     }
 }
 

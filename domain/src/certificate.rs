@@ -84,6 +84,10 @@ pub struct CertificateVersion {
     pub chain_pem: String,
     pub has_private_key: bool,
     pub status: CertificateStatus,
+    /// When, why and how the version was revoked (`revoked_at`, `revocation_reason`,
+    /// `revoked_via_acme`); `None` unless its status is `revoked`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<crate::revocation::VersionRevocation>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

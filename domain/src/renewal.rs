@@ -121,3 +121,94 @@ mod tests {
         assert_eq!(renew_at(at(10), at(10), THIRTY_DAYS, 0.5), at(10));
     }
 }
+
+/// The apalis queue renewal tasks live in.
+pub const RENEWAL_QUEUE: &str = "renewals";
+
+/// A renewal task's idempotency key: one task per certificate, version, ARI check and attempt,
+/// so a task is stored once however often it is pushed, and every task of a certificate shares
+/// the prefix [`task_key_range`] selects (to supersede the old ones when a new version lands).
+pub fn task_key(certificate_id: &str, version: i64, check: u32, attempt: u32) -> String {
+    format!("renewal:{certificate_id}:v{version}:c{check}:a{attempt}")
+}
+
+/// The half-open range `[start, end)` of [`task_key`]s of one certificate: `:` + 1 is `;`, so
+/// the range is an index range scan on both backends (no `LIKE`).
+pub fn task_key_range(certificate_id: &str) -> (String, String) {
+    (
+        format!("renewal:{certificate_id}:"),
+        format!("renewal:{certificate_id};"),
+    )
+}
+
+/// A valid, automatically renewed certificate with no live renewal task (found at start-up:
+/// seeded or imported certificates, or a task lost between a version and its scheduling).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalGap {
+    pub certificate_id: String,
+    pub version: i64,
+    pub renew_at: OffsetDateTime,
+}
+
+/// A renewal time inside the CA's suggested window (RFC 9773 §4.2): uniformly random, so the
+/// CA's clients spread over the window, and never before `now` (a window that has begun or
+/// passed means "renew now").
+pub fn pick_in_window(
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+    now: OffsetDateTime,
+) -> OffsetDateTime {
+    let from = start.max(now);
+    if end <= from {
+        return from;
+    }
+    let span_ms = i64::try_from((end - from).whole_milliseconds()).unwrap_or(i64::MAX);
+    from + time::Duration::milliseconds(rand::random_range(0..span_ms.max(1)))
+}
+
+/// How long to wait before asking the CA for renewal information again: its Retry-After
+/// (RFC 9773 §4.3), kept sane: at least `floor` (a CA answering 0 must
+/// not make us spin) and at most a day (a long silence must not hide a moved window).
+pub fn ari_recheck_after(retry_after: Duration, floor: Duration) -> Duration {
+    retry_after.clamp(floor, Duration::from_secs(24 * 3600))
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    #[test]
+    fn picks_inside_the_window_and_not_in_the_past() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
+        let start = now + time::Duration::hours(1);
+        let end = start + time::Duration::hours(2);
+        for _ in 0..200 {
+            let at = pick_in_window(start, end, now);
+            assert!(at >= start && at < end, "{at}");
+        }
+        let began = pick_in_window(now - time::Duration::hours(1), end, now);
+        assert!(began >= now && began < end);
+        assert_eq!(
+            pick_in_window(
+                now - time::Duration::hours(3),
+                now - time::Duration::hours(1),
+                now
+            ),
+            now
+        );
+    }
+
+    #[test]
+    fn recheck_is_clamped() {
+        let floor = Duration::from_secs(1);
+        assert_eq!(ari_recheck_after(Duration::ZERO, floor), floor);
+        assert_eq!(
+            ari_recheck_after(Duration::from_secs(6 * 3600), floor),
+            Duration::from_secs(6 * 3600)
+        );
+        assert_eq!(
+            ari_recheck_after(Duration::from_secs(7 * 86400), floor),
+            Duration::from_secs(86400)
+        );
+    }
+}

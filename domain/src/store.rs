@@ -11,9 +11,13 @@ use crate::account::{AccountRecord, AccountStatus};
 use crate::certificate::{CertificateRecord, CertificateVersion, Issuance};
 use crate::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
 use crate::event::{Event, EventQuery};
+use crate::lease::OrderLease;
 use crate::order::{ChallengeRecord, OrderProgress, OrderQuery, OrderRecord};
+use crate::rate_limit::{LedgerEntry, LedgerKey};
+use crate::revocation::Revocation;
 use crate::secret::SecretRecord;
 use crate::token::TokenRecord;
+use crate::webhook::{DeliveryAttempt, DeliveryRecord, DeliveryStatus, WebhookRecord};
 
 /// A store shared by every part of the service.
 pub type SharedStore = Arc<dyn Store>;
@@ -108,6 +112,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         status: &str,
         error: Option<&str>,
     ) -> Result<()>;
+    /// Takes the order's lease for `owner` until `expires_at`, atomically: only if nobody holds
+    /// it, its lease expired before `now`, or `owner` already holds it (then it is extended).
+    /// `true` when `owner` holds it now.
+    async fn acquire_order_lease(
+        &self,
+        order_id: &str,
+        owner: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Extends every lease `owner` holds to `expires_at` in one statement; returns the ids of
+    /// the orders whose leases it still holds (a lease another instance took is not among them).
+    async fn renew_order_leases(
+        &self,
+        owner: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<Vec<String>>;
+    /// Hands the order's lease back if `owner` holds it; `true` when it did.
+    async fn release_order_lease(&self, order_id: &str, owner: &str) -> Result<bool>;
+    /// Hands back every lease `owner` holds (graceful shutdown); returns how many.
+    async fn release_order_leases(&self, owner: &str) -> Result<u64>;
+    /// Drops every lease not held by `owner`; returns how many. Only for a database one
+    /// instance uses (SQLite), at start: any other holder is an earlier process that died.
+    async fn clear_foreign_order_leases(&self, owner: &str) -> Result<u64>;
+    /// Unfinished orders nobody drives: without a lease or with one expired before `now`,
+    /// oldest first.
+    async fn claimable_orders(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<String>>;
+    /// The order's lease, if any (expired or not).
+    async fn get_order_lease(&self, order_id: &str) -> Result<Option<OrderLease>>;
     /// The key authorization to serve for an http-01 `token` of an unfinished order.
     async fn http01_key_authorization(&self, token: &str) -> Result<Option<String>>;
     /// The key authorization to prove for `domain` over tls-alpn-01, for an unfinished order.
@@ -133,12 +166,43 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<CertificateRecord>>;
     /// Records that `certificate.expiring` was sent for `version`.
     async fn mark_expiring_notified(&self, id: &str, version: i64) -> Result<()>;
-    /// Valid, automatically renewed certificates whose `renew_at` is at or before `now`.
-    async fn due_renewals(&self, now: OffsetDateTime) -> Result<Vec<String>>;
+    /// Marks every pending renewal task of the certificate except `keep_key` as killed
+    /// (superseded by a new version's task); returns how many. Needs the job queue's tables.
+    async fn supersede_renewal_tasks(&self, certificate_id: &str, keep_key: &str) -> Result<u64>;
+    /// Up to `limit` valid, automatically renewed certificates with an id after `after` that have
+    /// no live renewal task, by id. Needs the job queue's tables.
+    async fn renewal_gaps(
+        &self,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::renewal::RenewalGap>>;
+    /// Sets the renewal time of `version` of the certificate (if still current) and the CA's
+    /// suggested window it was chosen in (RFC 9773), `None` without ARI. `false` if the
+    /// certificate has moved on to another version.
+    async fn set_renewal_plan(
+        &self,
+        id: &str,
+        version: i64,
+        renew_at: OffsetDateTime,
+        window: Option<(OffsetDateTime, OffsetDateTime)>,
+    ) -> Result<bool>;
+    /// The ARI window the current `renew_at` was chosen in, if any.
+    async fn renewal_window(&self, id: &str) -> Result<Option<(OffsetDateTime, OffsetDateTime)>>;
+    /// The keys of the certificate's live (pending, queued, running) renewal tasks.
+    async fn pending_renewal_tasks(&self, certificate_id: &str) -> Result<Vec<String>>;
     /// A certificate's versions, newest first.
     async fn certificate_versions(&self, id: &str) -> Result<Vec<CertificateVersion>>;
     /// The sealed private key of one version.
     async fn version_key(&self, id: &str, version: i64) -> Result<Option<Vec<u8>>>;
+    /// The certificate version with this serial (as `pki::normalize_serial` spells it), with
+    /// its revocation if it has one.
+    async fn version_by_serial(&self, serial: &str) -> Result<Option<CertificateVersion>>;
+    /// Marks a version revoked in one transaction: the version (when, why, whether the CA was
+    /// told), the order that produced it, the managed certificate when the version is its
+    /// current one, and the `certificate.revoked` event. Returns whether the managed
+    /// certificate became revoked. `Error::Conflict` (saying when) if the version is already
+    /// revoked, then nothing is written; `Error::NotFound` if there is no such version.
+    async fn record_revocation(&self, revocation: &Revocation) -> Result<bool>;
 
     /// Stores a DNS provider; `Error::Conflict` when the name is taken.
     async fn insert_dns_provider(&self, provider: &DnsProviderRecord) -> Result<()>;
@@ -177,4 +241,64 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn insert_event(&self, event: &Event) -> Result<()>;
     /// A page of events, oldest first.
     async fn list_events(&self, query: &EventQuery) -> Result<Vec<Event>>;
+
+    // The local rate-limit ledger (see `rate_limit`).
+    /// Appends ledger entries, all or none.
+    async fn insert_ledger_entries(&self, entries: &[LedgerEntry]) -> Result<()>;
+    /// The times of `key`'s entries later than `after`, oldest first.
+    async fn ledger_times(
+        &self,
+        key: &LedgerKey,
+        after: OffsetDateTime,
+    ) -> Result<Vec<OffsetDateTime>>;
+    /// Deletes `scope`'s entries at or before `before`; how many.
+    async fn prune_ledger(&self, scope: &str, before: OffsetDateTime) -> Result<u64>;
+
+    // Webhooks. `insert_event` (and every other statement that records an event) also creates
+    // a `pending` delivery for each webhook subscribed to the event's type, in the same
+    // transaction.
+    /// Stores a webhook with its sealed secret.
+    async fn insert_webhook(&self, webhook: &WebhookRecord, sealed_secret: &[u8]) -> Result<()>;
+    /// The webhook with this id.
+    async fn get_webhook(&self, id: &str) -> Result<Option<WebhookRecord>>;
+    /// A page of webhooks, newest first; `before` is a `(created_at millis, id)` cursor.
+    async fn list_webhooks(
+        &self,
+        limit: u32,
+        before: Option<(i64, String)>,
+    ) -> Result<Vec<WebhookRecord>>;
+    /// The webhook's sealed secret.
+    async fn webhook_secret(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// Deletes a webhook with its deliveries and their attempts; `false` when there was none.
+    async fn delete_webhook(&self, id: &str) -> Result<bool>;
+    /// The delivery with this id, with its attempts.
+    async fn get_webhook_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>>;
+    /// A page of a webhook's deliveries with their attempts, newest first; `before` is a
+    /// `(created_at millis, id)` cursor.
+    async fn list_webhook_deliveries(
+        &self,
+        webhook_id: &str,
+        limit: u32,
+        before: Option<(i64, String)>,
+    ) -> Result<Vec<DeliveryRecord>>;
+    /// Up to `limit` pending deliveries whose first attempt has not been queued yet, oldest
+    /// first (without their attempts).
+    async fn unqueued_deliveries(&self, limit: u32) -> Result<Vec<DeliveryRecord>>;
+    /// Records that a delivery's first attempt is queued.
+    async fn mark_delivery_queued(&self, id: &str, at: OffsetDateTime) -> Result<()>;
+    /// Records an attempt (replacing one with the same number) and moves a still pending
+    /// delivery to `status`; `false` when the delivery is gone (its webhook deleted).
+    async fn record_delivery_attempt(
+        &self,
+        attempt: &DeliveryAttempt,
+        status: DeliveryStatus,
+    ) -> Result<bool>;
+    /// Sets when a pending delivery's next attempt after attempt `after` is due; `None` gives
+    /// it up (`failed`). A no-op once a later attempt is recorded.
+    async fn set_delivery_next_attempt(
+        &self,
+        id: &str,
+        after: i64,
+        next_attempt_at: Option<OffsetDateTime>,
+    ) -> Result<()>;
 }

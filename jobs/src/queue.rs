@@ -1,6 +1,6 @@
-//! The durable renewal queue: apalis storage in the service's own database (`apalis-sqlite` for
-//! `sqlite:` URLs, `apalis-postgres` for `postgres://`), a worker that polls it, and durable
-//! exponential backoff.
+//! Durable job queues: apalis storage in the service's own database (`apalis-sqlite` for
+//! `sqlite:` URLs, `apalis-postgres` for `postgres://`), one queue per [`Job`] kind (renewals,
+//! webhook deliveries, scans), a worker per queue that polls it, and durable exponential backoff.
 //!
 //! What apalis 1.0 needs handled here, all checked against its sources:
 //!
@@ -18,8 +18,10 @@
 //!   survives restarts. `RetryAfterError` is not used (it leaves a SQLite row locked).
 //! - A worker registration is refused while a worker of the same name was seen within one
 //!   heartbeat interval, so every worker run gets a fresh name.
-//! - Any storage error kills the worker (its backend goes `Dead`); [`RenewalQueue::run`] starts a
+//! - Any storage error kills the worker (its backend goes `Dead`); [`JobQueue::run`] starts a
 //!   fresh worker after a short pause until shutdown is signalled.
+//! - Idempotency keys are unique per queue over all statuses (done tasks included), so a key
+//!   names one task for good: keys carry what makes a task distinct (version, attempt, slot).
 //! - `SqliteStorage::setup` sets `PRAGMA synchronous = OFF` on whichever pooled connection runs it;
 //!   the queue opens its own pool (WAL, `synchronous = NORMAL`, busy timeout) and only runs
 //!   apalis' migrator. Those are recorded in `_sqlx_migrations`; the service's own migrations are
@@ -28,6 +30,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -39,32 +42,50 @@ use apalis::prelude::{
 };
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::{Backoff, Error, JobError};
 
-/// The apalis queue (its `job_type`) renewals are stored under.
-pub const QUEUE_NAME: &str = "renewals";
+/// A kind of durable job: what one task of its queue carries.
+pub trait Job:
+    Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync + Unpin + 'static
+{
+    /// The apalis queue (its `job_type`) tasks of this kind are stored under.
+    const QUEUE: &'static str;
 
-/// Renew one certificate. `attempt` counts failed attempts before this one (0 for the first).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RenewalTask {
-    pub certificate_id: String,
-    pub attempt: u32,
+    /// Failed attempts before this one (0 for the first).
+    fn attempt(&self) -> u32;
+
+    /// The task for the next attempt after this one failed.
+    #[must_use]
+    fn next_attempt(&self) -> Self;
+
+    /// The idempotency key of this task: pushing a task whose key exists is a no-op, so a
+    /// re-run of a failed attempt (say, after a crash before its ack) never starts a second
+    /// chain of retries. `None` for tasks that may repeat.
+    fn key(&self) -> Option<String>;
+
+    /// What the task is about, for logs (a certificate id, a delivery id).
+    fn subject(&self) -> String;
 }
 
-/// Tuning for a [`RenewalQueue`].
+/// Tuning for a [`JobQueue`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueOptions {
     /// How often an idle worker looks for due tasks.
     pub poll_interval: Duration,
     /// The delay before retrying a failed attempt.
     pub backoff: Backoff,
+    /// Attempts after which a failing task is given up (`None`: retried for ever).
+    pub max_attempts: Option<u32>,
 }
 
 impl Default for QueueOptions {
@@ -75,6 +96,7 @@ impl Default for QueueOptions {
                 base: Duration::from_secs(60),
                 max: Duration::from_secs(6 * 3600),
             },
+            max_attempts: None,
         }
     }
 }
@@ -82,66 +104,24 @@ impl Default for QueueOptions {
 /// What is stored per task: the task and its exact due time (apalis' `run_at` is whole seconds).
 /// Public only so the admin dashboard can show (and, behind auth, push) the queue's tasks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Stored {
+pub struct Stored<T> {
     #[serde(flatten)]
-    task: RenewalTask,
+    task: T,
     /// Unix milliseconds before which the handler is not called.
     not_before_ms: i64,
 }
 
-/// The renewal queue's apalis storage, for the admin dashboard ([`RenewalQueue::storage`]).
-#[derive(Clone)]
-pub enum Storage {
-    Sqlite(SqliteStorage<Stored>),
-    Postgres(PostgresStorage<Stored>),
+/// The database the queues live in: one pool shared by every queue, apalis' migrations applied.
+#[derive(Clone, Debug)]
+pub enum JobDatabase {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
-/// The renewal queue on the service's database: schedules durable delayed tasks and runs workers.
-#[derive(Clone)]
-pub struct RenewalQueue {
-    storage: Storage,
-    options: QueueOptions,
-    /// Told of every failed attempt once its retry is stored (set once, shared by clones).
-    on_failure: Arc<OnceLock<FailureHook>>,
-}
-
-/// A failed attempt, as reported to the [`RenewalQueue::on_failure`] hook.
-#[derive(Debug, Clone)]
-pub struct FailedAttempt {
-    /// The attempt that failed (its `attempt` counts from 0).
-    pub task: RenewalTask,
-    pub reason: String,
-    /// When the next attempt is due (the stored retry's exact due time).
-    pub next_attempt_at: OffsetDateTime,
-}
-
-type FailureHook = Arc<dyn Fn(FailedAttempt) + Send + Sync>;
-
-impl fmt::Debug for RenewalQueue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RenewalQueue")
-            .field("backend", &self.backend())
-            .field("options", &self.options)
-            .finish()
-    }
-}
-
-/// The pause before a crashed worker is started again.
-const RESTART: Backoff = Backoff {
-    base: Duration::from_secs(1),
-    max: Duration::from_secs(60),
-};
-
-impl RenewalQueue {
-    /// Opens the queue on `database_url` (its own pool) with default options and applies
-    /// apalis' migrations.
+impl JobDatabase {
+    /// Opens `database_url` (its own pool) and applies apalis' migrations.
     pub async fn connect(database_url: &str) -> Result<Self, Error> {
-        Self::connect_with(database_url, QueueOptions::default()).await
-    }
-
-    /// Opens the queue on `database_url` with `options` and applies apalis' migrations.
-    pub async fn connect_with(database_url: &str, options: QueueOptions) -> Result<Self, Error> {
-        let storage = if database_url.starts_with("sqlite:") {
+        if database_url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(database_url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -160,8 +140,7 @@ impl RenewalQueue {
                 .connect_with(connect)
                 .await?;
             SqliteStorage::migrations().run(&pool).await?;
-            let config = apalis_sqlite::Config::default().queue(QUEUE_NAME);
-            Storage::Sqlite(SqliteStorage::new(&pool).with_config(config))
+            Ok(Self::Sqlite(pool))
         } else if database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://")
         {
@@ -172,22 +151,119 @@ impl RenewalQueue {
                 .await?;
             // Takes sqlx' advisory lock, so instances starting together migrate once.
             PostgresStorage::migrations().run(&pool).await?;
-            let config = apalis_postgres::Config::default().queue(QUEUE_NAME);
-            Storage::Postgres(PostgresStorage::new(&pool).with_config(config))
+            Ok(Self::Postgres(pool))
         } else {
-            return Err(Error::UnsupportedUrl);
+            Err(Error::UnsupportedUrl)
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// A queue's apalis storage, for the admin dashboard ([`JobQueue::storage`]).
+pub enum Storage<T> {
+    Sqlite(SqliteStorage<Stored<T>>),
+    Postgres(PostgresStorage<Stored<T>>),
+}
+
+impl<T> Clone for Storage<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Sqlite(storage) => Self::Sqlite(storage.clone()),
+            Self::Postgres(storage) => Self::Postgres(storage.clone()),
+        }
+    }
+}
+
+/// One durable queue of `T` tasks: schedules delayed tasks and runs workers.
+pub struct JobQueue<T> {
+    storage: Storage<T>,
+    options: QueueOptions,
+    /// Told of every failed attempt once its retry is stored (set once, shared by clones).
+    on_failure: Arc<OnceLock<FailureHook<T>>>,
+    kind: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for JobQueue<T> {
+    fn clone(&self) -> Self {
+        Self {
+            storage: self.storage.clone(),
+            options: self.options,
+            on_failure: self.on_failure.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+/// A failed attempt, as reported to the [`JobQueue::on_failure`] hook.
+#[derive(Debug, Clone)]
+pub struct FailedAttempt<T> {
+    /// The attempt that failed.
+    pub task: T,
+    pub reason: String,
+    /// When the next attempt is due (the stored retry's exact due time); `None` when the task
+    /// has used up [`QueueOptions::max_attempts`] and is given up.
+    pub next_attempt_at: Option<OffsetDateTime>,
+}
+
+type FailureHook<T> = Arc<dyn Fn(FailedAttempt<T>) + Send + Sync>;
+
+impl<T: Job> fmt::Debug for JobQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobQueue")
+            .field("queue", &T::QUEUE)
+            .field("backend", &self.backend())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+/// The pause before a crashed worker is started again.
+const RESTART: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    max: Duration::from_secs(60),
+};
+
+impl<T: Job> JobQueue<T> {
+    /// The queue of `T` tasks in `database`.
+    pub fn open(database: &JobDatabase, options: QueueOptions) -> Self {
+        let storage = match database {
+            JobDatabase::Sqlite(pool) => {
+                let config = apalis_sqlite::Config::default().queue(T::QUEUE);
+                Storage::Sqlite(SqliteStorage::new(pool).with_config(config))
+            }
+            JobDatabase::Postgres(pool) => {
+                let config = apalis_postgres::Config::default().queue(T::QUEUE);
+                Storage::Postgres(PostgresStorage::new(pool).with_config(config))
+            }
         };
-        Ok(Self {
+        Self {
             storage,
             options,
             on_failure: Arc::default(),
-        })
+            kind: PhantomData,
+        }
+    }
+
+    /// Opens `database_url` and the queue of `T` tasks in it (tests and tools; the service
+    /// shares one [`JobDatabase`] between its queues).
+    pub async fn connect_with(database_url: &str, options: QueueOptions) -> Result<Self, Error> {
+        Ok(Self::open(
+            &JobDatabase::connect(database_url).await?,
+            options,
+        ))
     }
 
     /// Registers the hook told of each failed attempt after its retry is stored (e.g. to record
     /// a `certificate.renewal_failed` event with the exact next attempt time). Only the first
     /// registration counts.
-    pub fn on_failure(&self, hook: impl Fn(FailedAttempt) + Send + Sync + 'static) {
+    pub fn on_failure(&self, hook: impl Fn(FailedAttempt<T>) + Send + Sync + 'static) {
         let _ = self.on_failure.set(Arc::new(hook));
     }
 
@@ -200,8 +276,8 @@ impl RenewalQueue {
     }
 
     /// The apalis storage behind the queue (a cheap clone sharing its pool), for the admin job
-    /// dashboard. Scheduling goes through [`RenewalQueue::schedule`].
-    pub fn storage(&self) -> Storage {
+    /// dashboard. Scheduling goes through [`JobQueue::schedule`].
+    pub fn storage(&self) -> Storage<T> {
         self.storage.clone()
     }
 
@@ -210,20 +286,21 @@ impl RenewalQueue {
         &self.options
     }
 
-    /// Stores `task` to run at `run_at` (at once if that has passed). Durable: it survives
-    /// restarts and is handed to exactly one worker.
-    pub async fn schedule(&self, task: RenewalTask, run_at: OffsetDateTime) -> Result<(), Error> {
+    /// Stores `task` to run at `run_at` (at once if that has passed), under its
+    /// [`Job::key`]. Durable: it survives restarts and is handed to exactly one worker.
+    pub async fn schedule(&self, task: T, run_at: OffsetDateTime) -> Result<(), Error> {
+        let key = task.key();
         self.push(
             Stored {
                 task,
                 not_before_ms: unix_ms(run_at),
             },
-            None,
+            key,
         )
         .await
     }
 
-    async fn push(&self, stored: Stored, idempotency_key: Option<String>) -> Result<(), Error> {
+    async fn push(&self, stored: Stored<T>, idempotency_key: Option<String>) -> Result<(), Error> {
         let seconds = u64::try_from(stored.not_before_ms.div_euclid(1000)).unwrap_or(0);
         let mut builder = TaskBuilder::new(stored).run_at_timestamp(seconds);
         if let Some(key) = idempotency_key {
@@ -252,16 +329,16 @@ impl RenewalQueue {
     /// task after [`Backoff::delay`]; a panicking handler counts as a failed attempt.
     pub fn run<H, Fut>(&self, handler: H, shutdown: watch::Receiver<bool>) -> JoinHandle<()>
     where
-        H: Fn(RenewalTask) -> Fut + Clone + Send + Sync + 'static,
+        H: Fn(T) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
         let queue = self.clone();
         tokio::spawn(queue.work(handler, shutdown))
     }
 
-    async fn work<H, Fut>(self, handler: H, mut shutdown: watch::Receiver<bool>)
+    async fn work<H, Fut>(self, handler: H, shutdown: watch::Receiver<bool>)
     where
-        H: Fn(RenewalTask) -> Fut + Clone + Send + Sync + 'static,
+        H: Fn(T) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
         let mut crashes = 0u32;
@@ -270,11 +347,11 @@ impl RenewalQueue {
                 return;
             }
             // Registration is refused while a worker of the same name looks alive.
-            let name = format!("{QUEUE_NAME}-{:016x}", rand::random::<u64>());
+            let name = format!("{}-{:016x}", T::QUEUE, rand::random::<u64>());
             let service = {
                 let queue = self.clone();
                 let handler = handler.clone();
-                move |stored: Stored, id: TaskId| {
+                move |stored: Stored<T>, id: TaskId| {
                     let queue = queue.clone();
                     let handler = handler.clone();
                     async move { queue.attempt(handler, stored, id).await }
@@ -315,6 +392,7 @@ impl RenewalQueue {
                     let pause = RESTART.delay(crashes, None);
                     crashes = crashes.saturating_add(1);
                     tracing::warn!(worker = %name, %error, ?pause, "job worker failed; restarting");
+                    let mut shutdown = shutdown.clone();
                     tokio::select! {
                         () = tokio::time::sleep(pause) => {}
                         _ = shutdown.wait_for(|stop| *stop) => return,
@@ -326,9 +404,9 @@ impl RenewalQueue {
 
     /// One attempt: wait for the exact due time, call the handler, and on failure enqueue the
     /// next attempt. An error here (the next attempt could not be stored) fails the apalis task.
-    async fn attempt<H, Fut>(&self, handler: H, stored: Stored, id: TaskId) -> Result<(), Error>
+    async fn attempt<H, Fut>(&self, handler: H, stored: Stored<T>, id: TaskId) -> Result<(), Error>
     where
-        H: Fn(RenewalTask) -> Fut,
+        H: Fn(T) -> Fut,
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
         let early_ms = stored.not_before_ms - unix_ms(OffsetDateTime::now_utc());
@@ -344,41 +422,55 @@ impl RenewalQueue {
         };
         let error = match outcome {
             Ok(()) => {
-                tracing::debug!(certificate_id = %task.certificate_id, attempt = task.attempt, "job done");
+                tracing::debug!(queue = T::QUEUE, subject = %task.subject(), attempt = task.attempt(), "job done");
                 return Ok(());
             }
             Err(error) => error,
         };
-        let delay = self.options.backoff.delay(task.attempt, error.retry_after);
-        let next_at = OffsetDateTime::now_utc() + delay;
-        let next = RenewalTask {
-            attempt: task.attempt.saturating_add(1),
-            ..task
+        let next = task.next_attempt();
+        let give_up = self
+            .options
+            .max_attempts
+            .is_some_and(|max| next.attempt() >= max);
+        let next_at = if give_up {
+            tracing::warn!(
+                queue = T::QUEUE,
+                subject = %task.subject(),
+                attempt = task.attempt(),
+                %error,
+                "job attempt failed; giving up"
+            );
+            None
+        } else {
+            let delay = self
+                .options
+                .backoff
+                .delay(task.attempt(), error.retry_after);
+            let next_at = OffsetDateTime::now_utc() + delay;
+            tracing::warn!(
+                queue = T::QUEUE,
+                subject = %task.subject(),
+                attempt = task.attempt(),
+                %error,
+                next_attempt_at = %next_at,
+                "job attempt failed; retrying later"
+            );
+            // Keyed by the task's own key when it has one, else by the failed task's id: a
+            // re-run of the failed attempt does not start a second chain of retries.
+            let key = next.key().unwrap_or_else(|| format!("retry-of:{id}"));
+            self.push(
+                Stored {
+                    task: next,
+                    not_before_ms: unix_ms(next_at),
+                },
+                Some(key),
+            )
+            .await?;
+            Some(next_at)
         };
-        tracing::warn!(
-            certificate_id = %next.certificate_id,
-            attempt = next.attempt - 1,
-            %error,
-            next_attempt_at = %next_at,
-            "job attempt failed; retrying later"
-        );
-        // Keyed by the failed task, so a re-run of it (say, after a crash before its ack) does
-        // not start a second chain of retries.
-        let failed = RenewalTask {
-            attempt: next.attempt - 1,
-            ..next.clone()
-        };
-        self.push(
-            Stored {
-                task: next,
-                not_before_ms: unix_ms(next_at),
-            },
-            Some(format!("retry-of:{id}")),
-        )
-        .await?;
         if let Some(hook) = self.on_failure.get() {
             hook(FailedAttempt {
-                task: failed,
+                task,
                 reason: error.message.clone(),
                 next_attempt_at: next_at,
             });
@@ -430,20 +522,39 @@ mod tests {
 
     use super::*;
 
-    /// A retry keyed by the failed task is stored once, however often it is pushed: SQLite
-    /// ignores the repeat, PostgreSQL's unique violation is taken as "already there".
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    struct Probe {
+        attempt: u32,
+    }
+
+    impl Job for Probe {
+        const QUEUE: &'static str = "probes";
+        fn attempt(&self) -> u32 {
+            self.attempt
+        }
+        fn next_attempt(&self) -> Self {
+            Self {
+                attempt: self.attempt + 1,
+            }
+        }
+        fn key(&self) -> Option<String> {
+            Some(format!("probe:a{}", self.attempt))
+        }
+        fn subject(&self) -> String {
+            "probe".into()
+        }
+    }
+
+    /// A keyed task is stored once, however often it is pushed: SQLite ignores the repeat,
+    /// PostgreSQL's unique violation is taken as "already there".
     async fn retry_is_stored_once(url: &str) {
-        let queue = RenewalQueue::connect(url).await.expect("connect");
-        let stored = || Stored {
-            task: RenewalTask {
-                certificate_id: "crt_retry".into(),
-                attempt: 1,
-            },
-            not_before_ms: unix_ms(OffsetDateTime::now_utc()) + 60_000,
-        };
+        let queue = JobQueue::<Probe>::connect_with(url, QueueOptions::default())
+            .await
+            .expect("connect");
+        let run_at = OffsetDateTime::now_utc() + time::Duration::minutes(1);
         for _ in 0..2 {
             queue
-                .push(stored(), Some("retry-of:task-1".into()))
+                .schedule(Probe { attempt: 1 }, run_at)
                 .await
                 .expect("push");
         }

@@ -5,7 +5,10 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use scaivault_jobs::{Backoff, JobError, QUEUE_NAME, QueueOptions, RenewalQueue, RenewalTask};
+use scaivault_jobs::{Backoff, Job, JobError, JobQueue, QueueOptions, RenewalTask};
+
+type RenewalQueue = JobQueue<RenewalTask>;
+const QUEUE_NAME: &str = RenewalTask::QUEUE;
 use sqlx::Connection;
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -73,12 +76,15 @@ fn options() -> QueueOptions {
             base: Duration::from_millis(500),
             max: Duration::from_secs(30),
         },
+        max_attempts: None,
     }
 }
 
 fn task(certificate_id: &str) -> RenewalTask {
     RenewalTask {
         certificate_id: certificate_id.into(),
+        version: 1,
+        check: 0,
         attempt: 0,
     }
 }
@@ -274,9 +280,13 @@ async fn coexist(url: String, store_first: bool) {
     if store_first {
         let store = scaivault_store::connect(&url).await.expect("store");
         store.ping().await.expect("ping");
-        RenewalQueue::connect(&url).await.expect("queue");
+        RenewalQueue::connect_with(&url, QueueOptions::default())
+            .await
+            .expect("queue");
     } else {
-        RenewalQueue::connect(&url).await.expect("queue");
+        RenewalQueue::connect_with(&url, QueueOptions::default())
+            .await
+            .expect("queue");
         let store = scaivault_store::connect(&url).await.expect("store");
         store.ping().await.expect("ping");
     }
@@ -312,7 +322,7 @@ on_both!(coexists_with_queue_opened_first, |url: String| coexist(
 
 #[tokio::test]
 async fn unsupported_url_is_refused() {
-    let err = RenewalQueue::connect("mysql://localhost/db")
+    let err = RenewalQueue::connect_with("mysql://localhost/db", QueueOptions::default())
         .await
         .expect_err("mysql");
     assert!(
@@ -320,3 +330,99 @@ async fn unsupported_url_is_refused() {
         "{err}"
     );
 }
+
+on_both!(
+    a_new_version_retires_older_renewal_tasks,
+    |url: String| async move {
+        let store = scaivault_store::connect(&url).await.expect("store");
+        let queue = RenewalQueue::connect_with(&url, options())
+            .await
+            .expect("queue");
+        let renewals = scaivault_jobs::Renewals::new(queue, store.clone());
+        let later = OffsetDateTime::now_utc() + Duration::from_secs(3600);
+        let for_version = |version: i64, attempt: u32| RenewalTask {
+            version,
+            attempt,
+            ..task("crt_versions")
+        };
+        renewals.push(for_version(1, 0), later).await.expect("v1");
+        // A retry chain of v1 and a task of another certificate.
+        renewals
+            .push(for_version(1, 1), later)
+            .await
+            .expect("v1 retry");
+        renewals
+            .push(task("crt_other"), later)
+            .await
+            .expect("other certificate");
+        // Pushing the same task again changes nothing.
+        renewals
+            .push(for_version(1, 1), later)
+            .await
+            .expect("again");
+        assert_eq!(
+            store
+                .pending_renewal_tasks("crt_versions")
+                .await
+                .expect("read"),
+            [for_version(1, 1).key().expect("key")]
+        );
+
+        renewals.push(for_version(2, 0), later).await.expect("v2");
+        assert_eq!(
+            store
+                .pending_renewal_tasks("crt_versions")
+                .await
+                .expect("read"),
+            [for_version(2, 0).key().expect("key")]
+        );
+        assert_eq!(
+            store
+                .pending_renewal_tasks("crt_other")
+                .await
+                .expect("read"),
+            [task("crt_other").key().expect("key")]
+        );
+        let mut statuses = job_statuses(&url).await;
+        statuses.dedup();
+        assert_eq!(statuses, ["Killed", "Pending"]);
+    }
+);
+
+// A handler that always fails is given up after `max_attempts`, and the hook is told so.
+on_both!(
+    failing_task_is_given_up_after_max_attempts,
+    |url: String| async move {
+        let queue = RenewalQueue::connect_with(
+            &url,
+            QueueOptions {
+                max_attempts: Some(2),
+                backoff: Backoff {
+                    base: Duration::from_millis(100),
+                    max: Duration::from_millis(200),
+                },
+                ..options()
+            },
+        )
+        .await
+        .expect("connect");
+        let given_up = Arc::new(Mutex::new(Vec::new()));
+        let seen = given_up.clone();
+        queue.on_failure(move |failed| seen.lock().unwrap().push(failed.next_attempt_at));
+        let calls = Calls::default();
+        let (stop, shutdown) = watch::channel(false);
+        let worker = queue.run(recorder(calls.clone(), u32::MAX), shutdown);
+        queue
+            .schedule(task("crt_hopeless"), OffsetDateTime::now_utc())
+            .await
+            .expect("schedule");
+        all_done(&url, 2).await;
+        let attempts: Vec<u32> = calls.lock().unwrap().iter().map(|c| c.0.attempt).collect();
+        assert_eq!(attempts, [0, 1]);
+        let hook = given_up.lock().unwrap().clone();
+        assert_eq!(hook.len(), 2, "{hook:?}");
+        assert!(hook[0].is_some() && hook[1].is_none(), "{hook:?}");
+        stop.send(true).expect("signal");
+        worker.await.expect("worker ends");
+    }
+);

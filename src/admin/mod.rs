@@ -15,7 +15,7 @@ use apalis_board::axum::framework::{ApiBuilder, RegisterRoute};
 use apalis_board::axum::ui::ServeUI;
 use axum::Router;
 use axum::routing::{get, post};
-use scaivault_jobs::{QUEUE_NAME, QueueStorage, RenewalQueue};
+use scaivault_jobs::{Job, JobQueue, Renewals, ScanTask, Storage, WebhookDelivery};
 
 use crate::api::auth::Authenticator;
 use session::Sessions;
@@ -29,19 +29,21 @@ pub struct AdminState {
 
 /// The dashboard: the login form, the board's API over `queue` and its UI, all but the login
 /// behind [`gate::require_admin`].
-pub fn router(queue: &RenewalQueue, auth: Arc<Authenticator>) -> Router {
+pub fn router(
+    renewals: &Renewals,
+    scans: &JobQueue<ScanTask>,
+    webhooks: &JobQueue<WebhookDelivery>,
+    auth: Arc<Authenticator>,
+) -> Router {
     let state = AdminState {
         auth,
         sessions: Sessions::default(),
     };
-    let api = match queue.storage() {
-        QueueStorage::Sqlite(storage) => ApiBuilder::new(Router::new())
-            .register(QUEUE_NAME, storage)
-            .build(),
-        QueueStorage::Postgres(storage) => ApiBuilder::new(Router::new())
-            .register(QUEUE_NAME, storage)
-            .build(),
-    };
+    let api = ApiBuilder::new(Router::new());
+    let api = register(api, renewals.queue());
+    let api = register(api, scans);
+    let api = register(api, webhooks);
+    let api = api.build();
     Router::new()
         .route(login::PATH, get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
@@ -53,4 +55,12 @@ pub fn router(queue: &RenewalQueue, auth: Arc<Authenticator>) -> Router {
             state,
             gate::require_admin,
         ))
+}
+
+/// Adds one queue's storage to the board under its queue name.
+fn register<T: Job>(api: ApiBuilder<Router>, queue: &JobQueue<T>) -> ApiBuilder<Router> {
+    match queue.storage() {
+        Storage::Sqlite(storage) => api.register(T::QUEUE, storage),
+        Storage::Postgres(storage) => api.register(T::QUEUE, storage),
+    }
 }

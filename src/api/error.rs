@@ -9,6 +9,10 @@ use scaivault_actors::{AcmeProblem, Error as ActorError};
 use scaivault_domain::account::RegistrationRefusal;
 use serde_json::{Value, json};
 
+/// Seconds a caller is told to wait after a CA's `rateLimited` problem that came without a
+/// `Retry-After` header.
+pub const DEFAULT_RATE_LIMIT_RETRY_AFTER: u64 = 3600;
+
 /// An API error.
 #[derive(Debug)]
 pub struct ApiError {
@@ -72,10 +76,15 @@ impl ApiError {
                     "backend_rate_limited",
                     format!("the CA's rate limit was hit: {detail}"),
                 );
-                // RFC 8555 §6.6: the CA's Retry-After; instant-acme does not pass it on, so
-                // until it does an hour is the documented conservative wait.
-                err.retry_after = Some(3600);
-                err.with_details(json!({ "ca_problem": problem, "retry_after": 3600 }))
+                // RFC 8555 §6.6: the CA's Retry-After (read from the response by our ACME HTTP
+                // client), rounded up to whole seconds; when the CA sent none, an hour is the
+                // documented conservative wait.
+                let seconds = problem
+                    .retry_after
+                    .map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+                    .unwrap_or(DEFAULT_RATE_LIMIT_RETRY_AFTER);
+                err.retry_after = Some(seconds);
+                err.with_details(json!({ "ca_problem": problem, "retry_after": seconds }))
             }
             "externalAccountRequired" => Self::new(
                 StatusCode::BAD_REQUEST,
@@ -141,6 +150,25 @@ impl From<ActorError> for ApiError {
                     .with_details(json!({ "field": "eab" }))
             }
             ActorError::Acme { problem } => Self::from_problem(problem),
+            ActorError::LocalRateLimit(refusal) => {
+                let seconds = refusal.retry_after.as_secs();
+                let mut err = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "backend_rate_limited",
+                    refusal.to_string(),
+                )
+                .with_details(json!({
+                    "retry_after": seconds,
+                    "limit": refusal.kind.limit_name(),
+                    "subject": refusal.subject,
+                    "count": refusal.count,
+                    "max": refusal.max,
+                    "window_seconds": refusal.window.as_secs(),
+                    "source": "local_ledger",
+                }));
+                err.retry_after = Some(seconds);
+                err
+            }
             ActorError::Unreachable { url, reason } => Self::new(
                 StatusCode::BAD_GATEWAY,
                 "backend_error",

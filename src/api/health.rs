@@ -38,6 +38,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "status": if ready { "ready" } else { "unavailable" },
             "checks": { "database": database, "actors": actors },
             "backend": state.store.backend(),
+            "instance_id": state.orders.instance_id(),
         })),
     )
 }

@@ -11,8 +11,10 @@ pub mod extract;
 pub mod health;
 pub mod orders;
 pub mod pagination;
+pub mod revoke;
 pub mod secrets;
 pub mod tokens;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -73,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/pki/certificates/{id}/pem", get(certificates::pem))
         .route("/v1/pki/certificates/{id}/key", get(certificates::key))
         .route("/v1/pki/certificates/{id}/renew", post(certificates::renew))
+        .route("/v1/pki/revoke", post(revoke::revoke))
         .route(
             "/v1/pki/dns-providers",
             post(dns_providers::create).get(dns_providers::list),
@@ -82,6 +85,12 @@ pub fn router(state: AppState) -> Router {
             get(dns_providers::get).delete(dns_providers::delete),
         )
         .route("/v1/events", get(events::list))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get).delete(webhooks::delete),
+        )
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route(
             crate::challenges::http01::PATH,
             get(crate::challenges::http01::respond),

@@ -11,7 +11,8 @@ macro_rules! certificate_columns {
 macro_rules! version_columns {
     () => {
         "certificate_id, version, order_id, serial_number, issuer, sans, not_before, not_after, \
-         chain_pem, (sealed_key IS NOT NULL) AS has_key, status, created_at"
+         chain_pem, (sealed_key IS NOT NULL) AS has_key, status, created_at, revoked_at, \
+         revocation_reason, revoked_via_acme"
     };
 }
 
@@ -173,17 +174,6 @@ macro_rules! certificate_methods {
                 .await
                 .map_err(query_error)?;
             Ok(())
-        }
-
-        async fn sql_due_renewals(&self, now: OffsetDateTime) -> Result<Vec<String>> {
-            sqlx::query_scalar(
-                "SELECT id FROM certificates WHERE auto_renew = 1 AND status = 'valid' \
-                 AND renew_at <= $1 ORDER BY renew_at",
-            )
-            .bind(to_millis(now))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_error)
         }
 
         async fn sql_certificate_versions(&self, id: &str) -> Result<Vec<CertificateVersion>> {

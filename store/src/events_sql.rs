@@ -3,14 +3,18 @@
 macro_rules! event_methods {
     () => {
         async fn sql_insert_event(&self, event: &Event) -> Result<()> {
+            // The event and its webhook deliveries (webhooks_sql.rs) in one transaction.
+            let mut tx = self.pool.begin().await.map_err(query_error)?;
             sqlx::query("INSERT INTO events (id, kind, created_at, data) VALUES ($1, $2, $3, $4)")
                 .bind(&event.id)
                 .bind(&event.kind)
                 .bind(to_millis(event.created_at))
                 .bind(event.data.to_string())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(query_error)?;
+            Self::sql_fan_out_event(&mut tx, event).await?;
+            tx.commit().await.map_err(query_error)?;
             Ok(())
         }
 

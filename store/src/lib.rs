@@ -14,6 +14,18 @@ mod certificates_sql;
 mod dns_sql;
 #[macro_use]
 mod events_sql;
+#[macro_use]
+mod revocation_sql;
+#[macro_use]
+mod jobs_sql;
+#[macro_use]
+mod webhooks_sql;
+#[macro_use]
+mod renewal_sql;
+#[macro_use]
+mod ledger_sql;
+#[macro_use]
+mod leases_sql;
 mod error;
 mod postgres;
 mod queries;

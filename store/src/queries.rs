@@ -7,12 +7,16 @@ use scaivault_domain::certificate::{
 };
 use scaivault_domain::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
 use scaivault_domain::event::{Event, EventQuery};
+use scaivault_domain::lease::OrderLease;
 use scaivault_domain::order::{
     ChallengeRecord, OrderError, OrderProgress, OrderQuery, OrderRecord, OrderStatus,
 };
+use scaivault_domain::rate_limit::{LedgerEntry, LedgerKey};
+use scaivault_domain::revocation::{Revocation, VersionRevocation};
 use scaivault_domain::secret::SecretRecord;
 use scaivault_domain::timestamp::{from_millis, to_millis};
 use scaivault_domain::token::TokenRecord;
+use scaivault_domain::webhook::{DeliveryAttempt, DeliveryRecord, DeliveryStatus, WebhookRecord};
 use scaivault_domain::{Error, Result, Store, scope};
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -44,6 +48,22 @@ fn parse_stored<T: std::str::FromStr>(column: &str, value: &str) -> Result<T> {
     value
         .parse()
         .map_err(|_| Error::Store(format!("column {column}: unexpected value {value:?}")))
+}
+
+/// A version's revocation columns (all NULL unless it is revoked; see `revocation_sql`).
+fn revocation_from_columns(
+    at: Option<i64>,
+    reason: Option<String>,
+    via_acme: Option<i64>,
+) -> Result<Option<VersionRevocation>> {
+    match (at, reason) {
+        (Some(at), Some(reason)) => Ok(Some(VersionRevocation {
+            at: from_millis(at),
+            reason: parse_stored("revocation_reason", &reason)?,
+            via_acme: via_acme.unwrap_or(0) != 0,
+        })),
+        _ => Ok(None),
+    }
 }
 
 /// Lists are stored as JSON text on both backends.
@@ -178,6 +198,11 @@ macro_rules! row_decoders {
                 chain_pem: text("chain_pem")?,
                 has_private_key: row.try_get::<bool, _>("has_key").map_err(query_error)?,
                 status: CertificateStatus::parse(&text("status")?)?,
+                revocation: revocation_from_columns(
+                    row.try_get("revoked_at").map_err(query_error)?,
+                    row.try_get("revocation_reason").map_err(query_error)?,
+                    row.try_get("revoked_via_acme").map_err(query_error)?,
+                )?,
                 created_at: from_millis(int("created_at")?),
             })
         }
@@ -233,13 +258,19 @@ macro_rules! row_decoders {
 }
 
 macro_rules! impl_store {
-    ($store:ty, $row:ty, $conn:ty, $backend:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $backend:literal, $jobs:literal, $now:literal, $json:literal) => {
         impl $store {
             row_decoders!($row);
             order_methods!($conn);
             certificate_methods!();
+            revocation_methods!();
             dns_methods!();
             event_methods!();
+            job_methods!($jobs, $now, $json);
+            webhook_methods!($conn, $row);
+            renewal_methods!();
+            ledger_methods!();
+            lease_methods!();
         }
 
         #[async_trait]
@@ -551,14 +582,24 @@ macro_rules! impl_store {
             async fn mark_expiring_notified(&self, id: &str, version: i64) -> Result<()> {
                 self.sql_mark_expiring_notified(id, version).await
             }
-            async fn due_renewals(&self, now: OffsetDateTime) -> Result<Vec<String>> {
-                self.sql_due_renewals(now).await
-            }
             async fn insert_event(&self, event: &Event) -> Result<()> {
                 self.sql_insert_event(event).await
             }
             async fn list_events(&self, query: &EventQuery) -> Result<Vec<Event>> {
                 self.sql_list_events(query).await
+            }
+            async fn insert_ledger_entries(&self, entries: &[LedgerEntry]) -> Result<()> {
+                self.sql_insert_ledger_entries(entries).await
+            }
+            async fn ledger_times(
+                &self,
+                key: &LedgerKey,
+                after: OffsetDateTime,
+            ) -> Result<Vec<OffsetDateTime>> {
+                self.sql_ledger_times(key, after).await
+            }
+            async fn prune_ledger(&self, scope: &str, before: OffsetDateTime) -> Result<u64> {
+                self.sql_prune_ledger(scope, before).await
             }
             async fn set_order_progress(&self, id: &str, progress: &OrderProgress) -> Result<bool> {
                 self.sql_set_order_progress(id, progress).await
@@ -589,6 +630,49 @@ macro_rules! impl_store {
             ) -> Result<()> {
                 self.sql_set_challenge_status(order_id, domain, status, error)
                     .await
+            }
+
+            async fn acquire_order_lease(
+                &self,
+                order_id: &str,
+                owner: &str,
+                now: OffsetDateTime,
+                expires_at: OffsetDateTime,
+            ) -> Result<bool> {
+                self.sql_acquire_order_lease(order_id, owner, now, expires_at)
+                    .await
+            }
+
+            async fn renew_order_leases(
+                &self,
+                owner: &str,
+                expires_at: OffsetDateTime,
+            ) -> Result<Vec<String>> {
+                self.sql_renew_order_leases(owner, expires_at).await
+            }
+
+            async fn release_order_lease(&self, order_id: &str, owner: &str) -> Result<bool> {
+                self.sql_release_order_lease(order_id, owner).await
+            }
+
+            async fn release_order_leases(&self, owner: &str) -> Result<u64> {
+                self.sql_release_order_leases(owner).await
+            }
+
+            async fn clear_foreign_order_leases(&self, owner: &str) -> Result<u64> {
+                self.sql_clear_foreign_order_leases(owner).await
+            }
+
+            async fn claimable_orders(
+                &self,
+                now: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<String>> {
+                self.sql_claimable_orders(now, limit).await
+            }
+
+            async fn get_order_lease(&self, order_id: &str) -> Result<Option<OrderLease>> {
+                self.sql_get_order_lease(order_id).await
             }
 
             async fn http01_key_authorization(&self, token: &str) -> Result<Option<String>> {
@@ -622,6 +706,121 @@ macro_rules! impl_store {
             async fn version_key(&self, id: &str, version: i64) -> Result<Option<Vec<u8>>> {
                 self.sql_version_key(id, version).await
             }
+
+            async fn version_by_serial(&self, serial: &str) -> Result<Option<CertificateVersion>> {
+                self.sql_version_by_serial(serial).await
+            }
+
+            async fn record_revocation(&self, revocation: &Revocation) -> Result<bool> {
+                self.sql_record_revocation(revocation).await
+            }
+
+            async fn supersede_renewal_tasks(
+                &self,
+                certificate_id: &str,
+                keep_key: &str,
+            ) -> Result<u64> {
+                self.sql_supersede_renewal_tasks(certificate_id, keep_key)
+                    .await
+            }
+
+            async fn renewal_gaps(
+                &self,
+                after: &str,
+                limit: u32,
+            ) -> Result<Vec<scaivault_domain::renewal::RenewalGap>> {
+                self.sql_renewal_gaps(after, limit).await
+            }
+
+            async fn pending_renewal_tasks(&self, certificate_id: &str) -> Result<Vec<String>> {
+                self.sql_pending_renewal_tasks(certificate_id).await
+            }
+
+            async fn insert_webhook(
+                &self,
+                webhook: &WebhookRecord,
+                sealed_secret: &[u8],
+            ) -> Result<()> {
+                self.sql_insert_webhook(webhook, sealed_secret).await
+            }
+
+            async fn get_webhook(&self, id: &str) -> Result<Option<WebhookRecord>> {
+                self.sql_get_webhook(id).await
+            }
+
+            async fn list_webhooks(
+                &self,
+                limit: u32,
+                before: Option<(i64, String)>,
+            ) -> Result<Vec<WebhookRecord>> {
+                self.sql_list_webhooks(limit, before).await
+            }
+
+            async fn webhook_secret(&self, id: &str) -> Result<Option<Vec<u8>>> {
+                self.sql_webhook_secret(id).await
+            }
+
+            async fn delete_webhook(&self, id: &str) -> Result<bool> {
+                self.sql_delete_webhook(id).await
+            }
+
+            async fn get_webhook_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>> {
+                self.sql_get_webhook_delivery(id).await
+            }
+
+            async fn list_webhook_deliveries(
+                &self,
+                webhook_id: &str,
+                limit: u32,
+                before: Option<(i64, String)>,
+            ) -> Result<Vec<DeliveryRecord>> {
+                self.sql_list_webhook_deliveries(webhook_id, limit, before)
+                    .await
+            }
+
+            async fn unqueued_deliveries(&self, limit: u32) -> Result<Vec<DeliveryRecord>> {
+                self.sql_unqueued_deliveries(limit).await
+            }
+
+            async fn mark_delivery_queued(&self, id: &str, at: OffsetDateTime) -> Result<()> {
+                self.sql_mark_delivery_queued(id, at).await
+            }
+
+            async fn record_delivery_attempt(
+                &self,
+                attempt: &DeliveryAttempt,
+                status: DeliveryStatus,
+            ) -> Result<bool> {
+                self.sql_record_delivery_attempt(attempt, status).await
+            }
+
+            async fn set_delivery_next_attempt(
+                &self,
+                id: &str,
+                after: i64,
+                next_attempt_at: Option<OffsetDateTime>,
+            ) -> Result<()> {
+                self.sql_set_delivery_next_attempt(id, after, next_attempt_at)
+                    .await
+            }
+
+            async fn set_renewal_plan(
+                &self,
+                id: &str,
+                version: i64,
+                renew_at: OffsetDateTime,
+                window: Option<(OffsetDateTime, OffsetDateTime)>,
+            ) -> Result<bool> {
+                self.sql_set_renewal_plan(id, version, renew_at, window)
+                    .await
+            }
+
+            async fn renewal_window(
+                &self,
+                id: &str,
+            ) -> Result<Option<(OffsetDateTime, OffsetDateTime)>> {
+                self.sql_renewal_window(id).await
+            }
         }
     };
 }
@@ -630,11 +829,17 @@ impl_store!(
     SqliteStore,
     sqlx::sqlite::SqliteRow,
     sqlx::SqliteConnection,
-    "sqlite"
+    "sqlite",
+    "Jobs",
+    "strftime('%s', 'now')",
+    "$4"
 );
 impl_store!(
     PgStore,
     sqlx::postgres::PgRow,
     sqlx::PgConnection,
-    "postgres"
+    "postgres",
+    "apalis.jobs",
+    "now()",
+    "$4::jsonb"
 );

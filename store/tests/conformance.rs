@@ -19,6 +19,7 @@ use scaivault_domain::scope::Scope;
 use scaivault_domain::secret::SecretRecord;
 use scaivault_domain::timestamp::now;
 use scaivault_domain::timestamp::to_millis;
+use scaivault_domain::webhook::{DeliveryAttempt, DeliveryRecord, DeliveryStatus, WebhookRecord};
 use scaivault_domain::{Error, SharedStore, ids, token};
 
 /// Runs `test` on a fresh SQLite file.
@@ -533,6 +534,7 @@ conformance!(
             chain_pem: "-----BEGIN CERTIFICATE-----\n...".into(),
             has_private_key: true,
             status: CertificateStatus::Valid,
+            revocation: None,
             created_at: at,
         };
         let issuance = Issuance {
@@ -857,3 +859,709 @@ conformance!(event_log_reads_forwards, |store: SharedStore| async move {
         .expect("page");
     assert_eq!(rest, vec![events[1].clone()]);
 });
+
+/// Issues `version` of certificate `cert_rev` from a new order with `serial`; returns the
+/// certificate and version as written.
+async fn issue_version(
+    store: &SharedStore,
+    account_id: &str,
+    version: i64,
+    serial: &str,
+) -> (CertificateRecord, CertificateVersion) {
+    let placed = order(account_id, &format!("acme_order_rev_{version}"), now());
+    store.insert_order(&placed, &[]).await.expect("order");
+    let at = now();
+    let certificate = CertificateRecord {
+        id: "cert_rev".into(),
+        account_id: account_id.into(),
+        domains: placed.domains.clone(),
+        challenge_type: ChallengeType::Http01,
+        key_type: KeyType::EcdsaP256,
+        dns_provider_id: None,
+        profile: None,
+        auto_renew: true,
+        own_csr: false,
+        current_version: version,
+        status: CertificateStatus::Valid,
+        serial_number: serial.into(),
+        not_after: at + time::Duration::days(90),
+        renew_at: Some(at - time::Duration::days(1)),
+        created_at: at,
+        updated_at: at,
+    };
+    let issued = CertificateVersion {
+        certificate_id: "cert_rev".into(),
+        version,
+        order_id: placed.id.clone(),
+        serial_number: serial.into(),
+        issuer: "CN=Pebble Intermediate".into(),
+        sans: placed.domains.clone(),
+        not_before: at,
+        not_after: at + time::Duration::days(90),
+        chain_pem: "-----BEGIN CERTIFICATE-----\n...".into(),
+        has_private_key: false,
+        status: CertificateStatus::Valid,
+        revocation: None,
+        created_at: at,
+    };
+    store
+        .record_issuance(&Issuance {
+            order_id: placed.id.clone(),
+            certificate: certificate.clone(),
+            version: issued.clone(),
+            sealed_key: None,
+        })
+        .await
+        .expect("issue");
+    (certificate, issued)
+}
+
+conformance!(
+    revocation_marks_version_order_and_certificate_once,
+    |store: SharedStore| async move {
+        use scaivault_domain::revocation::{Revocation, RevocationReason};
+
+        let acct = account("revocation");
+        store.insert_account(&acct, b"x").await.expect("account");
+        let (_, first) = issue_version(&store, &acct.id, 1, "1A2B").await;
+        let (certificate, current) = issue_version(&store, &acct.id, 2, "3C4D").await;
+        let revoked_events = || async {
+            store
+                .list_events(&EventQuery {
+                    kind: Some("certificate.revoked".into()),
+                    after: None,
+                    limit: 10,
+                })
+                .await
+                .expect("events")
+        };
+
+        let found = store
+            .version_by_serial("1A2B")
+            .await
+            .expect("lookup")
+            .expect("present");
+        assert_eq!(
+            (found.certificate_id.as_str(), found.version),
+            ("cert_rev", 1)
+        );
+        assert_eq!(found.order_id, first.order_id);
+        assert_eq!(found.revocation, None);
+        assert!(
+            store
+                .version_by_serial("FFFF")
+                .await
+                .expect("lookup")
+                .is_none()
+        );
+
+        // An older version: it and its order are revoked, the certificate stays valid.
+        let old = Revocation::new(&certificate, &first, RevocationReason::Superseded, false);
+        assert!(
+            !store.record_revocation(&old).await.expect("revoke"),
+            "not current"
+        );
+        let found = store
+            .version_by_serial("1A2B")
+            .await
+            .expect("lookup")
+            .expect("present");
+        assert_eq!(found.status, CertificateStatus::Revoked);
+        assert_eq!(found.revocation.as_ref(), Some(&old.revocation));
+        let order_after = store
+            .get_order(&first.order_id)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(order_after.status, OrderStatus::Revoked);
+        let still = store
+            .get_certificate("cert_rev")
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(still.status, CertificateStatus::Valid);
+        assert_eq!(revoked_events().await, vec![old.event.clone()]);
+
+        // Again: refused saying when, nothing written (the first mark stays, no second event).
+        let again = Revocation::new(&certificate, &first, RevocationReason::KeyCompromise, true);
+        match store.record_revocation(&again).await {
+            Err(Error::Conflict(message)) => {
+                assert!(message.contains("already revoked at"), "{message}");
+                assert!(message.contains("superseded"), "{message}");
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        let found = store
+            .version_by_serial("1A2B")
+            .await
+            .expect("lookup")
+            .expect("present");
+        assert_eq!(found.revocation.as_ref(), Some(&old.revocation));
+        assert_eq!(revoked_events().await.len(), 1);
+
+        // One transaction: when the event cannot be written, the version is not marked either.
+        let mut broken = Revocation::new(
+            &certificate,
+            &current,
+            RevocationReason::KeyCompromise,
+            true,
+        );
+        broken.event.id = old.event.id.clone();
+        assert!(store.record_revocation(&broken).await.is_err());
+        let found = store
+            .version_by_serial("3C4D")
+            .await
+            .expect("lookup")
+            .expect("present");
+        assert_eq!(found.status, CertificateStatus::Valid);
+        assert_eq!(found.revocation, None);
+        let order_after = store
+            .get_order(&current.order_id)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(order_after.status, OrderStatus::Valid);
+        let still = store
+            .get_certificate("cert_rev")
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(still.status, CertificateStatus::Valid);
+
+        // The current version: the certificate is revoked too, and no longer reported as
+        // expiring (renewal, too, looks only at valid certificates).
+        let revocation = Revocation::new(
+            &certificate,
+            &current,
+            RevocationReason::KeyCompromise,
+            true,
+        );
+        assert!(
+            store.record_revocation(&revocation).await.expect("revoke"),
+            "current"
+        );
+        let after = store
+            .get_certificate("cert_rev")
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(after.status, CertificateStatus::Revoked);
+        assert_eq!(after.current_version, 2);
+        assert!(
+            store
+                .expiring_certificates(now() + time::Duration::days(365), now())
+                .await
+                .expect("expiring")
+                .is_empty()
+        );
+        let versions = store
+            .certificate_versions("cert_rev")
+            .await
+            .expect("versions");
+        assert!(
+            versions
+                .iter()
+                .all(|v| v.status == CertificateStatus::Revoked)
+        );
+        assert_eq!(
+            versions[0].revocation.as_ref(),
+            Some(&revocation.revocation)
+        );
+        assert!(versions[0].revocation.as_ref().expect("revoked").via_acme);
+        assert_eq!(
+            store
+                .get_order(&current.order_id)
+                .await
+                .expect("get")
+                .expect("present")
+                .status,
+            OrderStatus::Revoked
+        );
+        assert_eq!(
+            revoked_events().await,
+            vec![old.event.clone(), revocation.event.clone()]
+        );
+
+        // A version that does not exist.
+        let ghost = CertificateVersion {
+            version: 9,
+            ..current.clone()
+        };
+        assert!(matches!(
+            store
+                .record_revocation(&Revocation::new(
+                    &certificate,
+                    &ghost,
+                    RevocationReason::Unspecified,
+                    false
+                ))
+                .await,
+            Err(Error::NotFound { .. })
+        ));
+    }
+);
+
+// ---- Webhooks -------------------------------------------------------------------------------
+
+fn webhook(events: &[&str], created_at: time::OffsetDateTime) -> WebhookRecord {
+    WebhookRecord {
+        id: ids::new_id("whk"),
+        url: "https://hooks.example.test/scaivault".into(),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        created_at,
+    }
+}
+
+/// Every delivery of `webhook_id`, newest first.
+async fn deliveries_of(store: &SharedStore, webhook_id: &str) -> Vec<DeliveryRecord> {
+    store
+        .list_webhook_deliveries(webhook_id, 100, None)
+        .await
+        .expect("deliveries")
+}
+
+conformance!(
+    webhooks_round_trip_and_page,
+    |store: SharedStore| async move {
+        let base = now();
+        let mut hooks = Vec::new();
+        for i in 0..3i64 {
+            let hook = webhook(
+                &["certificate.issued", "order.invalid"],
+                base + time::Duration::milliseconds(i),
+            );
+            store
+                .insert_webhook(&hook, format!("sealed-{i}").as_bytes())
+                .await
+                .expect("insert");
+            hooks.push(hook);
+        }
+        let back = store
+            .get_webhook(&hooks[0].id)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(back, hooks[0]);
+        assert_eq!(
+            store.webhook_secret(&hooks[1].id).await.expect("secret"),
+            Some(b"sealed-1".to_vec())
+        );
+        let first = store.list_webhooks(2, None).await.expect("page 1");
+        assert_eq!(
+            first,
+            vec![hooks[2].clone(), hooks[1].clone()],
+            "newest first"
+        );
+        let last = &first[1];
+        let second = store
+            .list_webhooks(2, Some((to_millis(last.created_at), last.id.clone())))
+            .await
+            .expect("page 2");
+        assert_eq!(second, vec![hooks[0].clone()]);
+        assert!(store.delete_webhook(&hooks[0].id).await.expect("delete"));
+        assert!(!store.delete_webhook(&hooks[0].id).await.expect("again"));
+        assert!(
+            store
+                .get_webhook(&hooks[0].id)
+                .await
+                .expect("get")
+                .is_none()
+        );
+        assert!(
+            store
+                .webhook_secret(&hooks[0].id)
+                .await
+                .expect("secret")
+                .is_none()
+        );
+        assert_eq!(store.list_webhooks(10, None).await.expect("list").len(), 2);
+    }
+);
+
+conformance!(
+    events_fan_out_to_subscribed_webhooks_atomically,
+    |store: SharedStore| async move {
+        let base = now();
+        let issued_only = webhook(&["certificate.issued"], base);
+        let everything = webhook(&["*"], base + time::Duration::milliseconds(1));
+        let invalid_only = webhook(&["order.invalid"], base + time::Duration::milliseconds(2));
+        for hook in [&issued_only, &everything, &invalid_only] {
+            store.insert_webhook(hook, b"s").await.expect("webhook");
+        }
+        let event = Event::new(
+            "certificate.issued",
+            serde_json::json!({ "certificate_id": "cert_1", "domains": ["a.example.test"] }),
+        );
+        store.insert_event(&event).await.expect("event");
+
+        let body = serde_json::to_string(&event).expect("json");
+        for hook in [&issued_only, &everything] {
+            let deliveries = deliveries_of(&store, &hook.id).await;
+            assert_eq!(deliveries.len(), 1, "one delivery for {}", hook.id);
+            let delivery = &deliveries[0];
+            assert!(delivery.id.starts_with("whd_"));
+            assert_eq!(delivery.webhook_id, hook.id);
+            assert_eq!(delivery.event_id, event.id);
+            assert_eq!(delivery.event_type, "certificate.issued");
+            assert_eq!(delivery.status, DeliveryStatus::Pending);
+            assert_eq!(delivery.attempts, 0);
+            assert_eq!(delivery.payload, body, "the event exactly as JSON");
+            assert_eq!(delivery.created_at, event.created_at);
+            assert!(delivery.attempt_log.is_empty());
+        }
+        assert!(deliveries_of(&store, &invalid_only.id).await.is_empty());
+
+        // A failed event insert writes no delivery either (one transaction).
+        let mut duplicate = Event::new("order.invalid", serde_json::json!({}));
+        duplicate.id = event.id.clone();
+        assert!(store.insert_event(&duplicate).await.is_err());
+        assert!(deliveries_of(&store, &invalid_only.id).await.is_empty());
+        assert_eq!(deliveries_of(&store, &everything.id).await.len(), 1);
+
+        // The dispatcher's view: pending and not yet queued, oldest first.
+        let unqueued = store.unqueued_deliveries(10).await.expect("unqueued");
+        assert_eq!(unqueued.len(), 2);
+        assert!(unqueued.iter().all(|d| d.event_id == event.id));
+        store
+            .mark_delivery_queued(&unqueued[0].id, now())
+            .await
+            .expect("mark");
+        store
+            .mark_delivery_queued(&unqueued[0].id, now())
+            .await
+            .expect("mark again is harmless");
+        let left = store.unqueued_deliveries(10).await.expect("unqueued");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].id, unqueued[1].id);
+        assert_eq!(store.unqueued_deliveries(1).await.expect("limit").len(), 1);
+
+        // Deleting a webhook takes its deliveries along.
+        let gone = deliveries_of(&store, &everything.id).await[0].id.clone();
+        assert!(store.delete_webhook(&everything.id).await.expect("delete"));
+        assert!(
+            store
+                .get_webhook_delivery(&gone)
+                .await
+                .expect("get")
+                .is_none()
+        );
+        assert!(
+            store
+                .unqueued_deliveries(10)
+                .await
+                .expect("unqueued")
+                .iter()
+                .all(|d| d.id != gone)
+        );
+    }
+);
+
+conformance!(
+    delivery_attempts_are_recorded,
+    |store: SharedStore| async move {
+        let hook = webhook(&["order.invalid"], now());
+        store.insert_webhook(&hook, b"s").await.expect("webhook");
+        let base = now();
+        for i in 0..3i64 {
+            let mut event = Event::new("order.invalid", serde_json::json!({ "n": i }));
+            event.created_at = base + time::Duration::milliseconds(i);
+            store.insert_event(&event).await.expect("event");
+        }
+        let all = deliveries_of(&store, &hook.id).await;
+        assert_eq!(all.len(), 3);
+        assert!(all[0].created_at > all[1].created_at, "newest first");
+        let page = store
+            .list_webhook_deliveries(&hook.id, 2, None)
+            .await
+            .expect("page 1");
+        assert_eq!(page.len(), 2);
+        let cursor = (to_millis(page[1].created_at), page[1].id.clone());
+        let rest = store
+            .list_webhook_deliveries(&hook.id, 2, Some(cursor))
+            .await
+            .expect("page 2");
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].id, all[2].id);
+
+        let id = all[0].id.clone();
+        let failed = DeliveryAttempt {
+            delivery_id: id.clone(),
+            attempt: 1,
+            at: now(),
+            status_code: Some(503),
+            error: Some("HTTP 503 Service Unavailable".into()),
+            duration_ms: 12,
+        };
+        assert!(
+            store
+                .record_delivery_attempt(&failed, DeliveryStatus::Pending)
+                .await
+                .expect("attempt 1")
+        );
+        let next = now() + time::Duration::seconds(30);
+        store
+            .set_delivery_next_attempt(&id, 1, Some(next))
+            .await
+            .expect("next");
+        let after_one = store
+            .get_webhook_delivery(&id)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(after_one.status, DeliveryStatus::Pending);
+        assert_eq!(after_one.attempts, 1);
+        assert_eq!(after_one.last_status_code, Some(503));
+        assert_eq!(
+            after_one.last_error.as_deref(),
+            Some("HTTP 503 Service Unavailable")
+        );
+        assert_eq!(after_one.next_attempt_at, Some(next));
+        assert_eq!(after_one.attempt_log, vec![failed.clone()]);
+
+        // The same attempt again (a re-run after a crash) replaces its row.
+        let refused = DeliveryAttempt {
+            status_code: None,
+            error: Some("connection refused".into()),
+            ..failed.clone()
+        };
+        store
+            .record_delivery_attempt(&refused, DeliveryStatus::Pending)
+            .await
+            .expect("attempt 1 again");
+        let delivered = DeliveryAttempt {
+            delivery_id: id.clone(),
+            attempt: 2,
+            at: now(),
+            status_code: Some(204),
+            error: None,
+            duration_ms: 3,
+        };
+        store
+            .record_delivery_attempt(&delivered, DeliveryStatus::Delivered)
+            .await
+            .expect("attempt 2");
+        let done = store
+            .get_webhook_delivery(&id)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(done.status, DeliveryStatus::Delivered);
+        assert_eq!(done.attempts, 2);
+        assert_eq!(done.delivered_at, Some(delivered.at));
+        assert_eq!(done.next_attempt_at, None);
+        assert_eq!(done.last_status_code, Some(204));
+        assert_eq!(
+            done.last_error.as_deref(),
+            Some("connection refused"),
+            "the last failure"
+        );
+        assert_eq!(done.attempt_log, vec![refused.clone(), delivered.clone()]);
+        // The listing carries the attempts too.
+        let listed = deliveries_of(&store, &hook.id).await;
+        assert_eq!(listed[0].attempt_log, done.attempt_log);
+        assert!(listed[1].attempt_log.is_empty());
+
+        // A delivered delivery stays delivered; giving up applies only to pending ones.
+        store
+            .set_delivery_next_attempt(&id, 2, None)
+            .await
+            .expect("no-op");
+        let late = DeliveryAttempt {
+            attempt: 3,
+            ..refused.clone()
+        };
+        store
+            .record_delivery_attempt(&late, DeliveryStatus::Failed)
+            .await
+            .expect("late attempt");
+        let still = store
+            .get_webhook_delivery(&id)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(still.status, DeliveryStatus::Delivered);
+
+        // A late report for an earlier attempt does not override a later one; giving up a
+        // pending one.
+        let other = all[1].id.clone();
+        for attempt in 1..=2 {
+            let failure = DeliveryAttempt {
+                delivery_id: other.clone(),
+                attempt,
+                ..failed.clone()
+            };
+            store
+                .record_delivery_attempt(&failure, DeliveryStatus::Pending)
+                .await
+                .expect("failed attempt");
+        }
+        store
+            .set_delivery_next_attempt(&other, 1, Some(next))
+            .await
+            .expect("stale");
+        let pending = store
+            .get_webhook_delivery(&other)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(pending.next_attempt_at, None, "attempt 2 came after");
+        store
+            .set_delivery_next_attempt(&other, 2, Some(next))
+            .await
+            .expect("current");
+        let pending = store
+            .get_webhook_delivery(&other)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(pending.next_attempt_at, Some(next));
+        store
+            .set_delivery_next_attempt(&other, 2, None)
+            .await
+            .expect("give up");
+        let failed_one = store
+            .get_webhook_delivery(&other)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(failed_one.status, DeliveryStatus::Failed);
+        assert!(
+            store
+                .unqueued_deliveries(10)
+                .await
+                .expect("unqueued")
+                .iter()
+                .all(|d| d.id != other),
+            "a failed delivery is not queued again"
+        );
+
+        // Once the webhook is gone, attempts find nothing to record.
+        assert!(store.delete_webhook(&hook.id).await.expect("delete"));
+        let orphan = DeliveryAttempt {
+            delivery_id: all[2].id.clone(),
+            ..failed.clone()
+        };
+        assert!(
+            !store
+                .record_delivery_attempt(&orphan, DeliveryStatus::Pending)
+                .await
+                .expect("no delivery")
+        );
+    }
+);
+
+conformance!(
+    revocation_event_fans_out_in_its_transaction,
+    |store: SharedStore| async move {
+        use scaivault_domain::revocation::{Revocation, RevocationReason};
+
+        let hook = webhook(&["certificate.revoked"], now());
+        store.insert_webhook(&hook, b"s").await.expect("webhook");
+        let acct = account("revocation-webhooks");
+        store.insert_account(&acct, b"x").await.expect("account");
+        let (certificate, version) = issue_version(&store, &acct.id, 1, "5E6F").await;
+        let revocation = Revocation::new(
+            &certificate,
+            &version,
+            RevocationReason::KeyCompromise,
+            false,
+        );
+        store.record_revocation(&revocation).await.expect("revoke");
+        let deliveries = deliveries_of(&store, &hook.id).await;
+        assert_eq!(deliveries.len(), 1);
+        assert_eq!(deliveries[0].event_id, revocation.event.id);
+        assert_eq!(deliveries[0].event_type, "certificate.revoked");
+        assert_eq!(
+            deliveries[0].payload,
+            serde_json::to_string(&revocation.event).expect("json")
+        );
+    }
+);
+
+conformance!(
+    rate_ledger_counts_by_key_and_window,
+    |store: SharedStore| async move {
+        use scaivault_domain::rate_limit::{LedgerEntry, LedgerKey, LedgerKind};
+
+        let scope = format!("https://ca.example/{}", ids::new_id("dir"));
+        let key = |kind, subject: &str| LedgerKey {
+            scope: scope.clone(),
+            kind,
+            subject: subject.to_owned(),
+        };
+        let base = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
+        let at = |secs: i64| base + time::Duration::seconds(secs);
+        let entry = |k: LedgerKey, secs: i64| LedgerEntry {
+            key: k,
+            account_id: "acme_ledger".into(),
+            at: at(secs),
+        };
+        store
+            .insert_ledger_entries(&[
+                entry(key(LedgerKind::Certificate, "example.com"), 30),
+                entry(key(LedgerKind::Certificate, "example.com"), 10),
+                entry(key(LedgerKind::Certificate, "example.org"), 20),
+                entry(key(LedgerKind::Order, "acme_ledger"), 10),
+            ])
+            .await
+            .expect("insert");
+        store
+            .insert_ledger_entries(&[])
+            .await
+            .expect("nothing to insert");
+        // Oldest first, only this key, only after `after` (exclusive).
+        let times = store
+            .ledger_times(&key(LedgerKind::Certificate, "example.com"), at(0))
+            .await
+            .expect("times");
+        assert_eq!(times, vec![at(10), at(30)]);
+        let times = store
+            .ledger_times(&key(LedgerKind::Certificate, "example.com"), at(10))
+            .await
+            .expect("times");
+        assert_eq!(times, vec![at(30)]);
+        assert_eq!(
+            store
+                .ledger_times(&key(LedgerKind::Order, "acme_ledger"), at(0))
+                .await
+                .expect("times"),
+            vec![at(10)]
+        );
+        assert!(
+            store
+                .ledger_times(&key(LedgerKind::Duplicate, "example.com"), at(0))
+                .await
+                .expect("times")
+                .is_empty()
+        );
+        // Another scope (another CA) counts apart.
+        let other = LedgerKey {
+            scope: format!("{scope}/other"),
+            ..key(LedgerKind::Certificate, "example.com")
+        };
+        assert!(
+            store
+                .ledger_times(&other, at(0))
+                .await
+                .expect("times")
+                .is_empty()
+        );
+        // Pruning removes the scope's entries at or before the time, nothing else.
+        store
+            .insert_ledger_entries(&[entry(other.clone(), 5)])
+            .await
+            .expect("insert other");
+        assert_eq!(store.prune_ledger(&scope, at(10)).await.expect("prune"), 2);
+        assert_eq!(
+            store
+                .ledger_times(&key(LedgerKind::Certificate, "example.com"), at(0))
+                .await
+                .expect("times"),
+            vec![at(30)]
+        );
+        assert_eq!(
+            store.ledger_times(&other, at(0)).await.expect("times"),
+            vec![at(5)]
+        );
+    }
+);

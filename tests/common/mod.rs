@@ -221,3 +221,75 @@ pub fn openssl(args: &[&str], input: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The idempotency keys of the certificate's live renewal tasks in the job queue's table
+/// (`Jobs` on SQLite, `apalis.jobs` on PostgreSQL), sorted.
+pub async fn live_renewal_tasks(database_url: &str, certificate_id: &str) -> Vec<String> {
+    use sqlx::Connection;
+    let start = format!("renewal:{certificate_id}:");
+    let end = format!("renewal:{certificate_id};");
+    if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url)
+            .await
+            .expect("sqlite");
+        sqlx::query_scalar(
+            "SELECT idempotency_key FROM Jobs WHERE job_type = 'renewals' \
+             AND status IN ('Pending', 'Queued', 'Running') \
+             AND idempotency_key >= ?1 AND idempotency_key < ?2 ORDER BY idempotency_key",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(&mut conn)
+        .await
+        .expect("read Jobs")
+    } else {
+        let mut conn = sqlx::PgConnection::connect(database_url)
+            .await
+            .expect("postgres");
+        sqlx::query_scalar(
+            "SELECT idempotency_key FROM apalis.jobs WHERE job_type = 'renewals' \
+             AND status IN ('Pending', 'Queued', 'Running') \
+             AND idempotency_key >= $1 AND idempotency_key < $2 ORDER BY idempotency_key",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(&mut conn)
+        .await
+        .expect("read apalis.jobs")
+    }
+}
+
+/// Registers a `custom` account named `name` at `directory_url` (Pebble, or a front before
+/// it) and returns its id.
+pub async fn register_custom(
+    api: &scaivault_testkit::ApiClient,
+    name: &str,
+    directory_url: &str,
+) -> String {
+    let (status, account) = api
+        .post(
+            "/v1/pki/acme/accounts",
+            &serde_json::json!({"name": name, "provider": "custom", "environment": "staging",
+                    "email": "certs@acme.example", "directory_url": directory_url}),
+        )
+        .await;
+    assert_eq!(status, 201, "{account}");
+    account["id"].as_str().expect("account id").to_owned()
+}
+
+/// Orders one http-01 certificate for a fresh name through `account_id` and waits up to
+/// `within` for the order to be final; returns the final order (valid or not).
+pub async fn issue_http01(
+    api: &scaivault_testkit::ApiClient,
+    account_id: &str,
+    within: std::time::Duration,
+) -> serde_json::Value {
+    let (status, placed) = api
+        .post(
+            "/v1/pki/acme/issue",
+            &serde_json::json!({"account_id": account_id, "domains": domains(1), "challenge_type": "http-01"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{placed}");
+    wait_final(api, placed["order_id"].as_str().expect("order id"), within).await
+}

@@ -103,7 +103,7 @@ pub fn private_key_matches(chain_leaf_pem_or_chain: &str, private_key_pem: &str)
 }
 
 /// Decodes every `CERTIFICATE` block; at least one.
-fn load_chain(pem: &str) -> Result<Vec<Certificate>> {
+pub(crate) fn load_chain(pem: &str) -> Result<Vec<Certificate>> {
     let text = pem.trim();
     if text.is_empty() {
         return Err(Error::invalid(

@@ -3,6 +3,7 @@
 //! Everything here is pure computation on bytes and strings, so the order workflow, the API and
 //! the store agree on one spelling of names, serials and chains, and each rule is tested once.
 
+pub mod ari;
 pub mod chain;
 pub mod csr;
 pub mod domains;
@@ -10,6 +11,7 @@ pub mod key_type;
 pub mod serial;
 pub mod tls_alpn;
 
+pub use ari::renewal_cert_id;
 pub use chain::{IssuedChain, parse_chain, private_key_matches};
 pub use csr::{GeneratedKey, csr_from_pem, generate_key_and_csr};
 pub use domains::{MAX_DOMAINS, normalize_domains};

@@ -1,0 +1,331 @@
+//! The local rate-limit ledger's rules: which entries a new order adds, how they are counted
+//! against a provider's published limits over sliding windows, and when a refused caller may
+//! try again. Pure: the store keeps the entries, the actors ask and record.
+//!
+//! Three limits, as Let's Encrypt publishes them (and as other CAs may be configured):
+//! new orders per account, certificates per registered domain (the public suffix plus one label,
+//! from the Public Suffix List: `a.b.example.co.uk` counts for `example.co.uk`), and duplicate
+//! certificates (the same exact set of names). An order is counted when the CA has created it;
+//! a renewal the CA exempts (an ARI order accepted with `replaces`) is not counted.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use psl::Psl;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// One limit: at most `max` entries within any `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u32,
+    pub window: Duration,
+}
+
+/// A provider's limits; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    pub orders_per_account: Option<Limit>,
+    pub certificates_per_domain: Option<Limit>,
+    pub duplicates: Option<Limit>,
+}
+
+/// What a ledger entry counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerKind {
+    /// A new order; subject: the account id.
+    Order,
+    /// A certificate for a registered domain; subject: the registered domain.
+    Certificate,
+    /// A certificate for an exact set of names; subject: the names, sorted, comma-joined.
+    Duplicate,
+}
+
+impl LedgerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::Order => "order",
+            LedgerKind::Certificate => "certificate",
+            LedgerKind::Duplicate => "duplicate",
+        }
+    }
+
+    /// The name of the configuration key of this limit.
+    pub fn limit_name(self) -> &'static str {
+        match self {
+            LedgerKind::Order => "orders_per_account",
+            LedgerKind::Certificate => "certificates_per_domain",
+            LedgerKind::Duplicate => "duplicates",
+        }
+    }
+}
+
+impl std::fmt::Display for LedgerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one ledger row counts: within `scope` (the CA, by its directory URL), one `kind` of
+/// entry for `subject`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LedgerKey {
+    pub scope: String,
+    pub kind: LedgerKind,
+    pub subject: String,
+}
+
+/// A ledger row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub key: LedgerKey,
+    pub account_id: String,
+    pub at: OffsetDateTime,
+}
+
+/// A refusal: the limit, what it counted and when the caller may try again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the local rate-limit ledger refuses: {count} of {max} {} for {subject} within {}; try again in {} s",
+    .kind.limit_name(), humanize(*.window), .retry_after.as_secs()
+)]
+pub struct RateLimitRefusal {
+    pub kind: LedgerKind,
+    pub subject: String,
+    pub count: u32,
+    pub max: u32,
+    pub window: Duration,
+    /// When enough counted entries have left the window for one more.
+    pub retry_after: Duration,
+}
+
+fn humanize(window: Duration) -> String {
+    let secs = window.as_secs();
+    match secs {
+        s if s % 86_400 == 0 && s > 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 && s > 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// The registered domain of `name` (lower-case ASCII, a wildcard's `*.` ignored): the public
+/// suffix plus one label by the Public Suffix List (with its `*` default rule, so an unlisted
+/// TLD counts as a suffix). A name that is itself a public suffix counts as itself.
+pub fn registered_domain(name: &str) -> String {
+    let name = name.strip_prefix("*.").unwrap_or(name);
+    let name = name.strip_suffix('.').unwrap_or(name);
+    match psl::List.domain(name.as_bytes()) {
+        Some(domain) => String::from_utf8_lossy(domain.as_bytes()).into_owned(),
+        None => name.to_owned(),
+    }
+}
+
+/// The duplicate-certificate subject of a set of names: sorted, deduplicated, comma-joined.
+pub fn duplicate_subject(names: &[String]) -> String {
+    let set: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    set.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// The ledger keys a new order for `names` through `account_id` at the CA `scope` counts
+/// under, each with its limit: only the limited ones.
+pub fn keys_for_order(
+    limits: &RateLimits,
+    scope: &str,
+    account_id: &str,
+    names: &[String],
+) -> Vec<(LedgerKey, Limit)> {
+    let mut keys = Vec::new();
+    let key = |kind, subject: String| LedgerKey {
+        scope: scope.to_owned(),
+        kind,
+        subject,
+    };
+    if let Some(limit) = limits.orders_per_account {
+        keys.push((key(LedgerKind::Order, account_id.to_owned()), limit));
+    }
+    if let Some(limit) = limits.certificates_per_domain {
+        let domains: BTreeSet<String> = names.iter().map(|n| registered_domain(n)).collect();
+        for domain in domains {
+            keys.push((key(LedgerKind::Certificate, domain), limit));
+        }
+    }
+    if let Some(limit) = limits.duplicates {
+        keys.push((key(LedgerKind::Duplicate, duplicate_subject(names)), limit));
+    }
+    keys
+}
+
+/// The start of `limit`'s window ending at `now`: entries at or before it no longer count.
+pub fn window_start(limit: Limit, now: OffsetDateTime) -> OffsetDateTime {
+    now - time::Duration::try_from(limit.window).unwrap_or(time::Duration::MAX)
+}
+
+/// Whether one more entry for `key` fits `limit`, given the times of the entries still in the
+/// window (any order). When it does not, the refusal says when it will: when the oldest entries
+/// have left the window so that fewer than `max` remain.
+pub fn check(
+    key: &LedgerKey,
+    limit: Limit,
+    entries: &[OffsetDateTime],
+    now: OffsetDateTime,
+) -> Result<(), RateLimitRefusal> {
+    let start = window_start(limit, now);
+    let mut counted: Vec<OffsetDateTime> =
+        entries.iter().copied().filter(|at| *at > start).collect();
+    let count = u32::try_from(counted.len()).unwrap_or(u32::MAX);
+    if count < limit.max {
+        return Ok(());
+    }
+    counted.sort();
+    // `count - max + 1` entries must leave; the last of them is at this index.
+    let index = usize::try_from(count - limit.max).unwrap_or(usize::MAX);
+    let leaves_at = counted
+        .get(index)
+        .map(|at| *at + time::Duration::try_from(limit.window).unwrap_or(time::Duration::MAX))
+        .unwrap_or(now);
+    let wait = (leaves_at - now).max(time::Duration::ZERO);
+    // Whole seconds, rounded up: a caller that waits exactly that long fits.
+    let whole = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
+    Err(RateLimitRefusal {
+        kind: key.kind,
+        subject: key.subject.clone(),
+        count,
+        max: limit.max,
+        window: limit.window,
+        retry_after: Duration::from_secs(u64::try_from(whole).unwrap_or(0)),
+    })
+}
+
+/// The limits configured per provider (`letsencrypt`, `zerossl`, ..., `custom` for every custom
+/// account); a provider without an entry is unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderLimits(pub std::collections::BTreeMap<String, RateLimits>);
+
+impl ProviderLimits {
+    /// The limits of `provider` (as `Provider::as_str` names it); unlimited when not configured.
+    pub fn of(&self, provider: &str) -> RateLimits {
+        self.0.get(provider).copied().unwrap_or_default()
+    }
+}
+
+/// Let's Encrypt's published limits (2026): 300 new orders per account per 3 h, 50 certificates
+/// per registered domain per 7 days, 5 duplicate certificates per 7 days.
+pub const LETSENCRYPT: RateLimits = RateLimits {
+    orders_per_account: Some(Limit {
+        max: 300,
+        window: Duration::from_secs(3 * 3600),
+    }),
+    certificates_per_domain: Some(Limit {
+        max: 50,
+        window: Duration::from_secs(7 * 86_400),
+    }),
+    duplicates: Some(Limit {
+        max: 5,
+        window: Duration::from_secs(7 * 86_400),
+    }),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn registered_domains_follow_the_public_suffix_list() {
+        assert_eq!(registered_domain("a.b.example.co.uk"), "example.co.uk");
+        assert_eq!(registered_domain("www.example.com"), "example.com");
+        assert_eq!(registered_domain("example.com"), "example.com");
+        assert_eq!(registered_domain("*.api.example.org"), "example.org");
+        // A private-section suffix: each GitHub Pages site is its own registered domain.
+        assert_eq!(registered_domain("x.alice.github.io"), "alice.github.io");
+        // Unlisted TLDs fall under the `*` rule.
+        assert_eq!(registered_domain("host1.t1.example.test"), "example.test");
+        // A bare public suffix counts as itself.
+        assert_eq!(registered_domain("co.uk"), "co.uk");
+    }
+
+    #[test]
+    fn duplicates_ignore_order() {
+        assert_eq!(
+            duplicate_subject(&names(&["b.example.com", "a.example.com"])),
+            duplicate_subject(&names(&["a.example.com", "b.example.com"]))
+        );
+        assert_eq!(
+            duplicate_subject(&names(&["b.example.com", "a.example.com"])),
+            "a.example.com,b.example.com"
+        );
+    }
+
+    #[test]
+    fn keys_cover_each_registered_domain_once() {
+        let keys = keys_for_order(
+            &LETSENCRYPT,
+            "https://ca/dir",
+            "acme_1",
+            &names(&["a.example.com", "b.example.com", "www.example.org"]),
+        );
+        let kinds: Vec<(LedgerKind, &str)> = keys
+            .iter()
+            .map(|(k, _)| (k.kind, k.subject.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (LedgerKind::Order, "acme_1"),
+                (LedgerKind::Certificate, "example.com"),
+                (LedgerKind::Certificate, "example.org"),
+                (
+                    LedgerKind::Duplicate,
+                    "a.example.com,b.example.com,www.example.org"
+                ),
+            ]
+        );
+        assert!(keys_for_order(&RateLimits::default(), "s", "a", &names(&["x.com"])).is_empty());
+    }
+
+    #[test]
+    fn sliding_window_counts_and_retry_after() {
+        let now = OffsetDateTime::from_unix_timestamp(1_000_000).expect("time");
+        let limit = Limit {
+            max: 2,
+            window: Duration::from_secs(3600),
+        };
+        let key = LedgerKey {
+            scope: "s".into(),
+            kind: LedgerKind::Certificate,
+            subject: "example.com".into(),
+        };
+        let ago = |secs: i64| now - time::Duration::seconds(secs);
+        assert!(check(&key, limit, &[], now).is_ok());
+        assert!(check(&key, limit, &[ago(10)], now).is_ok());
+        // Two in the window: the oldest (30 min ago) leaves in 30 min.
+        let refusal = check(&key, limit, &[ago(10), ago(1800)], now).expect_err("full");
+        assert_eq!(refusal.retry_after, Duration::from_secs(1800));
+        assert_eq!((refusal.count, refusal.max), (2, 2));
+        assert!(
+            refusal.to_string().contains("certificates_per_domain"),
+            "{refusal}"
+        );
+        // Entries outside the window do not count.
+        assert!(check(&key, limit, &[ago(10), ago(3600), ago(7200)], now).is_ok());
+        // Over the limit (say, limits lowered): wait until enough have left.
+        let refusal =
+            check(&key, limit, &[ago(100), ago(200), ago(300), ago(400)], now).expect_err("over");
+        // Three must leave; the third oldest (200 s ago) leaves in 3400 s.
+        assert_eq!(refusal.retry_after, Duration::from_secs(3400));
+        // A zero limit refuses everything, with no wait to name.
+        let zero = Limit {
+            max: 0,
+            window: Duration::from_secs(60),
+        };
+        assert_eq!(
+            check(&key, zero, &[], now).expect_err("zero").retry_after,
+            Duration::ZERO
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! `POST /v1/pki/revoke` (scope `pki:write`): revoke a certificate issued here, by serial.
+//!
+//! With `use_acme` the CA is told first (RFC 8555 §7.6, through the account that ordered the
+//! certificate), then the version, its order and (for the current version) the managed
+//! certificate are marked revoked here with a `certificate.revoked` event; without it only the
+//! marks are made. See `scaivault_actors::revocation` for why the steps come in that order.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use scaivault_actors::Error as ActorError;
+use scaivault_domain::pki::serial_with_colons;
+use scaivault_domain::revocation::RevokeRequest;
+use scaivault_domain::timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{Authorized, need};
+use super::error::{ApiError, ApiResult};
+use super::extract::ApiJson;
+use crate::state::AppState;
+
+/// The request body. Fields are optional here so that a missing one is reported by name
+/// (`details.field`) by the domain's validation rather than as a shapeless body error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    serial_number: Option<String>,
+    reason: Option<String>,
+    use_acme: Option<bool>,
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Authorized<need::PkiWrite>,
+    ApiJson(body): ApiJson<RevokeBody>,
+) -> ApiResult<Json<Value>> {
+    let request = RevokeRequest::new(
+        body.serial_number.as_deref().unwrap_or_default(),
+        body.reason.as_deref(),
+        body.use_acme,
+    )?;
+    let revoked = state
+        .accounts
+        .revoke(&request)
+        .await
+        .map_err(|err| ca_refusal(err, &request))?;
+    let revocation = &revoked.revocation;
+    tracing::info!(certificate = %revocation.certificate_id, version = revocation.version,
+        by = %principal.token_id, "revocation requested through the API");
+    Ok(Json(json!({
+        "serial_number": serial_with_colons(&revocation.serial_number),
+        "certificate_id": revocation.certificate_id,
+        "version": revocation.version,
+        "order_id": revocation.order_id,
+        "status": "revoked",
+        "reason": revocation.revocation.reason,
+        "revoked_at": timestamp::rfc3339(revocation.revocation.at),
+        "via_acme": revocation.revocation.via_acme,
+        "certificate_revoked": revoked.certificate_revoked,
+    })))
+}
+
+/// Revocation's own reading of the CA's problems (RFC 8555 §7.6): `alreadyRevoked` is a 409
+/// conflict like a second revocation here — with the hint that the CA's state can be recorded
+/// without it — and any other refusal (`unauthorized`, `badRevocationReason`, ...) is a 502
+/// `backend_error` carrying the CA's problem, since the request was valid here and it is the
+/// backend that would not act. A rate limit keeps its 429 with `Retry-After`. Nothing has
+/// been marked in any of these cases.
+fn ca_refusal(err: ActorError, request: &RevokeRequest) -> ApiError {
+    let serial = serial_with_colons(&request.serial);
+    match err {
+        ActorError::Acme { problem } if problem.short_kind() == "rateLimited" => {
+            ActorError::Acme { problem }.into()
+        }
+        ActorError::Acme { problem } => {
+            let detail = problem
+                .detail
+                .clone()
+                .unwrap_or_else(|| problem.short_kind().to_owned());
+            if problem.short_kind() == "alreadyRevoked" {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!(
+                        "the CA reports the certificate with serial {serial} already revoked \
+                         ({detail}); nothing was marked here: revoke with use_acme false to \
+                         record it"
+                    ),
+                )
+                .with_details(json!({ "ca_problem": problem }))
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "backend_error",
+                    format!(
+                        "the CA refused to revoke the certificate with serial {serial}: {detail}"
+                    ),
+                )
+                .with_details(json!({ "reason": detail, "ca_problem": problem }))
+            }
+        }
+        other => other.into(),
+    }
+}

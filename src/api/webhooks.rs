@@ -1,0 +1,173 @@
+//! `/v1/webhooks` (scope `admin`): subscriptions to event types, and each one's deliveries with
+//! their attempts.
+//!
+//! The URL must be http or https, and unless `[webhooks] allow_private_targets` its host must not
+//! be or resolve to a loopback, private, link-local or otherwise non-public address (checked
+//! here and again before every delivery; see `scaivault_jobs::webhook_target`). The secret that
+//! signs deliveries is the caller's or a generated one, sealed at rest and shown once: in the
+//! answer to the creation. Afterwards the webhook only says `secret_set: true`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use scaivault_domain::webhook::{self, WebhookRecord};
+use scaivault_domain::{ids, timestamp};
+use scaivault_jobs::webhook_target::{TargetRefused, check_target, parse_url};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{Authorized, need};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pagination::{Cursor, Page};
+use crate::state::AppState;
+
+/// The longest URL accepted.
+const URL_MAX: usize = 2048;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    url: String,
+    events: Vec<String>,
+    /// The HMAC key for `X-ScaiVault-Signature`; generated when absent.
+    secret: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// A refused URL as `invalid_request` naming the field and the reason's stable code.
+fn refused_url(refused: &TargetRefused) -> ApiError {
+    ApiError::invalid("url", format!("url: {refused}"))
+        .with_details(json!({ "field": "url", "reason": refused.reason }))
+}
+
+/// The webhook as the API shows it: never the secret.
+fn shown(record: &WebhookRecord) -> Value {
+    let mut body = json!(record);
+    body["secret_set"] = Value::Bool(true);
+    body
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Authorized<need::Admin>,
+    ApiJson(body): ApiJson<CreateWebhook>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if body.url.len() > URL_MAX {
+        return Err(ApiError::invalid(
+            "url",
+            format!("url: at most {URL_MAX} characters"),
+        ));
+    }
+    let url = parse_url(&body.url).map_err(|refused| refused_url(&refused))?;
+    let events = webhook::validate_events(&body.events)?;
+    let secret = match body.secret {
+        Some(secret) => {
+            webhook::validate_secret(&secret)?;
+            secret
+        }
+        None => webhook::generate_secret(),
+    };
+    // Resolved now as at every delivery: a target refused later fails its deliveries instead.
+    check_target(&url, state.webhooks.allow_private_targets)
+        .await
+        .map_err(|refused| refused_url(&refused))?;
+    let record = WebhookRecord {
+        id: ids::new_id(webhook::ID_PREFIX),
+        url: url.to_string(),
+        events,
+        created_at: timestamp::now(),
+    };
+    let sealed = state
+        .key
+        .seal(&webhook::secret_aad(&record.id), secret.as_bytes())?;
+    state.store.insert_webhook(&record, &sealed).await?;
+    tracing::info!(webhook = %record.id, host = url.host_str().unwrap_or_default(),
+        events = ?record.events, by = %principal.token_id, "created webhook");
+    let mut answer = shown(&record);
+    // The only time the secret leaves the service.
+    answer["secret"] = Value::String(secret);
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _: Authorized<need::Admin>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let webhooks = state
+        .store
+        .list_webhooks(page.limit, page.before.clone())
+        .await?;
+    let next = page.next(
+        webhooks.last().map(|w| Cursor {
+            created_at: timestamp::to_millis(w.created_at),
+            id: w.id.clone(),
+        }),
+        webhooks.len(),
+    );
+    let webhooks: Vec<Value> = webhooks.iter().map(shown).collect();
+    Ok(Json(json!({ "webhooks": webhooks, "next_cursor": next })))
+}
+
+async fn find(state: &AppState, id: &str) -> ApiResult<WebhookRecord> {
+    state
+        .store
+        .get_webhook(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("webhook {id} not found")))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    _: Authorized<need::Admin>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(shown(&find(&state, &id).await?)))
+}
+
+/// Deletes the webhook with its deliveries; attempts still queued find them gone and end.
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Authorized<need::Admin>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    if state.store.delete_webhook(&id).await? {
+        tracing::info!(webhook = %id, by = %principal.token_id, "deleted webhook");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("webhook {id} not found")))
+    }
+}
+
+/// The webhook's deliveries, newest first, each with its attempts.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    _: Authorized<need::Admin>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    find(&state, &id).await?;
+    let deliveries = state
+        .store
+        .list_webhook_deliveries(&id, page.limit, page.before.clone())
+        .await?;
+    let next = page.next(
+        deliveries.last().map(|d| Cursor {
+            created_at: timestamp::to_millis(d.created_at),
+            id: d.id.clone(),
+        }),
+        deliveries.len(),
+    );
+    Ok(Json(
+        json!({ "deliveries": deliveries, "next_cursor": next }),
+    ))
+}
