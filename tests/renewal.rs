@@ -102,11 +102,10 @@ async fn renews_after_kill9_before_the_renewal_time(db: Db) {
 }
 on_both_backends!(renews_after_kill9_before_the_renewal_time);
 
-#[tokio::test]
-async fn renewal_failures_are_reported_with_growing_delays() {
+async fn renewal_failures_are_reported_with_growing_delays(db: Db) {
     // Retries from 1 s, doubling up to 8 s, so three failures show within seconds.
     let env = issuing(
-        Db::Sqlite,
+        db,
         one_minute_certificates(),
         &[
             ("SCAIVAULT_RENEWAL__RETRY_BASE", "1s"),
@@ -159,6 +158,8 @@ async fn renewal_failures_are_reported_with_growing_delays() {
         "no new version while the CA is down"
     );
 }
+
+on_both_backends!(renewal_failures_are_reported_with_growing_delays);
 
 #[tokio::test]
 async fn expiring_is_reported_once_per_version() {
@@ -225,10 +226,9 @@ async fn expiring_is_reported_once_per_version() {
 /// front before Pebble answers `rateLimited` (Pebble could reuse the valid authorization, so a
 /// validation failure cannot be arranged reliably). Its Retry-After (8 s) outweighs the backoff
 /// (2 s): the retry waits for the CA.
-#[tokio::test]
-async fn forced_renewal_during_backoff_does_not_start_a_second_chain() {
+async fn forced_renewal_during_backoff_does_not_start_a_second_chain(db: Db) {
     let env = issuing(
-        Db::Sqlite,
+        db,
         one_minute_certificates(),
         &[
             ("SCAIVAULT_RENEWAL__RETRY_BASE", "2s"),
@@ -324,6 +324,8 @@ async fn forced_renewal_during_backoff_does_not_start_a_second_chain() {
     let live = common::live_renewal_tasks(&database, &id).await;
     assert_eq!(live.len(), 1, "{live:?}");
 }
+
+on_both_backends!(forced_renewal_during_backoff_does_not_start_a_second_chain);
 
 /// Deletes every renewal task from the job queue's table (a certificate seeded into the store,
 /// or a task lost between storing a version and scheduling its renewal).

@@ -9,6 +9,8 @@
 //!   `poll_with_interval` re-arms its timer without polling it: when a fetch then completes
 //!   within the same poll (seen on PostgreSQL, within a second or so), nothing wakes the worker
 //!   again and it stalls for good. [`Tick`] is an interval that always leaves its timer armed.
+//!   On PostgreSQL it is also woken by apalis' insert trigger (`LISTEN apalis::job::insert`),
+//!   so a task due now starts at once on whichever instance gets it first.
 //! - `run_at` is stored in whole seconds. The exact due time travels with the task and the worker
 //!   waits out the remaining fraction of a second before calling the handler, so a task never
 //!   runs before its time and short backoff delays stay distinguishable.
@@ -28,9 +30,11 @@
 //!   recorded in `scaivault_migrations`, so the two migrators never see each other's versions.
 //!   On PostgreSQL apalis' `sqlx.toml` puts its table in its own schema: `apalis._sqlx_migrations`.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -44,12 +48,13 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::{Backoff, Error, JobError};
@@ -112,11 +117,88 @@ pub struct Stored<T> {
 }
 
 /// The database the queues live in: one pool shared by every queue, apalis' migrations applied.
+/// On PostgreSQL also one `LISTEN` connection that wakes a queue's worker as soon as a task due
+/// now is inserted (by this instance or any other), instead of at its next poll.
 #[derive(Clone, Debug)]
 pub enum JobDatabase {
     Sqlite(SqlitePool),
-    Postgres(PgPool),
+    Postgres(PgPool, Wakers),
 }
+
+/// Per queue name, the [`Notify`] its worker waits on besides its poll interval.
+#[derive(Clone, Debug, Default)]
+pub struct Wakers(Arc<std::sync::Mutex<HashMap<String, Arc<Notify>>>>);
+
+impl Wakers {
+    fn for_queue(&self, queue: &str) -> Arc<Notify> {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(queue.to_owned()).or_default().clone()
+    }
+
+    fn wake(&self, queue: &str) {
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(notify) = map.get(queue) {
+            // A permit is kept when the worker is busy, so the next poll comes at once.
+            notify.notify_one();
+        }
+    }
+
+    /// Listens to apalis' insert notifications (its trigger sends `{job_type, id, run_at}` on
+    /// `apalis::job::insert` for tasks due now) until the pool closes; reconnects after errors.
+    async fn listen(self, pool: PgPool) {
+        #[derive(Deserialize)]
+        struct Inserted {
+            job_type: String,
+        }
+        loop {
+            let mut listener = match PgListener::connect_with(&pool).await {
+                Ok(listener) => listener,
+                Err(error) if pool.is_closed() => {
+                    tracing::debug!(%error, "job notifications stopped");
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for job notifications; polling only");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    continue;
+                }
+            };
+            if let Err(error) = listener.listen(INSERT_CHANNEL).await {
+                tracing::warn!(%error, "cannot listen for job notifications; polling only");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+            loop {
+                match listener.recv().await {
+                    Ok(notification) => {
+                        if let Ok(inserted) =
+                            serde_json::from_str::<Inserted>(notification.payload())
+                        {
+                            self.wake(&inserted.job_type);
+                        }
+                    }
+                    Err(error) => {
+                        if pool.is_closed() {
+                            return;
+                        }
+                        tracing::warn!(%error, "job notifications interrupted; reconnecting");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The channel apalis-postgres' insert trigger notifies.
+const INSERT_CHANNEL: &str = "apalis::job::insert";
 
 impl JobDatabase {
     /// Opens `database_url` (its own pool) and applies apalis' migrations.
@@ -151,7 +233,9 @@ impl JobDatabase {
                 .await?;
             // Takes sqlx' advisory lock, so instances starting together migrate once.
             PostgresStorage::migrations().run(&pool).await?;
-            Ok(Self::Postgres(pool))
+            let wakers = Wakers::default();
+            tokio::spawn(wakers.clone().listen(pool.clone()));
+            Ok(Self::Postgres(pool, wakers))
         } else {
             Err(Error::UnsupportedUrl)
         }
@@ -161,7 +245,7 @@ impl JobDatabase {
     pub fn backend(&self) -> &'static str {
         match self {
             Self::Sqlite(_) => "sqlite",
-            Self::Postgres(_) => "postgres",
+            Self::Postgres(..) => "postgres",
         }
     }
 }
@@ -184,6 +268,8 @@ impl<T> Clone for Storage<T> {
 /// One durable queue of `T` tasks: schedules delayed tasks and runs workers.
 pub struct JobQueue<T> {
     storage: Storage<T>,
+    /// Woken when a task due now is inserted (PostgreSQL's LISTEN/NOTIFY).
+    wake: Option<Arc<Notify>>,
     options: QueueOptions,
     /// Told of every failed attempt once its retry is stored (set once, shared by clones).
     on_failure: Arc<OnceLock<FailureHook<T>>>,
@@ -194,6 +280,7 @@ impl<T> Clone for JobQueue<T> {
     fn clone(&self) -> Self {
         Self {
             storage: self.storage.clone(),
+            wake: self.wake.clone(),
             options: self.options,
             on_failure: self.on_failure.clone(),
             kind: PhantomData,
@@ -233,18 +320,25 @@ const RESTART: Backoff = Backoff {
 impl<T: Job> JobQueue<T> {
     /// The queue of `T` tasks in `database`.
     pub fn open(database: &JobDatabase, options: QueueOptions) -> Self {
-        let storage = match database {
+        let (storage, wake) = match database {
             JobDatabase::Sqlite(pool) => {
                 let config = apalis_sqlite::Config::default().queue(T::QUEUE);
-                Storage::Sqlite(SqliteStorage::new(pool).with_config(config))
+                (
+                    Storage::Sqlite(SqliteStorage::new(pool).with_config(config)),
+                    None,
+                )
             }
-            JobDatabase::Postgres(pool) => {
+            JobDatabase::Postgres(pool, wakers) => {
                 let config = apalis_postgres::Config::default().queue(T::QUEUE);
-                Storage::Postgres(PostgresStorage::new(pool).with_config(config))
+                (
+                    Storage::Postgres(PostgresStorage::new(pool).with_config(config)),
+                    Some(wakers.for_queue(T::QUEUE)),
+                )
             }
         };
         Self {
             storage,
+            wake,
             options,
             on_failure: Arc::default(),
             kind: PhantomData,
@@ -370,14 +464,22 @@ impl<T: Job> JobQueue<T> {
             let result = match &self.storage {
                 Storage::Sqlite(storage) => {
                     WorkerBuilder::new(name.as_str())
-                        .backend(storage.clone().poll_with_strategy(Tick::new(interval)))
+                        .backend(
+                            storage
+                                .clone()
+                                .poll_with_strategy(Tick::new(interval, self.wake.clone())),
+                        )
                         .build(service)
                         .run_until(stop)
                         .await
                 }
                 Storage::Postgres(storage) => {
                     WorkerBuilder::new(name.as_str())
-                        .backend(storage.clone().poll_with_strategy(Tick::new(interval)))
+                        .backend(
+                            storage
+                                .clone()
+                                .poll_with_strategy(Tick::new(interval, self.wake.clone())),
+                        )
                         .build(service)
                         .run_until(stop)
                         .await
@@ -479,23 +581,40 @@ impl<T: Job> JobQueue<T> {
     }
 }
 
-/// Wakes the worker every `interval` so it fetches tasks that have come due.
-struct Tick(tokio::time::Interval);
+/// Wakes the worker every `interval` so it fetches tasks that have come due, and at once when
+/// `wake` is notified (a task due now was inserted).
+struct Tick {
+    ticks: tokio::time::Interval,
+    wake: Option<(Arc<Notify>, Pin<Box<OwnedNotified>>)>,
+}
 
 impl Tick {
-    fn new(interval: Duration) -> Self {
+    fn new(interval: Duration, wake: Option<Arc<Notify>>) -> Self {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Self(ticks)
+        Self {
+            ticks,
+            wake: wake.map(|notify| {
+                let notified = Box::pin(notify.clone().notified_owned());
+                (notify, notified)
+            }),
+        }
     }
 }
 
 impl PollStrategy for Tick {
     fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
-        // Poll until Pending, so the next tick is always registered with the waker.
+        // Poll until Pending, so the next tick and notification are always registered with
+        // the waker.
         let mut ticked = false;
-        while self.0.poll_tick(cx).is_ready() {
+        while self.ticks.poll_tick(cx).is_ready() {
             ticked = true;
+        }
+        if let Some((notify, notified)) = &mut self.wake {
+            while notified.as_mut().poll(cx).is_ready() {
+                ticked = true;
+                *notified = Box::pin(notify.clone().notified_owned());
+            }
         }
         if ticked {
             Poll::Ready(Some(()))

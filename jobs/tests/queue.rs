@@ -426,3 +426,39 @@ on_both!(
         worker.await.expect("worker ends");
     }
 );
+
+/// On PostgreSQL a task due now starts at once, by apalis' insert notification, not at the next
+/// poll: with a one-hour poll interval the second task could otherwise only run after an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_wakes_the_worker_on_insert() {
+    on_postgres(|url: String| async move {
+        let queue = RenewalQueue::connect_with(
+            &url,
+            QueueOptions {
+                poll_interval: Duration::from_secs(3600),
+                ..options()
+            },
+        )
+        .await
+        .expect("connect");
+        // The first task is found by the worker's first poll, at its start.
+        queue
+            .schedule(task("crt_first"), OffsetDateTime::now_utc())
+            .await
+            .expect("schedule");
+        let calls = Calls::default();
+        let (stop, shutdown) = watch::channel(false);
+        let worker = queue.run(recorder(calls.clone(), 0), shutdown);
+        all_done(&url, 1).await;
+        // The next poll is an hour away: only the notification can start this one.
+        queue
+            .schedule(task("crt_second"), OffsetDateTime::now_utc())
+            .await
+            .expect("schedule");
+        all_done(&url, 2).await;
+        assert_eq!(calls.lock().unwrap().len(), 2);
+        stop.send(true).expect("signal");
+        worker.await.expect("worker ends");
+    })
+    .await;
+}
