@@ -45,6 +45,8 @@ pub struct ServerConfig {
     #[serde(deserialize_with = "optional_addr")]
     pub admin_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
+    /// Orders (`POST /issue`, `POST .../renew`) per API token per minute; 0: unlimited.
+    pub orders_per_minute: u32,
 }
 
 /// Log line format.

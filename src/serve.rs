@@ -199,6 +199,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         accounts: accounts.clone(),
         orders: orders.clone(),
         webhooks: webhook_settings,
+        order_rate: Arc::new(api::order_rate::OrderRate::new(
+            config.server.orders_per_minute,
+        )),
     };
     let served = axum::serve(api_listener, api::router(state))
         .with_graceful_shutdown(shutdown_signal())

@@ -19,6 +19,8 @@ pub struct AppState {
     pub orders: Orders,
     /// `[webhooks]` as webhook creation checks targets with it.
     pub webhooks: scaivault_jobs::WebhookSettings,
+    /// `[server] orders_per_minute`, per token.
+    pub order_rate: Arc<crate::api::order_rate::OrderRate>,
 }
 
 /// The http-01 responder needs only the store, on the API listener as on its own listeners.

@@ -425,3 +425,47 @@ async fn readiness_reports_the_backend() {
     assert_eq!(body["backend"], "postgres");
     assert_eq!(body["checks"]["database"], "ok");
 }
+
+/// `[server] orders_per_minute` caps orders per API token: the next one is 429 `rate_limited`
+/// with `Retry-After`, before any other work; another token has its own allowance.
+#[tokio::test]
+async fn orders_per_minute_per_token() {
+    let (opts, _pg) = options(Db::Sqlite);
+    let service = Service::start(opts.env("SCAIVAULT_SERVER__ORDERS_PER_MINUTE", "2")).await;
+    let admin = service.client();
+    let order = json!({"account_id": "acme_missing", "domains": ["a.example.test"],
+                       "challenge_type": "http-01"});
+    for _ in 0..2 {
+        let (status, body) = admin.post("/v1/pki/acme/issue", &order).await;
+        assert_eq!(status, 404, "{body}");
+    }
+    let refused = admin
+        .raw(reqwest::Method::POST, "/v1/pki/acme/issue", Some(&order))
+        .await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    let body: Value = serde_json::from_str(&refused.body).expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    let retry_after: u64 = refused.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(body["error"]["details"]["retry_after"], retry_after);
+    // Renewals count too.
+    let (status, _) = admin
+        .post("/v1/pki/certificates/cert_missing/renew", &json!({}))
+        .await;
+    assert_eq!(status, 429);
+
+    let (status, created) = admin
+        .post(
+            "/v1/auth/tokens",
+            &json!({"name": "other", "scopes": ["pki:write"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let other = admin.with_token(created["token"].as_str().expect("token"));
+    let (status, body) = other.post("/v1/pki/acme/issue", &order).await;
+    assert_eq!(status, 404, "another token is not limited: {body}");
+}

@@ -118,9 +118,10 @@ pub async fn key(
 /// flight is returned instead of starting a second (`"joined": true`).
 pub async fn renew(
     State(state): State<AppState>,
-    _: Authorized<need::PkiWrite>,
+    caller: Authorized<need::PkiWrite>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    state.order_rate.admit(&caller.0.token_id)?;
     let (order, challenges, joined) = state.orders.renew(&id).await?;
     let mut answer = json!(order);
     answer["challenges"] = json!(challenges);

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod order_rate;
 pub mod orders;
 pub mod pagination;
 pub mod revoke;

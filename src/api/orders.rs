@@ -32,9 +32,10 @@ pub struct Issue {
 /// Starts an order; 202 with the pending order and each challenge to answer.
 pub async fn issue(
     State(state): State<AppState>,
-    _: Authorized<need::PkiWrite>,
+    caller: Authorized<need::PkiWrite>,
     ApiJson(body): ApiJson<Issue>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    state.order_rate.admit(&caller.0.token_id)?;
     let (order, challenges) = state
         .orders
         .issue(IssueRequest {
