@@ -338,10 +338,15 @@ impl Orders {
             ))
             .into());
         }
-        let versions = store.certificate_versions(certificate_id).await?;
-        let last = versions.first().ok_or_else(|| {
-            DomainError::Store(format!("certificate {certificate_id} has no version"))
-        })?;
+        // The current version (the one this renewal replaces), by its unique serial.
+        let last = store
+            .version_by_serial(&certificate.serial_number)
+            .await?
+            .ok_or_else(|| {
+                DomainError::Store(format!(
+                    "certificate {certificate_id} has no current version"
+                ))
+            })?;
         let csr_pem = if certificate.own_csr {
             store
                 .get_order(&last.order_id)

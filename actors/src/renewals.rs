@@ -176,10 +176,8 @@ impl Orders {
             return Ok(RenewalOutcome::Done);
         }
         let chain_pem = store
-            .certificate_versions(certificate_id)
+            .version_by_serial(&certificate.serial_number)
             .await?
-            .into_iter()
-            .next()
             .map(|v| v.chain_pem)
             .unwrap_or_default();
         let due = match ari_plan(
