@@ -187,7 +187,11 @@ async fn kill9_of_one_instance_hands_its_orders_to_the_other() {
     for _ in 0..6 {
         orders.push(issue(&env.a, &env.account_id, "http-01").await);
     }
-    // A drives the orders it placed: it holds their leases.
+    env.a.kill9();
+    let killed = Instant::now();
+    // A drove the orders it placed: the ones still unfinished at the kill keep A's leases
+    // until they expire, and B must take exactly those over. (Read after the kill: before it,
+    // A may still finish some.)
     let held_by_a: Vec<String> = orders
         .iter()
         .filter(|id| {
@@ -205,8 +209,6 @@ async fn kill9_of_one_instance_hands_its_orders_to_the_other() {
         !held_by_a.is_empty(),
         "A holds leases of orders in flight at the kill"
     );
-    env.a.kill9();
-    let killed = Instant::now();
     let api = env.b.client();
     for id in &orders {
         let done = wait_final(&api, id, ORDER_TIMEOUT).await;

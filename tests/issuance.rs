@@ -443,10 +443,25 @@ async fn kill9_with_orders_in_flight_then_restart_completes_all() {
         .without_token()
         .raw(reqwest::Method::GET, &well_known, None)
         .await;
-    assert_eq!(
-        (served.status, served.body.as_str()),
-        (200, challenge["key_authorization"].as_str().expect("ka"))
-    );
+    if served.status == 200 {
+        assert_eq!(
+            served.body.as_str(),
+            challenge["key_authorization"].as_str().expect("ka")
+        );
+    } else {
+        // Pebble's VA may already have validated the first order (its wait is random up to
+        // 3 s); tokens are answered only for unfinished orders, so then it must be final.
+        let (_, first) = env
+            .service
+            .client()
+            .get(&format!("/v1/pki/acme/orders/{}", ids[0]))
+            .await;
+        assert_eq!(
+            first["status"], "valid",
+            "an unfinished order's token answered {}",
+            served.status
+        );
+    }
     let unknown = env
         .service
         .client()
