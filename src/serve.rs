@@ -140,7 +140,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         let router = challenges::http01::router(store.clone());
         let stop = stop_rx.clone();
         tasks.spawn(async move {
-            let _ = axum::serve(listener, router)
+            let _ = axum::serve(no_delay(listener), router)
                 .with_graceful_shutdown(stopped(stop))
                 .await;
         });
@@ -203,7 +203,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             config.server.orders_per_minute,
         )),
     };
-    let served = axum::serve(api_listener, api::router(state))
+    let served = axum::serve(no_delay(api_listener), api::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     let _ = stop_tx.send(true);
@@ -247,4 +247,17 @@ async fn shutdown_signal() {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
     }
+}
+
+/// Accepted connections with `TCP_NODELAY`: a response written in more than one piece must not
+/// wait for the client's delayed ACK (40 ms on Linux) under Nagle's algorithm.
+fn no_delay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY");
+        }
+    })
 }

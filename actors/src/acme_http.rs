@@ -88,7 +88,7 @@ impl AcmeHttp {
             .https_only()
             .enable_http1()
             .enable_http2()
-            .build();
+            .wrap_connector(http_connector());
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self { client })
     }
@@ -116,6 +116,16 @@ pub async fn capture_retry_after<F: Future>(operation: F) -> F::Output {
 /// response was an error; `None` outside any scope.
 pub(crate) fn error_retry_after() -> Option<Duration> {
     ERROR_RETRY_AFTER.try_with(Cell::get).ok().flatten()
+}
+
+/// The TCP connector under TLS. `TCP_NODELAY` matters: a JWS POST is written in pieces, and
+/// with Nagle's algorithm each request waits for the peer's delayed ACK (40 ms on Linux),
+/// which made every ACME round trip on loopback cost ~40 ms instead of ~1 ms.
+fn http_connector() -> HttpConnector {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http
 }
 
 /// The hyper client, noting each response's error `Retry-After` in the task-local cell.

@@ -146,14 +146,22 @@ impl OrderActor {
         if record.status.is_final() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
+        // Each step's time since the drive began, at debug level: where an order's time goes.
+        let step = |name: &str| {
+            tracing::debug!(order = %record.id, step = name,
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "order step done");
+        };
         let account = ctx.accounts.client(&record.account_id).await?;
         let mut order = account
             .order(record.order_url.clone())
             .await
             .map_err(|err| classify(&record, err))?;
+        step("read order");
 
         if order.state().status == CaStatus::Pending {
             self.answer_challenges(&record, &mut order).await?;
+            step("challenges answered");
             self.fault(&record.id, "ready");
             // An order that turns invalid comes back as its problem document; the
             // authorizations say more precisely which domain failed and why.
@@ -162,6 +170,7 @@ impl OrderActor {
                 return Err(self.invalid(&record, &mut order).await);
             }
             polled.map_err(|err| classify(&record, err))?;
+            step("ready");
         }
         if order.state().status == CaStatus::Invalid {
             return Err(self.invalid(&record, &mut order).await);
@@ -171,10 +180,12 @@ impl OrderActor {
             self.fault(&record.id, "finalize");
             let csr = self.csr(&record).await?;
             self.progress(&record.id, OrderStatus::Processing).await?;
+            step("key and csr stored");
             order
                 .finalize_csr(&csr)
                 .await
                 .map_err(|err| classify(&record, err))?;
+            step("finalized");
         }
         self.fault(&record.id, "certificate");
         let polled = order.poll_certificate(&ctx.poll).await;
@@ -182,7 +193,9 @@ impl OrderActor {
             return Err(self.invalid(&record, &mut order).await);
         }
         let chain = polled.map_err(|err| classify(&record, err))?;
+        step("certificate downloaded");
         self.store_certificate(&record, &chain).await?;
+        step("certificate stored");
         self.settle_challenges(&record, &mut order).await;
         Ok(())
     }
@@ -674,13 +687,13 @@ fn classify(record: &OrderRecord, err: instant_acme::Error) -> Failure {
     }
 }
 
-/// The polling policy of order actors: 20 ms, then 30 % longer each time. A CA that answers in
+/// The polling policy of order actors: 5 ms, then 40 % longer each time. A CA that answers in
 /// milliseconds (a local one) is seen within a few ms of being done; one that validates for
-/// seconds (Let's Encrypt) costs about 15 polls in the first 3 s and much fewer after, and any
+/// seconds (Let's Encrypt) costs about 16 polls in the first 3 s and much fewer after, and any
 /// `Retry-After` it sends takes precedence (RFC 8555 §7.5.1: clients should honour it).
 pub fn default_poll() -> RetryPolicy {
     RetryPolicy::new()
-        .initial_delay(Duration::from_millis(20))
-        .backoff(1.3)
+        .initial_delay(Duration::from_millis(5))
+        .backoff(1.4)
         .timeout(Duration::from_secs(120))
 }
