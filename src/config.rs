@@ -93,6 +93,8 @@ impl fmt::Debug for SecurityConfig {
 #[serde(deny_unknown_fields)]
 pub struct AcmeConfig {
     pub extra_roots: Vec<PathBuf>,
+    /// ACME requests in flight to one CA at a time (1 or more).
+    pub max_concurrent_requests: usize,
 }
 
 /// `[challenges]`
@@ -281,8 +283,12 @@ impl Config {
             || url.starts_with("postgres://")
             || url.starts_with("postgresql://"))
         {
+            // Only the scheme: the rest of the URL may hold a password.
+            let scheme = url
+                .split_once(':')
+                .map_or(url.as_str(), |(scheme, _)| scheme);
             problems.push(format!(
-                "  database.url: {url:?} must start with sqlite:// or postgres://"
+                "  database.url: must start with sqlite:// or postgres:// (not {scheme:?})"
             ));
         }
         let token = &self.security.admin_token;
@@ -312,6 +318,9 @@ impl Config {
         }
         if self.webhooks.timeout.0.is_zero() {
             problems.push("  webhooks.timeout: must be greater than zero".into());
+        }
+        if self.acme.max_concurrent_requests == 0 {
+            problems.push("  acme.max_concurrent_requests: at least 1".into());
         }
         if self.webhooks.max_attempts == 0 {
             problems.push("  webhooks.max_attempts: at least 1".into());
@@ -530,6 +539,10 @@ mod tests {
                 .contains("renewal.before_expiry")
         );
         assert!(refusal(&[("SCAIVAULT_DATABASE__URL", "mysql://x")]).contains("database.url"));
+        assert!(
+            !refusal(&[("SCAIVAULT_DATABASE__URL", "mysql://u:hunter2@db")]).contains("hunter2"),
+            "a refused URL's password is not echoed"
+        );
         assert!(
             refusal(&[("SCAIVAULT_SECURITY__ADMIN_TOKEN", "short")])
                 .contains("security.admin_token")

@@ -34,7 +34,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         "database ready (migrations applied)"
     );
     let http = AcmeHttp::new(&config.acme.extra_roots)
-        .map_err(|err| format!("acme.extra_roots: {err}"))?;
+        .map_err(|err| format!("acme.extra_roots: {err}"))?
+        .with_requests_per_ca(config.acme.max_concurrent_requests);
     crate::bootstrap::ensure_admin_token(&store, &config.security.admin_token).await?;
     let accounts = Accounts::start(store.clone(), key.clone(), http)
         .await

@@ -11,16 +11,21 @@
 //! that [`capture_retry_after`] scopes around one account operation; [`Error::from_acme`] reads
 //! it back. Requests are awaited inline by instant-acme (nothing is spawned), so the cell seen by
 //! the client is the one of the operation that made the request.
+//!
+//! The same client times every request for the `scaivault_acme_request_duration_seconds`
+//! histogram, labelled with the endpoint kind ([`crate::acme_endpoint`]) and the CA's host.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::Request;
+use http_body_util::BodyExt as _;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -29,8 +34,10 @@ use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use tokio::sync::Semaphore;
 
 use crate::Error;
+use crate::acme_endpoint::{Endpoints, Payload};
 
 type Hyper = Client<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
 
@@ -38,6 +45,8 @@ type Hyper = Client<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
 #[derive(Clone)]
 pub struct AcmeHttp {
     client: Hyper,
+    endpoints: Endpoints,
+    limits: CaLimits,
 }
 
 impl std::fmt::Debug for AcmeHttp {
@@ -90,13 +99,29 @@ impl AcmeHttp {
             .enable_http2()
             .wrap_connector(http_connector());
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            endpoints: Endpoints::default(),
+            limits: CaLimits::new(DEFAULT_REQUESTS_PER_CA),
+        })
+    }
+
+    /// At most `requests` ACME requests in flight to one CA (by host and port) at a time,
+    /// whatever the number of orders: a thousand orders placed at once queue here instead of
+    /// opening a thousand connections to the CA (`[acme] max_concurrent_requests`).
+    pub fn with_requests_per_ca(mut self, requests: usize) -> Self {
+        self.limits = CaLimits::new(requests);
+        self
     }
 
     /// A boxed client for one instant-acme account; it records error responses' `Retry-After`
     /// for [`capture_retry_after`].
     pub fn client(&self) -> Box<dyn HttpClient> {
-        Box::new(RetryAfterRecorder(self.client.clone()))
+        Box::new(RetryAfterRecorder(
+            self.client.clone(),
+            self.endpoints.clone(),
+            self.limits.clone(),
+        ))
     }
 }
 
@@ -128,17 +153,90 @@ fn http_connector() -> HttpConnector {
     http
 }
 
-/// The hyper client, noting each response's error `Retry-After` in the task-local cell.
-struct RetryAfterRecorder(Hyper);
+/// The hyper client, noting each response's error `Retry-After` in the task-local cell and
+/// timing each request.
+struct RetryAfterRecorder(Hyper, Endpoints, CaLimits);
+
+/// Requests in flight per CA when `[acme] max_concurrent_requests` is not set.
+pub const DEFAULT_REQUESTS_PER_CA: usize = 32;
+
+/// One semaphore per CA authority (`host:port`), created on first use.
+#[derive(Clone)]
+struct CaLimits {
+    per_ca: usize,
+    semaphores: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+impl CaLimits {
+    fn new(per_ca: usize) -> Self {
+        Self {
+            per_ca: per_ca.max(1),
+            semaphores: Arc::default(),
+        }
+    }
+
+    fn of(&self, ca: &str) -> Arc<Semaphore> {
+        let mut map = self
+            .semaphores
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(ca.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_ca)))
+            .clone()
+    }
+}
 
 impl HttpClient for RetryAfterRecorder {
     fn request(
         &self,
         req: Request<BodyWrapper<Bytes>>,
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
-        let inner = HttpClient::request(&self.0, req);
+        let (client, endpoints, limits) = (self.0.clone(), self.1.clone(), self.2.clone());
         Box::pin(async move {
-            let response = inner.await?;
+            // The request body (a JWS, or nothing) and the response body (small JSON or a PEM
+            // chain, which instant-acme reads whole anyway) are buffered here, so the endpoint
+            // can be told from them and the time covers the whole exchange.
+            let (parts, body) = req.into_parts();
+            let body = match body.collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(never) => match never {},
+            };
+            let (method, uri) = (parts.method.clone(), parts.uri.clone());
+            let payload = Payload::of(&method, &body);
+            let req = Request::from_parts(parts, BodyWrapper::from(body.to_vec()));
+            let ca = uri.authority().map_or("", |a| a.as_str()).to_owned();
+            // Held until the response body is read; the wait for it is not the CA's latency.
+            let _permit = limits
+                .of(&ca)
+                .acquire_owned()
+                .await
+                .map_err(|err| instant_acme::Error::Other(Box::new(err)))?;
+            let started = Instant::now();
+            let mut response = match HttpClient::request(&client, req).await {
+                Ok(response) => response,
+                Err(err) => {
+                    let endpoint =
+                        endpoints.classify(&method, &uri.to_string(), payload, None, b"");
+                    scaivault_domain::metrics::observe_acme_request(
+                        endpoint,
+                        &ca,
+                        started.elapsed(),
+                    );
+                    return Err(err);
+                }
+            };
+            let bytes = response.body.into_bytes().await;
+            let took = started.elapsed();
+            let bytes = bytes.map_err(instant_acme::Error::Other)?;
+            let content_type = response
+                .parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            let endpoint =
+                endpoints.classify(&method, &uri.to_string(), payload, content_type, &bytes);
+            scaivault_domain::metrics::observe_acme_request(endpoint, &ca, took);
+            response.body = Box::new(bytes);
             let retry_after = if response.parts.status.as_u16() >= 400 {
                 response
                     .parts

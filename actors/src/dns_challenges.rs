@@ -118,6 +118,7 @@ impl DnsSupport {
                 .wait_for(target, value)
                 .await
                 .map_err(|err| PublishError::Propagation(domain.clone(), err))?;
+            scaivault_domain::metrics::observe_dns_propagation(took);
             tracing::info!(order = %order_id, name = %target, took_ms = took.as_millis() as u64,
                 "dns-01 TXT record served by every authoritative nameserver");
             Ok::<_, PublishError>(())

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod accounts;
+mod acme_endpoint;
 pub mod acme_http;
 pub mod dns;
 pub mod dns_challenges;

@@ -212,6 +212,7 @@ impl OrderActor {
         let wanted = acme_challenge_type(record.challenge_type);
         let mut to_ready = Vec::new();
         let mut txt = Vec::new();
+        let mut refused = Vec::new();
         let mut authorizations = order.authorizations();
         while let Some(authorization) = authorizations.next().await {
             let mut authorization = authorization.map_err(|err| classify(record, err))?;
@@ -253,16 +254,62 @@ impl OrderActor {
             if !to_ready.contains(&domain) {
                 continue;
             }
-            if let Some(mut challenge) = authorization.challenge(wanted.clone()) {
-                challenge
-                    .set_ready()
-                    .await
-                    .map_err(|err| classify(record, err))?;
+            if let Some(mut challenge) = authorization.challenge(wanted.clone())
+                && let Err(err) = challenge.set_ready().await
+            {
+                refused.push((domain, err));
+                continue;
             }
             self.ctx
                 .store
                 .set_challenge_status(&record.id, &domain, "processing", None)
                 .await?;
+        }
+        if !refused.is_empty() {
+            self.recheck_refused(record, order, refused).await?;
+        }
+        Ok(())
+    }
+
+    /// A challenge the CA refused to mark ready may have been answered already, by a run that a
+    /// crash interrupted after the CA accepted `set_ready` but before anything was recorded: a
+    /// CA may keep such a challenge `pending` while it validates (Pebble 2.4 does), so the
+    /// resumed run asks again, and once validation has ended the CA refuses (`malformed`,
+    /// RFC 8555 §7.5.1: only a pending challenge can be responded to). Found by
+    /// tests/crash_loop.rs. Only a refusal of a challenge that is still pending ends the order;
+    /// for the others the order poll that follows reports how validation went.
+    async fn recheck_refused(
+        &self,
+        record: &OrderRecord,
+        order: &mut instant_acme::Order,
+        mut refused: Vec<(String, instant_acme::Error)>,
+    ) -> Result<(), Failure> {
+        let wanted = acme_challenge_type(record.challenge_type);
+        let mut authorizations = order.authorizations();
+        while let Some(authorization) = authorizations.next().await {
+            let mut authorization = authorization.map_err(|err| classify(record, err))?;
+            let domain = authorization.identifier().to_string();
+            if let Some(at) = refused.iter().position(|(d, _)| *d == domain) {
+                // The order caches each authorization as first read: ask the CA again.
+                let now = authorization
+                    .refresh()
+                    .await
+                    .map_err(|err| classify(record, err))?;
+                let still_pending = now.status == AuthorizationStatus::Pending
+                    && now
+                        .challenges
+                        .iter()
+                        .any(|c| c.r#type == wanted && c.status == ChallengeStatus::Pending);
+                if still_pending {
+                    return Err(classify(record, refused.swap_remove(at).1));
+                }
+                tracing::info!(order = %record.id, domain = %domain,
+                    "challenge already answered by an interrupted run");
+                self.ctx
+                    .store
+                    .set_challenge_status(&record.id, &domain, "processing", None)
+                    .await?;
+            }
         }
         Ok(())
     }

@@ -210,6 +210,7 @@ impl Orders {
         match done.status {
             OrderStatus::Valid => {
                 tracing::info!(certificate = %certificate_id, order = %order.id, "certificate renewed");
+                scaivault_domain::metrics::RENEWALS_SUCCEEDED.inc();
                 Ok(RenewalOutcome::Done)
             }
             status => Err(RenewalFailure::from(match done.error {
@@ -305,10 +306,15 @@ impl Orders {
     /// Gives every valid, automatically renewed certificate that has no live renewal task one
     /// at its `renew_at` (at once when that has passed): seeded or imported certificates, and a
     /// task lost between storing a version and scheduling its renewal. Returns how many.
+    ///
+    /// One insert per batch of gaps ([`scaivault_domain::Store::insert_renewal_tasks`]) rather
+    /// than one push per certificate: the service answers only after this, and with 100,000
+    /// certificates one push each kept it from starting for minutes (BENCHMARKS.md). A gap has
+    /// no live task by definition, so there is nothing to retire as `schedule` would.
     pub async fn schedule_missing_renewals(&self) -> Result<usize, Error> {
-        let Some(scheduler) = self.ctx().scheduler.clone() else {
+        if self.ctx().scheduler.is_none() {
             return Ok(0);
-        };
+        }
         const BATCH: u32 = 1000;
         let mut after = String::new();
         let mut scheduled = 0;
@@ -318,17 +324,8 @@ impl Orders {
                 return Ok(scheduled);
             };
             after = last.certificate_id.clone();
-            for gap in &gaps {
-                match scheduler
-                    .schedule(&gap.certificate_id, gap.version, gap.renew_at)
-                    .await
-                {
-                    Ok(()) => scheduled += 1,
-                    Err(err) => {
-                        tracing::error!(certificate = %gap.certificate_id, error = %err, "cannot schedule a renewal")
-                    }
-                }
-            }
+            let stored = self.ctx().store.insert_renewal_tasks(&gaps).await?;
+            scheduled += usize::try_from(stored).unwrap_or(usize::MAX);
         }
     }
 }

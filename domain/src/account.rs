@@ -12,7 +12,7 @@ use crate::provider::{Environment, Provider, ProviderStatus};
 use crate::{Error, Result};
 
 /// An account's state, as RFC 8555 §7.1.2 names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountStatus {
     Active,
@@ -39,7 +39,7 @@ impl AccountStatus {
 }
 
 /// A registered ACME account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AccountRecord {
     pub id: String,
     pub name: String,

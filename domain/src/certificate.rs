@@ -8,7 +8,7 @@ use crate::order::ChallengeType;
 use crate::pki::KeyType;
 
 /// A certificate's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CertificateStatus {
     Valid,
@@ -38,7 +38,7 @@ impl CertificateStatus {
 }
 
 /// A managed certificate: what to issue and renew, and where its current version stands.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CertificateRecord {
     pub id: String,
     pub account_id: String,
@@ -65,7 +65,7 @@ pub struct CertificateRecord {
 }
 
 /// One issued certificate of a managed certificate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CertificateVersion {
     #[serde(skip)]
     pub certificate_id: String,
@@ -87,6 +87,9 @@ pub struct CertificateVersion {
     /// When, why and how the version was revoked (`revoked_at`, `revocation_reason`,
     /// `revoked_via_acme`); `None` unless its status is `revoked`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    // A flattened Option reads to utoipa as "these fields or null"; the API document adds the
+    // three fields as optional properties instead (src/api/openapi.rs).
+    #[schema(ignore)]
     pub revocation: Option<crate::revocation::VersionRevocation>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

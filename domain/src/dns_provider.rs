@@ -118,7 +118,7 @@ pub fn validate_config(kind: &str, config: &BTreeMap<String, String>) -> Result<
 }
 
 /// A configured DNS provider.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DnsProviderRecord {
     pub id: String,
     pub name: String,
@@ -159,7 +159,7 @@ mod tests {
 }
 
 /// A TXT record an order wrote, and where its removal stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DnsChallengeRecord {
     #[serde(skip)]
     pub order_id: String,

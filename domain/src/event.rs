@@ -18,7 +18,7 @@ pub const TYPES: [&str; 6] = [
 ];
 
 /// One event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: String,
     #[serde(rename = "type")]

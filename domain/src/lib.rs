@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod lease;
+pub mod metrics;
 pub mod order;
 pub mod pki;
 pub mod provider;

@@ -14,7 +14,7 @@ use crate::pki::KeyType;
 use crate::{Error, Result};
 
 /// How domain control is proven (RFC 8555 §8.3, §8.4; RFC 8737).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ChallengeType {
     #[serde(rename = "http-01")]
     Http01,
@@ -58,7 +58,7 @@ impl FromStr for ChallengeType {
 }
 
 /// An order's status, as the API shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderStatus {
     Pending,
@@ -128,7 +128,7 @@ impl FromStr for OrderStatus {
 
 /// Why an order failed: a stable code and a message naming the domain, the challenge and the
 /// CA's problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderError {
     pub code: String,
     pub message: String,
@@ -144,7 +144,7 @@ impl OrderError {
 }
 
 /// An order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderRecord {
     #[serde(rename = "order_id")]
     pub id: String,
@@ -177,7 +177,7 @@ pub struct OrderRecord {
 }
 
 /// One identifier's challenge in an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChallengeRecord {
     #[serde(skip)]
     pub order_id: String,

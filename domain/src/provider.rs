@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// A provider name as callers send it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Letsencrypt,
@@ -25,7 +25,7 @@ pub enum Provider {
 }
 
 /// A provider's environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     Production,
@@ -33,7 +33,7 @@ pub enum Environment {
 }
 
 /// Whether a provider can still be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderStatus {
     Active,

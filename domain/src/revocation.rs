@@ -25,7 +25,7 @@ use crate::{Error, Result, timestamp};
 /// may give. `certificateHold` (6), `removeFromCRL` (8), `privilegeWithdrawn` (9) and
 /// `aACompromise` (10) are for CAs and attribute authorities, not for a subscriber's request
 /// (RFC 8555 §7.6 lets a CA refuse them with `badRevocationReason`), so they are not offered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RevocationReason {
     Unspecified,
@@ -100,7 +100,7 @@ impl FromStr for RevocationReason {
 }
 
 /// When, why and how a certificate version was revoked; shown with the version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VersionRevocation {
     #[serde(rename = "revoked_at", with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,

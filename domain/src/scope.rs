@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 /// What a token may do. Scopes are independent: `admin` does not imply `pki:keys`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum Scope {
     #[serde(rename = "pki:read")]
     PkiRead,

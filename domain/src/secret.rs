@@ -12,7 +12,7 @@ pub const MAX_PATH_LEN: usize = 512;
 pub const MAX_VALUE_LEN: usize = 64 * 1024;
 
 /// A stored secret; `sealed` holds the value sealed under [`aad`] of the path.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SecretRecord {
     pub path: String,
     #[serde(skip)]

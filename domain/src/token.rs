@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use crate::scope::Scope;
 
 /// A stored API token (never its value).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenRecord {
     pub id: String,
     pub name: String,

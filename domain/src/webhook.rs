@@ -27,7 +27,7 @@ pub const SECRET_MAX: usize = 256;
 
 /// A webhook subscription. The secret is not part of it: it is stored sealed beside it and never
 /// read back through the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WebhookRecord {
     pub id: String,
     pub url: String,
@@ -113,7 +113,7 @@ pub fn generate_secret() -> String {
 }
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Not yet accepted by the receiver; an attempt is queued.
@@ -157,7 +157,7 @@ impl FromStr for DeliveryStatus {
 }
 
 /// One event for one webhook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeliveryRecord {
     pub id: String,
     pub webhook_id: String,
@@ -185,7 +185,7 @@ pub struct DeliveryRecord {
 }
 
 /// One attempt at a delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeliveryAttempt {
     #[serde(skip)]
     pub delivery_id: String,

@@ -138,6 +138,7 @@ pub fn start_worker(
     renewals
         .queue
         .on_failure(move |failed: FailedAttempt<RenewalTask>| {
+            scaivault_domain::metrics::RENEWALS_FAILED.inc();
             let orders = reporter.clone();
             tokio::spawn(async move {
                 orders

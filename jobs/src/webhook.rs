@@ -331,9 +331,15 @@ impl Webhooks {
             Ok(()) => tracing::info!(delivery = %delivery.id, webhook = %webhook.id,
                 event = %delivery.event_type, attempt = number, status = record.status_code,
                 "webhook delivered"),
-            Err(error) => tracing::warn!(delivery = %delivery.id, webhook = %webhook.id,
-                event = %delivery.event_type, attempt = number, %error, gave_up = last,
-                "webhook delivery attempt failed"),
+            Err(error) => {
+                tracing::warn!(delivery = %delivery.id, webhook = %webhook.id,
+                    event = %delivery.event_type, attempt = number, %error, gave_up = last,
+                    "webhook delivery attempt failed");
+                scaivault_domain::metrics::WEBHOOK_FAILURES.inc();
+                if last {
+                    scaivault_domain::metrics::WEBHOOK_GIVEN_UP.inc();
+                }
+            }
         }
         result
     }

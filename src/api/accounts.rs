@@ -14,24 +14,38 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
     name: String,
+    #[schema(value_type = scaivault_domain::provider::Provider)]
     provider: String,
+    #[schema(value_type = Option<scaivault_domain::provider::Environment>)]
     environment: Option<String>,
     email: String,
     directory_url: Option<String>,
     eab: Option<EabInput>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EabInput {
     kid: String,
     hmac_key: String,
 }
 
+#[utoipa::path(
+    post, path = "/v1/pki/acme/accounts", operation_id = "register_account", tag = "acme", security(("bearer" = ["pki:write"])),
+    request_body = Register,
+    responses(
+        (status = 201, description = "Registered at the CA", body = scaivault_domain::account::AccountRecord),
+        (status = 400, description = "`invalid_request` (`details.field`), `provider_discontinued`, `eab_required`, or `ca_rejected` (`details.ca_problem`)", body = super::openapi::ErrorBody),
+        (status = 409, description = "`conflict`", body = super::openapi::ErrorBody),
+        (status = 429, description = "`backend_rate_limited`: the CA's or the local rate limit (`Retry-After`)", body = super::openapi::ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the account actors are not running (`Retry-After`)", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn register(
     State(state): State<AppState>,
     _: Authorized<need::PkiWrite>,
@@ -56,6 +70,10 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(json!(record))))
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/acme/accounts", operation_id = "list_accounts", tag = "acme", security(("bearer" = ["pki:read"])),
+    responses((status = 200, description = "Every account", body = super::openapi::answers::AccountList)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::PkiRead>,
@@ -64,6 +82,14 @@ pub async fn list(
     Ok(Json(json!({ "accounts": accounts })))
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/acme/accounts/{id}", operation_id = "get_account", tag = "acme", security(("bearer" = ["pki:read"])),
+    params(("id" = String, Path, description = "Account id (`acme_...`)")),
+    responses(
+        (status = 200, description = "The account", body = scaivault_domain::account::AccountRecord),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<need::PkiRead>,
@@ -77,6 +103,19 @@ pub async fn get(
     Ok(Json(json!(record)))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/pki/acme/accounts/{id}", operation_id = "deactivate_account", tag = "acme", security(("bearer" = ["pki:write"])),
+    params(("id" = String, Path, description = "Account id (`acme_...`)")),
+    responses(
+        (status = 200, description = "Deactivated at the CA and here", body = scaivault_domain::account::AccountRecord),
+        (status = 400, description = "`ca_rejected`: the CA refused (`details.ca_problem`)", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`conflict`: already deactivated", body = super::openapi::ErrorBody),
+        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = super::openapi::ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::openapi::ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::openapi::ErrorBody),
+    ),
+)]
 /// Deactivates the account at the CA (RFC 8555 §7.3.6) and marks it deactivated here; the
 /// record stays, so certificates issued through it keep their history.
 pub async fn deactivate(
@@ -88,6 +127,10 @@ pub async fn deactivate(
     Ok(Json(json!(record)))
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/acme/providers", operation_id = "list_providers", tag = "acme", security(("bearer" = ["pki:read"])),
+    responses((status = 200, description = "Every provider with its directory URLs and status", body = super::openapi::answers::ProviderList)),
+)]
 pub async fn providers(_: Authorized<need::PkiRead>) -> ApiResult<Json<Value>> {
     let providers: Vec<Value> = PROVIDERS
         .iter()

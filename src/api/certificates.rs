@@ -17,13 +17,22 @@ use super::extract::{ApiPath, ApiQuery};
 use super::pagination::{Cursor, Page};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListCertificates {
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/certificates", operation_id = "list_certificates", tag = "certificates", security(("bearer" = ["pki:read"])),
+    params(ListCertificates),
+    responses(
+        (status = 200, description = "A page of managed certificates, newest first", body = super::openapi::answers::CertificateList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::PkiRead>,
@@ -46,6 +55,14 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/certificates/{id}", operation_id = "get_certificate", tag = "certificates", security(("bearer" = ["pki:read"])),
+    params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
+    responses(
+        (status = 200, description = "The certificate with its versions", body = super::openapi::answers::CertificateDetail),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<need::PkiRead>,
@@ -68,6 +85,14 @@ pub async fn get(
     Ok(Json(answer))
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/certificates/{id}/pem", operation_id = "get_certificate_pem", tag = "certificates", security(("bearer" = ["pki:read"])),
+    params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
+    responses(
+        (status = 200, description = "The current chain, leaf first", content_type = "application/x-pem-file", body = String),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 /// The current chain, leaf first.
 pub async fn pem(
     State(state): State<AppState>,
@@ -88,6 +113,15 @@ pub async fn pem(
         .into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/certificates/{id}/key", operation_id = "get_certificate_key", tag = "certificates", security(("bearer" = ["pki:keys"])),
+    params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
+    responses(
+        (status = 200, description = "The current private key, PKCS#8 PEM", content_type = "application/x-pem-file", body = String),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`no_private_key`: issued from the caller's CSR", body = super::openapi::ErrorBody),
+    ),
+)]
 /// The current private key (PKCS#8 PEM). Refused when the caller supplied the CSR: then the
 /// service never had the key.
 pub async fn key(
@@ -114,6 +148,19 @@ pub async fn key(
         .into_response())
 }
 
+#[utoipa::path(
+    post, path = "/v1/pki/certificates/{id}/renew", operation_id = "renew_certificate", tag = "certificates", security(("bearer" = ["pki:write"])),
+    params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
+    responses(
+        (status = 202, description = "The renewal order (`joined` when one was already in flight)", body = super::openapi::answers::RenewalOrder),
+        (status = 400, description = "`ca_rejected` (`details.ca_problem`)", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`conflict`: e.g. the account is deactivated", body = super::openapi::ErrorBody),
+        (status = 429, description = "`rate_limited` or `backend_rate_limited` (`Retry-After`)", body = super::openapi::ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::openapi::ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::openapi::ErrorBody),
+    ),
+)]
 /// Renews now (also with auto_renew off): 202 with the renewal order; a renewal already in
 /// flight is returned instead of starting a second (`"joined": true`).
 pub async fn renew(

@@ -17,7 +17,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProvider {
     name: String,
@@ -27,6 +27,15 @@ pub struct CreateProvider {
     config: BTreeMap<String, Value>,
 }
 
+#[utoipa::path(
+    post, path = "/v1/pki/dns-providers", operation_id = "create_dns_provider", tag = "dns-providers", security(("bearer" = ["admin"])),
+    request_body = CreateProvider,
+    responses(
+        (status = 201, description = "Created", body = scaivault_domain::dns_provider::DnsProviderRecord),
+        (status = 400, description = "`invalid_request`: bad name, type or config (`details.field`)", body = super::openapi::ErrorBody),
+        (status = 409, description = "`conflict`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Authorized<need::Admin>,
@@ -59,6 +68,10 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!(record))))
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/dns-providers", operation_id = "list_dns_providers", tag = "dns-providers", security(("bearer" = ["admin"])),
+    responses((status = 200, description = "Every DNS provider", body = super::openapi::answers::DnsProviderList)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
@@ -67,6 +80,14 @@ pub async fn list(
     Ok(Json(json!({ "dns_providers": providers })))
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/dns-providers/{id}", operation_id = "get_dns_provider", tag = "dns-providers", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "DNS provider id (`dnsp_...`)")),
+    responses(
+        (status = 200, description = "The DNS provider", body = scaivault_domain::dns_provider::DnsProviderRecord),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
@@ -80,6 +101,15 @@ pub async fn get(
     Ok(Json(json!(provider)))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/pki/dns-providers/{id}", operation_id = "delete_dns_provider", tag = "dns-providers", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "DNS provider id (`dnsp_...`)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`conflict`: an order in flight uses it", body = super::openapi::ErrorBody),
+    ),
+)]
 /// 409 while an order in flight uses the provider (its records must still be removed).
 pub async fn delete(
     State(state): State<AppState>,

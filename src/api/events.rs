@@ -16,7 +16,8 @@ use super::extract::ApiQuery;
 use super::pagination::{Cursor, Page};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListEvents {
     #[serde(rename = "type")]
@@ -27,6 +28,14 @@ pub struct ListEvents {
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/events", operation_id = "list_events", tag = "events", security(("bearer" = ["pki:read"])),
+    params(ListEvents),
+    responses(
+        (status = 200, description = "A page of events, oldest first", body = super::openapi::answers::EventList),
+        (status = 400, description = "`invalid_request`: bad type, since, limit or cursor", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::PkiRead>,

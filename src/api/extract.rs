@@ -25,13 +25,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::JsonDataError(err) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
+        JsonRejection::JsonDataError(err) => shape_error(
             format!(
                 "the body does not match the expected shape: {}",
                 err.body_text()
             ),
+            JSON_DATA_PREFIX,
         ),
         JsonRejection::JsonSyntaxError(err) => ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -89,12 +88,94 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| ApiQuery(value))
-            .map_err(|rejection: QueryRejection| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    rejection.body_text(),
-                )
-            })
+            .map_err(|rejection: QueryRejection| shape_error(rejection.body_text(), QUERY_PREFIX))
+    }
+}
+
+/// How axum introduces a serde error in a JSON body, and in a query string.
+const JSON_DATA_PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
+const QUERY_PREFIX: &str = "Failed to deserialize query string: ";
+
+/// `invalid_request` for input of the wrong shape, naming the field (`details.field`) when the
+/// error does: axum reports serde errors as `<prefix><path>: <problem>` (the path from
+/// `serde_path_to_error`, e.g. `domains`, `events[0]`, `eab.hmac_key`, or an unknown field's
+/// name), which is what a caller needs to fix the request. Anything else (no path, or a position
+/// in a body that is not an object) leaves `details` out rather than guess.
+fn shape_error(message: String, prefix: &str) -> ApiError {
+    let field = message
+        .split_once(prefix)
+        .and_then(|(_, rest)| rest.split_once(": "))
+        .map(|(path, _)| path)
+        .filter(|path| {
+            path.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && path
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'[' | b']'))
+        })
+        .map(str::to_owned);
+    match field {
+        Some(field) => ApiError::invalid(&field, message),
+        None => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(message: &str, prefix: &str) -> Option<String> {
+        shape_error(message.to_owned(), prefix)
+            .details
+            .and_then(|d| d["field"].as_str().map(str::to_owned))
+    }
+
+    #[test]
+    fn shape_errors_name_the_field_when_serde_does() {
+        let json = |rest: &str| format!("the body does not match: {JSON_DATA_PREFIX}{rest}");
+        assert_eq!(
+            field(
+                &json(
+                    "domains: invalid type: string \"a\", expected a sequence at line 1 column 9"
+                ),
+                JSON_DATA_PREFIX
+            ),
+            Some("domains".into())
+        );
+        assert_eq!(
+            field(
+                &json("eab.hmac_key: invalid type: integer `1`, expected a string"),
+                JSON_DATA_PREFIX
+            ),
+            Some("eab.hmac_key".into())
+        );
+        assert_eq!(
+            field(
+                &json("colour: unknown field `colour`, expected `value`"),
+                JSON_DATA_PREFIX
+            ),
+            Some("colour".into())
+        );
+        assert_eq!(
+            field(
+                &json("events[0]: invalid type: integer `1`"),
+                JSON_DATA_PREFIX
+            ),
+            Some("events[0]".into())
+        );
+        assert_eq!(
+            field(&json("[0]: invalid type: sequence"), JSON_DATA_PREFIX),
+            None
+        );
+        assert_eq!(field(&json("missing field `name`"), JSON_DATA_PREFIX), None);
+        assert_eq!(
+            field(
+                &format!("{QUERY_PREFIX}limit: invalid digit found in string"),
+                QUERY_PREFIX
+            ),
+            Some("limit".into())
+        );
+        assert_eq!(field("something else: entirely", QUERY_PREFIX), None);
     }
 }

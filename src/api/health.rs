@@ -7,11 +7,22 @@ use serde_json::{Value, json};
 
 use crate::state::AppState;
 
+#[utoipa::path(
+    get, path = "/healthz", operation_id = "healthz", tag = "probes",
+    responses((status = 200, description = "The process is up", body = super::openapi::answers::Health)),
+)]
 /// The process is up and serving HTTP.
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+#[utoipa::path(
+    get, path = "/readyz", operation_id = "readyz", tag = "probes",
+    responses(
+        (status = 200, description = "Ready", body = super::openapi::answers::Readiness),
+        (status = 503, description = "The database or the actors are down", body = super::openapi::answers::Readiness),
+    ),
+)]
 /// The database answers and the actor system runs; 503 otherwise, naming what is down.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = match state.store.ping().await {

@@ -9,9 +9,12 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod metrics;
+pub mod openapi;
 pub mod order_rate;
 pub mod orders;
 pub mod pagination;
+pub mod request_id;
 pub mod revoke;
 pub mod secrets;
 pub mod tokens;
@@ -19,11 +22,9 @@ pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{Request, StatusCode};
 use axum::routing::{get, post};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::trace::TraceLayer;
 
 use self::error::ApiError;
@@ -32,24 +33,13 @@ use crate::state::AppState;
 /// Largest accepted request body. A CSR or a 100-domain order fits many times over.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Request ids: 16 random hex digits unless the caller sent an `x-request-id`.
-#[derive(Clone, Copy)]
-struct RandomRequestId;
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let id = hex::encode(scaivault_domain::ids::random_bytes(8));
-        id.parse().ok().map(RequestId::new)
-    }
-}
-
-/// The whole API router.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// Every route, without state: the OpenAPI test reads the route table from it. A route added
+/// here must be documented in [`openapi::ApiDoc`] (`openapi::tests` fails otherwise).
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
         .route("/v1/auth/tokens", post(tokens::create).get(tokens::list))
         .route(
             "/v1/auth/tokens/{id}",
@@ -96,6 +86,12 @@ pub fn router(state: AppState) -> Router {
             crate::challenges::http01::PATH,
             get(crate::challenges::http01::respond),
         )
+        .route("/v1/openapi.json", get(openapi::document))
+}
+
+/// The whole API router.
+pub fn router(state: AppState) -> Router {
+    let api = routes()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -103,22 +99,17 @@ pub fn router(state: AppState) -> Router {
 
     api.layer(
         TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
             tracing::info_span!(
                 "request",
-                id = %id,
+                request_id = %request_id::of(request),
                 method = %request.method(),
                 path = %request.uri().path(),
                 token = tracing::field::Empty,
             )
         }),
     )
-    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-    .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+    .layer(PropagateRequestIdLayer::new(request_id::HEADER))
+    .layer(axum::middleware::map_request(request_id::assign))
 }
 
 async fn not_found() -> ApiError {

@@ -16,19 +16,34 @@ use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pagination::{Cursor, Page};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Issue {
     account_id: String,
     domains: Vec<String>,
+    #[schema(value_type = scaivault_domain::order::ChallengeType)]
     challenge_type: String,
     auto_renew: Option<bool>,
     dns_provider_id: Option<String>,
+    #[schema(value_type = Option<scaivault_domain::pki::key_type::KeyType>)]
     key_type: Option<String>,
     csr: Option<String>,
     profile: Option<String>,
 }
 
+#[utoipa::path(
+    post, path = "/v1/pki/acme/issue", operation_id = "issue", tag = "acme", security(("bearer" = ["pki:write"])),
+    request_body = Issue,
+    responses(
+        (status = 202, description = "The order was placed; answer its challenges", body = super::openapi::answers::OrderWithChallenges),
+        (status = 400, description = "`invalid_request` (`details.field`) or `ca_rejected` (`details.ca_problem`)", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such account or DNS provider", body = super::openapi::ErrorBody),
+        (status = 409, description = "`conflict`: e.g. the account is deactivated", body = super::openapi::ErrorBody),
+        (status = 429, description = "`rate_limited` (orders per minute per token) or `backend_rate_limited` (the CA's); `Retry-After`", body = super::openapi::ErrorBody),
+        (status = 502, description = "`backend_error`: the CA or the DNS provider failed", body = super::openapi::ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::openapi::ErrorBody),
+    ),
+)]
 /// Starts an order; 202 with the pending order and each challenge to answer.
 pub async fn issue(
     State(state): State<AppState>,
@@ -54,14 +69,24 @@ pub async fn issue(
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListOrders {
+    #[param(value_type = Option<scaivault_domain::order::OrderStatus>)]
     status: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/acme/orders", operation_id = "list_orders", tag = "acme", security(("bearer" = ["pki:read"])),
+    params(ListOrders),
+    responses(
+        (status = 200, description = "A page of orders, newest first", body = super::openapi::answers::OrderList),
+        (status = 400, description = "`invalid_request`: bad status, limit or cursor", body = super::openapi::ErrorBody),
+    ),
+)]
 /// Orders, newest first, `limit` (default 50, at most 100) per page; `next_cursor` continues.
 pub async fn list(
     State(state): State<AppState>,
@@ -92,6 +117,14 @@ pub async fn list(
     Ok(Json(json!({ "orders": orders, "next_cursor": next })))
 }
 
+#[utoipa::path(
+    get, path = "/v1/pki/acme/orders/{id}", operation_id = "get_order", tag = "acme", security(("bearer" = ["pki:read"])),
+    params(("id" = String, Path, description = "Order id (`acme_order_...`)")),
+    responses(
+        (status = 200, description = "The order with its challenges", body = super::openapi::answers::OrderDetail),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 /// One order with its challenges; an invalid order carries `error: {code, message}`.
 pub async fn get(
     State(state): State<AppState>,

@@ -22,14 +22,28 @@ use crate::state::AppState;
 
 /// The request body. Fields are optional here so that a missing one is reported by name
 /// (`details.field`) by the domain's validation rather than as a shapeless body error.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeBody {
     serial_number: Option<String>,
+    #[schema(value_type = Option<scaivault_domain::revocation::RevocationReason>)]
     reason: Option<String>,
     use_acme: Option<bool>,
 }
 
+#[utoipa::path(
+    post, path = "/v1/pki/revoke", operation_id = "revoke_certificate", tag = "certificates", security(("bearer" = ["pki:write"])),
+    request_body = RevokeBody,
+    responses(
+        (status = 200, description = "Revoked", body = super::openapi::answers::Revoked),
+        (status = 400, description = "`invalid_request`: bad serial_number or reason (`details.field`)", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no certificate with that serial was issued here", body = super::openapi::ErrorBody),
+        (status = 409, description = "`conflict`: already revoked, the account is deactivated, or the CA says `alreadyRevoked`", body = super::openapi::ErrorBody),
+        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = super::openapi::ErrorBody),
+        (status = 502, description = "`backend_error`: the CA refused or could not be reached", body = super::openapi::ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Authorized<need::PkiWrite>,

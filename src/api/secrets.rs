@@ -14,12 +14,22 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutSecret {
     value: String,
 }
 
+#[utoipa::path(
+    put, path = "/v1/secrets/{path}", operation_id = "put_secret", tag = "secrets", security(("bearer" = ["secrets:write"])),
+    params(("path" = String, Path, description = "The secret's path, e.g. `infra/aws/route53/access-key-id`; may contain slashes")),
+    request_body = PutSecret,
+    responses(
+        (status = 200, description = "Replaced; the version went up", body = scaivault_domain::secret::SecretRecord),
+        (status = 201, description = "Created", body = scaivault_domain::secret::SecretRecord),
+        (status = 400, description = "`invalid_request`: bad path or value (`details.field`)", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn put(
     State(state): State<AppState>,
     principal: Authorized<need::SecretsWrite>,
@@ -49,6 +59,15 @@ pub async fn put(
     Ok((status, Json(json!(stored))))
 }
 
+#[utoipa::path(
+    get, path = "/v1/secrets/{path}", operation_id = "get_secret", tag = "secrets", security(("bearer" = ["secrets:read"])),
+    params(("path" = String, Path, description = "The secret's path; may contain slashes")),
+    responses(
+        (status = 200, description = "The secret with its value", body = super::openapi::answers::SecretWithValue),
+        (status = 400, description = "`invalid_request`: bad path", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<need::SecretsRead>,
@@ -67,6 +86,15 @@ pub async fn get(
     Ok(Json(body))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/secrets/{path}", operation_id = "delete_secret", tag = "secrets", security(("bearer" = ["secrets:write"])),
+    params(("path" = String, Path, description = "The secret's path; may contain slashes")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "`invalid_request`: bad path", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Authorized<need::SecretsWrite>,

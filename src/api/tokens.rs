@@ -13,15 +13,24 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     name: String,
+    #[schema(value_type = Vec<scaivault_domain::scope::Scope>)]
     scopes: Vec<String>,
     /// e.g. `"90d"`; no expiry when absent.
     expires_in: Option<String>,
 }
 
+#[utoipa::path(
+    post, path = "/v1/auth/tokens", operation_id = "create_token", tag = "tokens", security(("bearer" = ["admin"])),
+    request_body = CreateToken,
+    responses(
+        (status = 201, description = "Created; the token value is shown only here", body = super::openapi::answers::CreatedToken),
+        (status = 400, description = "`invalid_request`: bad name, scope or expires_in (`details.field`)", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Authorized<need::Admin>,
@@ -65,6 +74,10 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+#[utoipa::path(
+    get, path = "/v1/auth/tokens", operation_id = "list_tokens", tag = "tokens", security(("bearer" = ["admin"])),
+    responses((status = 200, description = "Every token (never a value)", body = super::openapi::answers::TokenList)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
@@ -73,6 +86,14 @@ pub async fn list(
     Ok(Json(json!({ "tokens": tokens })))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/auth/tokens/{id}", operation_id = "delete_token", tag = "tokens", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Token id (`tok_...`)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Authorized<need::Admin>,

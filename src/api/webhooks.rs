@@ -25,7 +25,7 @@ use crate::state::AppState;
 /// The longest URL accepted.
 const URL_MAX: usize = 2048;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     url: String,
@@ -34,7 +34,8 @@ pub struct CreateWebhook {
     secret: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     limit: Option<u32>,
@@ -54,6 +55,14 @@ fn shown(record: &WebhookRecord) -> Value {
     body
 }
 
+#[utoipa::path(
+    post, path = "/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", security(("bearer" = ["admin"])),
+    request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "Created; the secret is shown only here", body = super::openapi::answers::CreatedWebhook),
+        (status = 400, description = "`invalid_request`: bad url (`details.reason`), events or secret", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Authorized<need::Admin>,
@@ -96,6 +105,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
+#[utoipa::path(
+    get, path = "/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks", security(("bearer" = ["admin"])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of webhooks, newest first", body = super::openapi::answers::WebhookList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
@@ -125,6 +142,14 @@ async fn find(state: &AppState, id: &str) -> ApiResult<WebhookRecord> {
         .ok_or_else(|| ApiError::not_found(format!("webhook {id} not found")))
 }
 
+#[utoipa::path(
+    get, path = "/v1/webhooks/{id}", operation_id = "get_webhook", tag = "webhooks", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Webhook id (`whk_...`)")),
+    responses(
+        (status = 200, description = "The webhook (never its secret)", body = super::openapi::answers::WebhookView),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
@@ -133,6 +158,14 @@ pub async fn get(
     Ok(Json(shown(&find(&state, &id).await?)))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Webhook id (`whk_...`)")),
+    responses(
+        (status = 204, description = "Deleted with its deliveries"),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 /// Deletes the webhook with its deliveries; attempts still queued find them gone and end.
 pub async fn delete(
     State(state): State<AppState>,
@@ -147,6 +180,15 @@ pub async fn delete(
     }
 }
 
+#[utoipa::path(
+    get, path = "/v1/webhooks/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Webhook id (`whk_...`)"), ListQuery),
+    responses(
+        (status = 200, description = "A page of deliveries, newest first, each with its attempts", body = super::openapi::answers::DeliveryList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ),
+)]
 /// The webhook's deliveries, newest first, each with its attempts.
 pub async fn deliveries(
     State(state): State<AppState>,

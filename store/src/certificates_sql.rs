@@ -21,7 +21,7 @@ macro_rules! certificate_methods {
         async fn sql_record_issuance(&self, issuance: &Issuance) -> Result<()> {
             let cert = &issuance.certificate;
             let version = &issuance.version;
-            let mut tx = self.pool.begin().await.map_err(query_error)?;
+            let mut tx = self.begin_write().await.map_err(query_error)?;
             let existing: Option<String> =
                 sqlx::query_scalar("SELECT certificate_id FROM certificate_versions WHERE order_id = $1")
                     .bind(&issuance.order_id)

@@ -47,7 +47,7 @@ macro_rules! dns_methods {
         }
 
         async fn sql_delete_dns_provider(&self, id: &str) -> Result<bool> {
-            let mut tx = self.pool.begin().await.map_err(query_error)?;
+            let mut tx = self.begin_write().await.map_err(query_error)?;
             let in_use: i64 = sqlx::query_scalar(concat!(
                 "SELECT count(*) FROM acme_orders WHERE dns_provider_id = $1 AND status IN ",
                 unfinished_statuses!()

@@ -4,7 +4,7 @@ macro_rules! event_methods {
     () => {
         async fn sql_insert_event(&self, event: &Event) -> Result<()> {
             // The event and its webhook deliveries (webhooks_sql.rs) in one transaction.
-            let mut tx = self.pool.begin().await.map_err(query_error)?;
+            let mut tx = self.begin_write().await.map_err(query_error)?;
             sqlx::query("INSERT INTO events (id, kind, created_at, data) VALUES ($1, $2, $3, $4)")
                 .bind(&event.id)
                 .bind(&event.kind)

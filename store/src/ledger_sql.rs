@@ -4,7 +4,7 @@
 macro_rules! ledger_methods {
     () => {
         async fn sql_insert_ledger_entries(&self, entries: &[LedgerEntry]) -> Result<()> {
-            let mut tx = self.pool.begin().await.map_err(query_error)?;
+            let mut tx = self.begin_write().await.map_err(query_error)?;
             for entry in entries {
                 sqlx::query(
                     "INSERT INTO rate_ledger (id, scope, kind, subject, account_id, created_at) \

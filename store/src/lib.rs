@@ -26,6 +26,8 @@ mod renewal_sql;
 mod ledger_sql;
 #[macro_use]
 mod leases_sql;
+#[macro_use]
+mod metrics_sql;
 mod error;
 mod postgres;
 mod queries;

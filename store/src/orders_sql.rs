@@ -55,7 +55,7 @@ macro_rules! order_methods {
             order: &OrderRecord,
             challenges: &[ChallengeRecord],
         ) -> Result<()> {
-            let mut tx = self.pool.begin().await.map_err(query_error)?;
+            let mut tx = self.begin_write().await.map_err(query_error)?;
             sqlx::query(concat!(
                 "INSERT INTO acme_orders (",
                 order_columns!(),
@@ -145,7 +145,7 @@ macro_rules! order_methods {
             order_url: &str,
             challenges: &[ChallengeRecord],
         ) -> Result<i64> {
-            let mut tx = self.pool.begin().await.map_err(query_error)?;
+            let mut tx = self.begin_write().await.map_err(query_error)?;
             sqlx::query("DELETE FROM acme_challenges WHERE order_id = $1")
                 .bind(id)
                 .execute(&mut *tx)

@@ -28,4 +28,12 @@ impl PgStore {
         migrator.run(&pool).await?;
         Ok(Self { pool })
     }
+
+    /// A transaction that writes. PostgreSQL needs nothing special (row locks and READ
+    /// COMMITTED); the SQLite store's twin takes its write lock up front.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
 }

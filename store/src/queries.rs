@@ -271,6 +271,7 @@ macro_rules! impl_store {
             renewal_methods!();
             ledger_methods!();
             lease_methods!();
+            metrics_methods!();
         }
 
         #[async_trait]
@@ -732,6 +733,13 @@ macro_rules! impl_store {
                 self.sql_renewal_gaps(after, limit).await
             }
 
+            async fn insert_renewal_tasks(
+                &self,
+                gaps: &[scaivault_domain::renewal::RenewalGap],
+            ) -> Result<u64> {
+                self.sql_insert_renewal_tasks(gaps).await
+            }
+
             async fn pending_renewal_tasks(&self, certificate_id: &str) -> Result<Vec<String>> {
                 self.sql_pending_renewal_tasks(certificate_id).await
             }
@@ -820,6 +828,20 @@ macro_rules! impl_store {
                 id: &str,
             ) -> Result<Option<(OffsetDateTime, OffsetDateTime)>> {
                 self.sql_renewal_window(id).await
+            }
+
+            async fn order_counts_by_status(&self) -> Result<Vec<(String, i64)>> {
+                self.sql_order_counts_by_status().await
+            }
+
+            async fn certificate_expiries(
+                &self,
+            ) -> Result<Vec<scaivault_domain::metrics::CertificateExpiry>> {
+                self.sql_certificate_expiries().await
+            }
+
+            async fn job_queue_depths(&self) -> Result<Vec<scaivault_domain::metrics::QueueDepth>> {
+                self.sql_job_queue_depths().await
             }
         }
     };

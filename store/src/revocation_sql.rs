@@ -21,7 +21,7 @@ macro_rules! revocation_methods {
 
         async fn sql_record_revocation(&self, revocation: &Revocation) -> Result<bool> {
             let mark = &revocation.revocation;
-            let mut tx = self.pool.begin().await.map_err(query_error)?;
+            let mut tx = self.begin_write().await.map_err(query_error)?;
             // Only a version not yet revoked is marked: a second revocation, also one racing
             // this (PostgreSQL re-checks the condition after the first commits; SQLite runs one
             // writer), changes nothing and is reported, so the first mark's time and reason

@@ -43,4 +43,16 @@ impl SqliteStore {
         migrator.run(&pool).await?;
         Ok(Self { pool })
     }
+
+    /// A transaction that writes: `BEGIN IMMEDIATE` takes the write lock at once, waiting out
+    /// the busy timeout for it. A deferred transaction that reads first and writes later is
+    /// refused with `SQLITE_BUSY` ("database is locked") *without* waiting when another
+    /// connection wrote in between, because SQLite cannot upgrade its read snapshot
+    /// (<https://www.sqlite.org/lang_transaction.html>, "Read transactions versus write
+    /// transactions"). Found by schemathesis on `DELETE /v1/pki/dns-providers/{id}`.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
 }

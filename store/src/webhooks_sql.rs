@@ -314,7 +314,7 @@ macro_rules! webhook_methods {
             attempt: &DeliveryAttempt,
             status: DeliveryStatus,
         ) -> Result<bool> {
-            let mut tx = self.pool.begin().await.map_err(query_error)?;
+            let mut tx = self.begin_write().await.map_err(query_error)?;
             // The write first, so SQLite holds the write lock for the whole transaction.
             let delivered_at = (status == DeliveryStatus::Delivered).then(|| to_millis(attempt.at));
             sqlx::query(

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// The algorithm and size of a certificate's private key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub enum KeyType {
     #[default]
     #[serde(rename = "ecdsa-p256")]

@@ -212,6 +212,8 @@ impl AcmeFront {
                 advertise_renewal_info: opts.renewal_info,
                 ..Inner::default()
             }),
+            in_flight: Default::default(),
+            peak_in_flight: Default::default(),
         });
 
         let acceptor = tls_acceptor(pebble.listener_cert_pem(), pebble.listener_key_pem());
@@ -322,6 +324,13 @@ impl AcmeFront {
             .unwrap_or(0)
     }
 
+    /// The most requests the front was handling at one time so far.
+    pub fn peak_in_flight(&self) -> usize {
+        self.state
+            .peak_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Requests per path so far.
     pub fn request_counts(&self) -> BTreeMap<String, usize> {
         self.state.lock().request_counts.clone()
@@ -377,6 +386,9 @@ struct State {
     new_nonce_url: String,
     echo_replaces: bool,
     inner: Mutex<Inner>,
+    /// Requests being handled now, and the most there ever were at once.
+    in_flight: std::sync::atomic::AtomicUsize,
+    peak_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -418,6 +430,16 @@ const HOP_BY_HOP: &[&str] = &[
 impl State {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// [`State::handle`], counted in `in_flight` / `peak_in_flight`.
+    async fn handle_counted(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        use std::sync::atomic::Ordering;
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        let response = self.handle(req).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        response
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -677,7 +699,7 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) 
             };
             let service = service_fn(move |req| {
                 let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(state.handle(req).await) }
+                async move { Ok::<_, Infallible>(state.handle_counted(req).await) }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), service)
