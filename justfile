@@ -11,7 +11,7 @@ run *ARGS:
 test *ARGS:
     scripts/test {{ARGS}}
 
-# Issuance latency side by side with lego against one Pebble (BENCHMARKS.md); --write updates it.
+# Benchmarks (BENCHMARKS.md): latency and throughput beside lego, 100k certificates, wrk; --write updates it.
 bench *ARGS:
     scripts/bench {{ARGS}}
 
