@@ -383,16 +383,28 @@ async fn a_renewal_due_on_both_instances_happens_once() {
     let ((status_a, renewal_a), (status_b, renewal_b)) =
         tokio::join!(client_a.post(&path, &body), client_b.post(&path, &body));
     assert_eq!((status_a, status_b), (202, 202), "{renewal_a} {renewal_b}");
-    assert_eq!(
-        renewal_a["order_id"], renewal_b["order_id"],
-        "one renewal order: {renewal_a} {renewal_b}"
+    let ids = [&renewal_a["order_id"], &renewal_b["order_id"]].map(|id| id.as_str().expect("id"));
+    for id in ids {
+        let done = wait_final(&client_b, id, ORDER_TIMEOUT).await;
+        assert_eq!(done["status"], "valid", "{done}");
+    }
+    // Joined (one order) when the first renewal was still in flight as the second was asked
+    // for; two orders only when the first had already finished, which happens when Pebble
+    // reuses the valid authorization and the renewal completes in a few ms. Two renewal
+    // orders in flight at once cannot both be stored (a unique index on acme_orders); the
+    // join itself is tested deterministically in tests/issuance.rs.
+    eprintln!(
+        "forced renewals on A and B: {}",
+        if ids[0] == ids[1] {
+            "joined"
+        } else {
+            "one after the other"
+        }
     );
-    let done = wait_final(
-        &client_b,
-        renewal_a["order_id"].as_str().expect("order id"),
-        ORDER_TIMEOUT,
-    )
-    .await;
-    assert_eq!(done["status"], "valid", "{done}");
-    assert_eq!(versions(&env.a, certificate_id).await.len(), 3);
+    let renewals = if ids[0] == ids[1] { 1 } else { 2 };
+    assert_eq!(
+        versions(&env.a, certificate_id).await.len(),
+        2 + renewals,
+        "{renewal_a} {renewal_b}"
+    );
 }

@@ -376,11 +376,14 @@ impl Orders {
             Ok(()) => {}
             // Another renewal started between the check and the insert: join it. (The CA order
             // just created is never answered and expires at the CA.)
-            Err(DomainError::Conflict(_)) => {
+            Err(DomainError::Conflict(conflict)) => {
                 if let Some(order) = store.renewal_in_flight(certificate_id).await? {
                     let challenges = store.order_challenges(&order.id).await?;
                     return Ok((order, challenges, true));
                 }
+                // That renewal already finished too: nothing was stored for this one, so it
+                // must not be driven; the caller may simply ask again.
+                return Err(DomainError::Conflict(conflict).into());
             }
             Err(err) => return Err(err.into()),
         }

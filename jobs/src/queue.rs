@@ -387,7 +387,7 @@ impl<T: Job> JobQueue<T> {
         self.push(
             Stored {
                 task,
-                not_before_ms: unix_ms(run_at),
+                not_before_ms: due_ms(run_at),
             },
             key,
         )
@@ -563,7 +563,7 @@ impl<T: Job> JobQueue<T> {
             self.push(
                 Stored {
                     task: next,
-                    not_before_ms: unix_ms(next_at),
+                    not_before_ms: due_ms(next_at),
                 },
                 Some(key),
             )
@@ -626,6 +626,15 @@ impl PollStrategy for Tick {
 
 fn unix_ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// A due time in whole milliseconds, rounded *up*: a worker that waits until the clock's
+/// millisecond reaches it never runs the task before `at` (rounding down could run it up to
+/// 1 ms early).
+fn due_ms(at: OffsetDateTime) -> i64 {
+    let nanos = at.unix_timestamp_nanos();
+    let ms = nanos.div_euclid(1_000_000) + i128::from(nanos.rem_euclid(1_000_000) != 0);
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 fn sink_error<E: fmt::Display>(error: TaskSinkError<E>, wrap: fn(E) -> Error) -> Error {
