@@ -54,26 +54,7 @@ async fn dns_env(db: Db, bind: BindOptions, tsig_secret: Option<&str>) -> DnsEnv
         .await;
     assert_eq!(status, 201, "{account}");
     let secret = tsig_secret.unwrap_or(bind.tsig_secret_b64()).to_owned();
-    let (status, _) = api
-        .put("/v1/secrets/dns/bind/tsig", &json!({ "value": secret }))
-        .await;
-    assert_eq!(status, 201);
-    let (status, provider) = api
-        .post(
-            "/v1/pki/dns-providers",
-            &json!({
-                "name": "bind",
-                "type": "rfc2136",
-                "config": {
-                    "nameserver": bind.addr(),
-                    "tsig_key_name": bind.tsig_key_name(),
-                    "tsig_algorithm": bind.tsig_algorithm(),
-                    "tsig_secret_path": "dns/bind/tsig",
-                },
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{provider}");
+    let provider = common::bind_provider(&api, &bind, &secret).await;
     assert!(
         !provider.to_string().contains(bind.tsig_secret_b64()),
         "no secret in the answer"

@@ -428,29 +428,7 @@ async fn dns_env(db: Db) -> DnsEnv {
         )
         .await;
     assert_eq!(status, 201, "{account}");
-    let (status, _) = api
-        .put(
-            "/v1/secrets/dns/bind/tsig",
-            &json!({ "value": bind.tsig_secret_b64() }),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let (status, provider) = api
-        .post(
-            "/v1/pki/dns-providers",
-            &json!({
-                "name": "bind",
-                "type": "rfc2136",
-                "config": {
-                    "nameserver": bind.addr(),
-                    "tsig_key_name": bind.tsig_key_name(),
-                    "tsig_algorithm": bind.tsig_algorithm(),
-                    "tsig_secret_path": "dns/bind/tsig",
-                },
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{provider}");
+    let provider = common::bind_provider(&api, &bind, bind.tsig_secret_b64()).await;
     DnsEnv {
         account_id: account["id"].as_str().expect("id").to_owned(),
         provider_id: provider["id"].as_str().expect("id").to_owned(),

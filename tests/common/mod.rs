@@ -293,3 +293,36 @@ pub async fn issue_http01(
     assert_eq!(status, 202, "{placed}");
     wait_final(api, placed["order_id"].as_str().expect("order id"), within).await
 }
+
+/// Stores `tsig_secret` under `dns/bind/tsig` and registers an rfc2136 DNS provider that
+/// updates `bind` with it; returns the provider's answer (its `id` and the rest).
+pub async fn bind_provider(
+    api: &scaivault_testkit::ApiClient,
+    bind: &scaivault_testkit::Bind,
+    tsig_secret: &str,
+) -> serde_json::Value {
+    let (status, _) = api
+        .put(
+            "/v1/secrets/dns/bind/tsig",
+            &serde_json::json!({ "value": tsig_secret }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, provider) = api
+        .post(
+            "/v1/pki/dns-providers",
+            &serde_json::json!({
+                "name": "bind",
+                "type": "rfc2136",
+                "config": {
+                    "nameserver": bind.addr(),
+                    "tsig_key_name": bind.tsig_key_name(),
+                    "tsig_algorithm": bind.tsig_algorithm(),
+                    "tsig_secret_path": "dns/bind/tsig",
+                },
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{provider}");
+    provider
+}
