@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Db, Issuing, domains, issuing, wait_final};
+use common::{Db, Issuing, domains, drop_renewal_tasks, issuing, wait_final};
 use scaivault_testkit::PebbleOptions;
 use serde_json::{Value, json};
 
@@ -326,29 +326,6 @@ async fn forced_renewal_during_backoff_does_not_start_a_second_chain(db: Db) {
 }
 
 on_both_backends!(forced_renewal_during_backoff_does_not_start_a_second_chain);
-
-/// Deletes every renewal task from the job queue's table (a certificate seeded into the store,
-/// or a task lost between storing a version and scheduling its renewal).
-async fn drop_renewal_tasks(database_url: &str) {
-    use sqlx::Connection;
-    if database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(database_url)
-            .await
-            .expect("sqlite");
-        sqlx::query("DELETE FROM Jobs WHERE job_type = 'renewals'")
-            .execute(&mut conn)
-            .await
-            .expect("delete");
-    } else {
-        let mut conn = sqlx::PgConnection::connect(database_url)
-            .await
-            .expect("postgres");
-        sqlx::query("DELETE FROM apalis.jobs WHERE job_type = 'renewals'")
-            .execute(&mut conn)
-            .await
-            .expect("delete");
-    }
-}
 
 /// Start-up gives every valid auto-renewed certificate without a renewal task exactly one, and
 /// a second start adds none.

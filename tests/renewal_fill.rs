@@ -8,31 +8,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Db, issuing};
+use common::{Db, drop_renewal_tasks, issuing};
 use scaivault_testkit::PebbleOptions;
-
-/// Deletes every renewal task from the job queue's table, as for certificates seeded or
-/// imported from elsewhere.
-async fn drop_renewal_tasks(database_url: &str) {
-    use sqlx::Connection;
-    if database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(database_url)
-            .await
-            .expect("sqlite");
-        sqlx::query("DELETE FROM Jobs WHERE job_type = 'renewals'")
-            .execute(&mut conn)
-            .await
-            .expect("delete");
-    } else {
-        let mut conn = sqlx::PgConnection::connect(database_url)
-            .await
-            .expect("postgres");
-        sqlx::query("DELETE FROM apalis.jobs WHERE job_type = 'renewals'")
-            .execute(&mut conn)
-            .await
-            .expect("delete");
-    }
-}
 
 async fn filled_renewal_task_runs(db: Db) {
     let mut env = issuing(

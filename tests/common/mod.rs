@@ -326,3 +326,27 @@ pub async fn bind_provider(
     assert_eq!(status, 201, "{provider}");
     provider
 }
+
+/// Deletes every renewal task from the job queue's table (apalis' `Jobs` on SQLite,
+/// `apalis.jobs` on PostgreSQL), as for certificates seeded or imported from elsewhere, or a task
+/// lost between storing a version and scheduling its renewal.
+pub async fn drop_renewal_tasks(database_url: &str) {
+    use sqlx::Connection;
+    if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url)
+            .await
+            .expect("sqlite");
+        sqlx::query("DELETE FROM Jobs WHERE job_type = 'renewals'")
+            .execute(&mut conn)
+            .await
+            .expect("delete");
+    } else {
+        let mut conn = sqlx::PgConnection::connect(database_url)
+            .await
+            .expect("postgres");
+        sqlx::query("DELETE FROM apalis.jobs WHERE job_type = 'renewals'")
+            .execute(&mut conn)
+            .await
+            .expect("delete");
+    }
+}
