@@ -11,7 +11,8 @@
 //!
 //! A takeover pass (at start and every `lease / 2`) looks for unfinished orders nobody drives
 //! (no lease, or an expired one) and starts them; the atomic acquire in the store decides between
-//! instances that look at the same time. A graceful shutdown kills the order actors and hands
+//! instances that look at the same time. The same pass drops expired leases of final orders, left
+//! by an instance that died between an order's end and handing its lease back. A graceful shutdown kills the order actors and hands
 //! every lease back in one statement, so the other instances take over within `lease / 2`.
 
 use std::collections::HashSet;
@@ -206,6 +207,18 @@ impl Leases {
         }
     }
 
+    /// Drops expired leases left on final orders (their holder died between the order's end
+    /// and the hand-back), so the lease table holds only orders someone may still drive.
+    async fn clear_stale(&self) {
+        match self.store.clear_stale_order_leases(timestamp::now()).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "dropped expired leases of finished orders"),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot drop expired leases of finished orders")
+            }
+        }
+    }
+
     /// Orders nobody drives, for a takeover pass.
     pub(crate) async fn claimable(&self) -> Vec<String> {
         match self
@@ -252,6 +265,7 @@ impl Leases {
                 tick.tick().await; // the start-up pass already ran
                 loop {
                     tick.tick().await;
+                    leases.clear_stale().await;
                     for order_id in leases.claimable().await {
                         if !leases.holds(&order_id) {
                             tracing::info!(order = %order_id, "taking over an order nobody drives");

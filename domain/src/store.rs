@@ -136,6 +136,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Drops every lease not held by `owner`; returns how many. Only for a database one
     /// instance uses (SQLite), at start: any other holder is an earlier process that died.
     async fn clear_foreign_order_leases(&self, owner: &str) -> Result<u64>;
+    /// Drops leases that expired before `now` on orders that are final (or gone); returns how
+    /// many. An instance killed between recording an order's end and handing its lease back
+    /// leaves such a row: nobody would ever take it over, so nobody else would delete it.
+    async fn clear_stale_order_leases(&self, now: OffsetDateTime) -> Result<u64>;
     /// Unfinished orders nobody drives: without a lease or with one expired before `now`,
     /// oldest first.
     async fn claimable_orders(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<String>>;

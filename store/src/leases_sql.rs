@@ -76,6 +76,21 @@ macro_rules! lease_methods {
             Ok(done.rows_affected())
         }
 
+        async fn sql_clear_stale_order_leases(&self, now: OffsetDateTime) -> Result<u64> {
+            let done = sqlx::query(concat!(
+                "DELETE FROM order_leases WHERE expires_at < $1 AND NOT EXISTS \
+                 (SELECT 1 FROM acme_orders o WHERE o.id = order_leases.order_id \
+                 AND o.status IN ",
+                unfinished_statuses!(),
+                ")"
+            ))
+            .bind(to_millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(query_error)?;
+            Ok(done.rows_affected())
+        }
+
         async fn sql_claimable_orders(
             &self,
             now: OffsetDateTime,

@@ -664,6 +664,10 @@ macro_rules! impl_store {
                 self.sql_clear_foreign_order_leases(owner).await
             }
 
+            async fn clear_stale_order_leases(&self, now: OffsetDateTime) -> Result<u64> {
+                self.sql_clear_stale_order_leases(now).await
+            }
+
             async fn claimable_orders(
                 &self,
                 now: OffsetDateTime,

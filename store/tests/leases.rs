@@ -318,3 +318,75 @@ both!(racing_acquirers_one_wins, |store: SharedStore| async move {
     }
     assert_eq!(won, 1, "exactly one instance holds the lease");
 });
+
+both!(
+    stale_leases_of_final_orders_are_dropped,
+    |store: SharedStore| async move {
+        // An instance killed between an order's end and handing its lease back leaves a lease
+        // on a final order; only such a lease, once expired, is dropped.
+        let ids = orders(&store, 3).await;
+        let past = now() - time::Duration::seconds(5);
+        for id in &ids {
+            assert!(
+                store
+                    .acquire_order_lease(id, "inst_dead", past, past + time::Duration::seconds(1))
+                    .await
+                    .expect("acquire")
+            );
+        }
+        for id in &ids[..2] {
+            store
+                .set_order_progress(
+                    id,
+                    &OrderProgress {
+                        status: OrderStatus::Invalid,
+                        error: None,
+                        at: now(),
+                    },
+                )
+                .await
+                .expect("progress");
+        }
+        // ids[1] is final but its lease is live again (taken a moment ago): it stays.
+        assert!(
+            store
+                .acquire_order_lease(&ids[1], "inst_live", now(), later(30))
+                .await
+                .expect("acquire")
+        );
+        assert_eq!(
+            store.clear_stale_order_leases(now()).await.expect("clear"),
+            1
+        );
+        assert!(
+            store
+                .get_order_lease(&ids[0])
+                .await
+                .expect("lease")
+                .is_none()
+        );
+        assert!(
+            store
+                .get_order_lease(&ids[1])
+                .await
+                .expect("lease")
+                .is_some()
+        );
+        // The unfinished order keeps its expired lease: a takeover pass claims it.
+        assert!(
+            store
+                .get_order_lease(&ids[2])
+                .await
+                .expect("lease")
+                .is_some()
+        );
+        assert_eq!(
+            store.claimable_orders(now(), 10).await.expect("claimable"),
+            vec![ids[2].clone()]
+        );
+        assert_eq!(
+            store.clear_stale_order_leases(now()).await.expect("clear"),
+            0
+        );
+    }
+);
