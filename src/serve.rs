@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use scaivault_actors::{Accounts, AcmeHttp, DnsSettings, Orders, SharedScheduler};
-use scaivault_jobs::{Backoff, JobDatabase, JobQueue, QueueOptions, Renewals};
+use scaivault_domain::SharedStore;
+use scaivault_jobs::{Backoff, DueProbe, Job, JobDatabase, JobQueue, QueueOptions, Renewals};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -55,8 +56,11 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|err| format!("database.url (job queue): {err}"))?;
     let poll_interval = std::time::Duration::from_millis(500);
+    // SQLite: workers ask the store whether anything is due before polling apalis (see
+    // `scaivault_jobs::due_gate`; apalis' fetch walks every pending task when nothing is due).
+    let gate = matches!(jobs, JobDatabase::Sqlite(_)).then(|| due_probe(&store));
     let queue = Renewals::new(
-        JobQueue::open(
+        open_queue(
             &jobs,
             QueueOptions {
                 poll_interval,
@@ -66,10 +70,11 @@ pub async fn run(config: Config) -> Result<(), String> {
                 },
                 max_attempts: None,
             },
+            gate.as_ref(),
         ),
         store.clone(),
     );
-    let scans = JobQueue::open(
+    let scans = open_queue(
         &jobs,
         QueueOptions {
             poll_interval,
@@ -79,6 +84,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             },
             max_attempts: Some(3),
         },
+        gate.as_ref(),
     );
     // Webhook deliveries: a failed attempt comes back with durable backoff, up to max_attempts.
     let webhook_settings = scaivault_jobs::WebhookSettings {
@@ -86,7 +92,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         timeout: config.webhooks.timeout.0,
     };
     let webhooks = scaivault_jobs::Webhooks::new(
-        JobQueue::open(
+        open_queue(
             &jobs,
             QueueOptions {
                 poll_interval,
@@ -96,6 +102,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                 },
                 max_attempts: Some(config.webhooks.max_attempts),
             },
+            gate.as_ref(),
         ),
         store.clone(),
         key.clone(),
@@ -260,5 +267,28 @@ fn no_delay(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(error = %err, "could not set TCP_NODELAY");
         }
+    })
+}
+
+/// A job queue in `jobs`, its polls gated behind `gate` when there is one.
+fn open_queue<T: Job>(
+    jobs: &JobDatabase,
+    options: QueueOptions,
+    gate: Option<&DueProbe>,
+) -> JobQueue<T> {
+    let queue = JobQueue::open(jobs, options);
+    if let Some(probe) = gate {
+        queue.gate_polls(probe.clone());
+    }
+    queue
+}
+
+/// Asks the store whether a task of a queue is due; `true` when the store cannot say, so an
+/// error costs one apalis fetch rather than a delayed task.
+fn due_probe(store: &SharedStore) -> DueProbe {
+    let store = store.clone();
+    Arc::new(move |queue| {
+        let store = store.clone();
+        Box::pin(async move { store.jobs_due(queue).await.unwrap_or(true) })
     })
 }

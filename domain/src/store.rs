@@ -79,6 +79,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     -> Result<()>;
     /// The order with this id.
     async fn get_order(&self, id: &str) -> Result<Option<OrderRecord>>;
+    /// An order with its challenges (ordered by domain), in one round trip: what
+    /// `GET /v1/pki/acme/orders/{id}` shows.
+    async fn get_order_with_challenges(
+        &self,
+        id: &str,
+    ) -> Result<Option<(OrderRecord, Vec<ChallengeRecord>)>>;
     /// A page of orders, newest first.
     async fn list_orders(&self, query: &OrderQuery) -> Result<Vec<OrderRecord>>;
     /// Ids of orders not in a final status, oldest first (resumed at start-up).
@@ -319,4 +325,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn certificate_expiries(&self) -> Result<Vec<crate::metrics::CertificateExpiry>>;
     /// Rows of the job queues' table (apalis') per queue and status.
     async fn job_queue_depths(&self) -> Result<Vec<crate::metrics::QueueDepth>>;
+    /// Whether a task of the job queue `queue` is due now: a superset of what apalis' fetch would
+    /// claim (pending, or failed with attempts left, and `run_at` reached), found by an index
+    /// range seek, so a worker can skip apalis' fetch while nothing is due.
+    async fn jobs_due(&self, queue: &str) -> Result<bool>;
 }

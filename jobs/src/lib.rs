@@ -3,6 +3,7 @@
 //! ([`queue`]).
 
 pub mod backoff;
+pub mod due_gate;
 pub mod error;
 pub mod expiry_scan;
 pub mod queue;
@@ -11,6 +12,7 @@ pub mod webhook;
 pub mod webhook_target;
 
 pub use backoff::Backoff;
+pub use due_gate::DueProbe;
 pub use error::{Error, JobError};
 pub use expiry_scan::{ScanTask, start_expiry_scan};
 pub use queue::{FailedAttempt, Job, JobDatabase, JobQueue, QueueOptions, Storage, Stored};

@@ -57,6 +57,7 @@ use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::due_gate::{Activity, DueProbe};
 use crate::{Backoff, Error, JobError};
 
 /// A kind of durable job: what one task of its queue carries.
@@ -273,6 +274,10 @@ pub struct JobQueue<T> {
     options: QueueOptions,
     /// Told of every failed attempt once its retry is stored (set once, shared by clones).
     on_failure: Arc<OnceLock<FailureHook<T>>>,
+    /// When set, workers poll apalis only when it says a task is due ([`crate::due_gate`]).
+    due_probe: Arc<OnceLock<DueProbe>>,
+    /// This queue's running and finished tasks, which keep a gated worker polling.
+    activity: Arc<Activity>,
     kind: PhantomData<fn() -> T>,
 }
 
@@ -283,6 +288,8 @@ impl<T> Clone for JobQueue<T> {
             wake: self.wake.clone(),
             options: self.options,
             on_failure: self.on_failure.clone(),
+            due_probe: self.due_probe.clone(),
+            activity: self.activity.clone(),
             kind: PhantomData,
         }
     }
@@ -341,6 +348,8 @@ impl<T: Job> JobQueue<T> {
             wake,
             options,
             on_failure: Arc::default(),
+            due_probe: Arc::default(),
+            activity: Arc::default(),
             kind: PhantomData,
         }
     }
@@ -359,6 +368,14 @@ impl<T: Job> JobQueue<T> {
     /// registration counts.
     pub fn on_failure(&self, hook: impl Fn(FailedAttempt<T>) + Send + Sync + 'static) {
         let _ = self.on_failure.set(Arc::new(hook));
+    }
+
+    /// Gates the workers' polls behind `probe` ([`crate::due_gate`]): every poll interval the
+    /// probe is asked whether a task is due, and apalis is polled only then (and every
+    /// [`crate::due_gate::FALLBACK`]). Set it before [`JobQueue::run`]; only the first call
+    /// counts.
+    pub fn gate_polls(&self, probe: DueProbe) {
+        let _ = self.due_probe.set(probe);
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -436,6 +453,23 @@ impl<T: Job> JobQueue<T> {
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
         let mut crashes = 0u32;
+        // With a probe, apalis' own interval is only a safety net and the gate wakes the worker.
+        let (interval, gate) = match self.due_probe.get() {
+            Some(probe) => {
+                let gate = Arc::new(Notify::new());
+                tokio::spawn(crate::due_gate::run(
+                    T::QUEUE,
+                    probe.clone(),
+                    self.activity.clone(),
+                    self.options.poll_interval,
+                    gate.clone(),
+                    shutdown.clone(),
+                ));
+                (crate::due_gate::FALLBACK, Some(gate))
+            }
+            None => (self.options.poll_interval, None),
+        };
+        let wakes: Vec<Arc<Notify>> = self.wake.iter().chain(gate.iter()).cloned().collect();
         loop {
             if *shutdown.borrow() {
                 return;
@@ -448,7 +482,10 @@ impl<T: Job> JobQueue<T> {
                 move |stored: Stored<T>, id: TaskId| {
                     let queue = queue.clone();
                     let handler = handler.clone();
-                    async move { queue.attempt(handler, stored, id).await }
+                    async move {
+                        let _running = queue.activity.start();
+                        queue.attempt(handler, stored, id).await
+                    }
                 }
             };
             let stop = {
@@ -459,7 +496,6 @@ impl<T: Job> JobQueue<T> {
                     Ok::<(), apalis::prelude::WorkerError>(())
                 }
             };
-            let interval = self.options.poll_interval;
             tracing::debug!(worker = %name, backend = self.backend(), "job worker starting");
             let result = match &self.storage {
                 Storage::Sqlite(storage) => {
@@ -467,7 +503,7 @@ impl<T: Job> JobQueue<T> {
                         .backend(
                             storage
                                 .clone()
-                                .poll_with_strategy(Tick::new(interval, self.wake.clone())),
+                                .poll_with_strategy(Tick::new(interval, &wakes)),
                         )
                         .build(service)
                         .run_until(stop)
@@ -478,7 +514,7 @@ impl<T: Job> JobQueue<T> {
                         .backend(
                             storage
                                 .clone()
-                                .poll_with_strategy(Tick::new(interval, self.wake.clone())),
+                                .poll_with_strategy(Tick::new(interval, &wakes)),
                         )
                         .build(service)
                         .run_until(stop)
@@ -582,22 +618,25 @@ impl<T: Job> JobQueue<T> {
 }
 
 /// Wakes the worker every `interval` so it fetches tasks that have come due, and at once when
-/// `wake` is notified (a task due now was inserted).
+/// one of `wakes` is notified (a task due now was inserted, or the due gate saw one).
 struct Tick {
     ticks: tokio::time::Interval,
-    wake: Option<(Arc<Notify>, Pin<Box<OwnedNotified>>)>,
+    wakes: Vec<(Arc<Notify>, Pin<Box<OwnedNotified>>)>,
 }
 
 impl Tick {
-    fn new(interval: Duration, wake: Option<Arc<Notify>>) -> Self {
+    fn new(interval: Duration, wakes: &[Arc<Notify>]) -> Self {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Self {
             ticks,
-            wake: wake.map(|notify| {
-                let notified = Box::pin(notify.clone().notified_owned());
-                (notify, notified)
-            }),
+            wakes: wakes
+                .iter()
+                .map(|notify| {
+                    let notified = Box::pin(notify.clone().notified_owned());
+                    (notify.clone(), notified)
+                })
+                .collect(),
         }
     }
 }
@@ -610,7 +649,7 @@ impl PollStrategy for Tick {
         while self.ticks.poll_tick(cx).is_ready() {
             ticked = true;
         }
-        if let Some((notify, notified)) = &mut self.wake {
+        for (notify, notified) in &mut self.wakes {
             while notified.as_mut().poll(cx).is_ready() {
                 ticked = true;
                 *notified = Box::pin(notify.clone().notified_owned());

@@ -462,3 +462,74 @@ async fn postgres_wakes_the_worker_on_insert() {
     })
     .await;
 }
+
+// A gated worker (`JobQueue::gate_polls`, what the service does on SQLite) polls apalis only
+// when the probe says a task is due. The probe here asks the store (`Store::jobs_due`), but only
+// once the test opens it: a task past its due time waits while the probe says no (ungated, the
+// 50 ms poll would run it at once), and runs once the probe answers from the store.
+on_both!(
+    gated_worker_polls_only_when_a_task_is_due,
+    |url: String| async move {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+        let queue = RenewalQueue::connect_with(&url, options())
+            .await
+            .expect("connect");
+        let store = scaivault_store::connect(&url).await.expect("store");
+        let open = Arc::new(AtomicBool::new(false));
+        let asked = Arc::new(AtomicUsize::new(0));
+        let probe: scaivault_jobs::DueProbe = {
+            let (store, open, asked) = (store.clone(), open.clone(), asked.clone());
+            Arc::new(move |name| {
+                assert_eq!(name, QUEUE_NAME);
+                asked.fetch_add(1, Ordering::SeqCst);
+                let (store, open) = (store.clone(), open.clone());
+                Box::pin(async move {
+                    open.load(Ordering::SeqCst) && store.jobs_due(name).await.expect("jobs_due")
+                })
+            })
+        };
+        queue.gate_polls(probe);
+        let calls = Calls::default();
+        let (stop, shutdown) = watch::channel(false);
+        let worker = queue.run(recorder(calls.clone(), 0), shutdown);
+
+        let run_at = OffsetDateTime::now_utc() + Duration::from_secs(1);
+        queue
+            .schedule(task("crt_gated"), run_at)
+            .await
+            .expect("schedule");
+        assert!(
+            !store.jobs_due(QUEUE_NAME).await.expect("jobs_due"),
+            "a task due in a second is not due"
+        );
+        let start = Instant::now();
+        while !store.jobs_due(QUEUE_NAME).await.expect("jobs_due") {
+            assert!(start.elapsed() < DEADLINE, "the task never came due");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Ten probe rounds (half a second) with the task due and the gate shut: not run.
+        let seen = asked.load(Ordering::SeqCst);
+        while asked.load(Ordering::SeqCst) < seen + 10 {
+            assert!(start.elapsed() < DEADLINE, "the probe is not asked");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(calls.lock().unwrap().is_empty(), "ran behind a shut gate");
+
+        open.store(true, Ordering::SeqCst);
+        all_done(&url, 1).await;
+        let calls = calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert!(
+            calls[0].1 >= run_at,
+            "ran at {}, before {run_at}",
+            calls[0].1
+        );
+        assert!(
+            !store.jobs_due(QUEUE_NAME).await.expect("jobs_due"),
+            "a done task is not due"
+        );
+        stop.send(true).expect("signal");
+        worker.await.expect("worker ends");
+    }
+);

@@ -1,6 +1,8 @@
 //! Bearer-token authentication and scope checks. A missing, malformed, unknown or expired token
 //! is 401; a valid token without the needed scope is 403.
 
+use std::time::Instant;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -10,6 +12,7 @@ use scaivault_domain::{SharedStore, timestamp};
 use serde_json::json;
 
 use super::error::ApiError;
+use super::token_cache::TokenCache;
 use crate::state::AppState;
 
 /// Verifies presented tokens.
@@ -18,6 +21,8 @@ pub struct Authenticator {
     /// SHA-256 of `[security] admin_token`, when configured.
     configured_admin: Option<[u8; 32]>,
     store: SharedStore,
+    /// Tokens the store verified a moment ago ([`super::token_cache`]).
+    cache: std::sync::Arc<TokenCache>,
 }
 
 /// The caller behind a request.
@@ -96,32 +101,46 @@ impl Authenticator {
         Self {
             configured_admin: (!configured_admin.is_empty()).then(|| token::hash(configured_admin)),
             store,
+            cache: std::sync::Arc::default(),
         }
+    }
+
+    /// Forgets a deleted token at once (see [`super::token_cache`] for other instances).
+    pub fn forget(&self, token_id: &str) {
+        self.cache.forget(token_id);
     }
 
     /// The principal for a presented token value.
     pub async fn authenticate(&self, presented: &str) -> Result<Principal, ApiError> {
         let unknown = || ApiError::unauthorized("the bearer token is not valid");
+        let key = token::hash(presented);
         if let Some(admin) = &self.configured_admin
-            && hashes_match(admin, &token::hash(presented))
+            && hashes_match(admin, &key)
         {
             return Ok(Principal {
                 token_id: CONFIGURED_ADMIN_ID.into(),
                 scopes: Scope::ALL.to_vec(),
             });
         }
+        let now = timestamp::now();
+        if let Some(principal) = self.cache.get(&key, Instant::now(), now) {
+            return Ok(principal);
+        }
         let (id, secret) = token::parse(presented).ok_or_else(unknown)?;
         let record = self.store.get_token(id).await?.ok_or_else(unknown)?;
         if !hashes_match(&record.secret_hash, &token::hash(secret)) {
             return Err(unknown());
         }
-        if record.is_expired(timestamp::now()) {
+        if record.is_expired(now) {
             return Err(ApiError::unauthorized("the bearer token has expired"));
         }
-        Ok(Principal {
+        let principal = Principal {
             token_id: record.id,
             scopes: record.scopes,
-        })
+        };
+        self.cache
+            .insert(key, principal.clone(), record.expires_at, Instant::now());
+        Ok(principal)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod request_id;
 pub mod revoke;
 pub mod secrets;
+pub mod token_cache;
 pub mod tokens;
 pub mod webhooks;
 

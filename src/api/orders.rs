@@ -131,12 +131,11 @@ pub async fn get(
     _: Authorized<need::PkiRead>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    let order = state
+    let (order, challenges) = state
         .store
-        .get_order(&id)
+        .get_order_with_challenges(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("order {id} not found")))?;
-    let challenges = state.store.order_challenges(&id).await?;
     let mut answer = json!(order);
     answer["challenges"] = json!(challenges);
     if order.challenge_type == scaivault_domain::order::ChallengeType::Dns01 {

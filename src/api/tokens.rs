@@ -100,6 +100,7 @@ pub async fn delete(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     if state.store.delete_token(&id).await? {
+        state.auth.forget(&id);
         tracing::info!(token = %id, by = %principal.token_id, "deleted API token");
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -85,6 +85,29 @@ macro_rules! job_methods {
             .map_err(query_error)
         }
 
+        /// Two `EXISTS` with `run_at` as a range on apalis' `(job_type, status, run_at)` index:
+        /// apalis' own fetch filters on `run_at IS NULL OR run_at <= now`, which no index
+        /// serves as a range, so SQLite walks every pending task of the queue when none is due.
+        async fn sql_jobs_due(&self, queue: &str) -> Result<bool> {
+            let due: i64 = sqlx::query_scalar(concat!(
+                "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM ",
+                $jobs,
+                " WHERE job_type = $1 AND status = 'Pending' AND run_at <= ",
+                $now,
+                ") OR EXISTS (SELECT 1 FROM ",
+                $jobs,
+                " WHERE job_type = $1 AND status = 'Failed' AND attempts < max_attempts \
+                 AND run_at <= ",
+                $now,
+                ") THEN 1 ELSE 0 END AS BIGINT)"
+            ))
+            .bind(queue)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(query_error)?;
+            Ok(due == 1)
+        }
+
         /// Rows per queue and status, for the queue depth gauge of `GET /metrics`.
         async fn sql_job_queue_depths(&self) -> Result<Vec<scaivault_domain::metrics::QueueDepth>> {
             let rows: Vec<(String, String, i64)> = sqlx::query_as(concat!(

@@ -228,6 +228,41 @@ macro_rules! order_methods {
             .transpose()
         }
 
+        /// Two subqueries joined, so the order's columns keep their names and the challenges'
+        /// (prefixed `c_`) cannot clash with them; the LEFT JOIN keeps an order without
+        /// challenges (one row with NULL `c_` columns).
+        async fn sql_get_order_with_challenges(
+            &self,
+            id: &str,
+        ) -> Result<Option<(OrderRecord, Vec<ChallengeRecord>)>> {
+            let rows = sqlx::query(concat!(
+                "SELECT * FROM (SELECT ",
+                order_columns!(),
+                " FROM acme_orders WHERE id = $1) o LEFT JOIN (SELECT order_id AS c_order_id, \
+                 domain AS c_domain, challenge_type AS c_challenge_type, status AS c_status, \
+                 token AS c_token, key_authorization AS c_key_authorization, \
+                 authorization_url AS c_authorization_url, challenge_url AS c_challenge_url, \
+                 error AS c_error FROM acme_challenges WHERE order_id = $1) c \
+                 ON c.c_order_id = o.id ORDER BY c.c_domain"
+            ))
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error)?;
+            let Some(first) = rows.first() else {
+                return Ok(None);
+            };
+            let order = Self::order_from_row(first)?;
+            let mut challenges = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let joined: Option<String> = row.try_get("c_order_id").map_err(query_error)?;
+                if joined.is_some() {
+                    challenges.push(Self::challenge_from_prefixed_row(row, "c_")?);
+                }
+            }
+            Ok(Some((order, challenges)))
+        }
+
         async fn sql_order_challenges(&self, order_id: &str) -> Result<Vec<ChallengeRecord>> {
             sqlx::query(concat!(
                 "SELECT ",

@@ -140,18 +140,28 @@ macro_rules! row_decoders {
         }
 
         fn challenge_from_row(row: &$row) -> Result<ChallengeRecord> {
-            let text =
-                |column: &str| -> Result<String> { row.try_get(column).map_err(query_error) };
+            Self::challenge_from_prefixed_row(row, "")
+        }
+
+        /// A challenge from columns named `<prefix><column>` (a join beside the order's own).
+        fn challenge_from_prefixed_row(row: &$row, prefix: &str) -> Result<ChallengeRecord> {
+            let text = |column: &str| -> Result<String> {
+                row.try_get(format!("{prefix}{column}").as_str())
+                    .map_err(query_error)
+            };
+            let challenge_type = text("challenge_type")?;
             Ok(ChallengeRecord {
                 order_id: text("order_id")?,
                 domain: text("domain")?,
-                challenge_type: parse_stored("challenge_type", &text("challenge_type")?)?,
+                challenge_type: parse_stored("challenge_type", &challenge_type)?,
                 status: text("status")?,
                 token: text("token")?,
                 key_authorization: text("key_authorization")?,
                 authorization_url: text("authorization_url")?,
                 challenge_url: text("challenge_url")?,
-                error: row.try_get("error").map_err(query_error)?,
+                error: row
+                    .try_get(format!("{prefix}error").as_str())
+                    .map_err(query_error)?,
             })
         }
 
@@ -553,6 +563,13 @@ macro_rules! impl_store {
                 self.sql_get_order(id).await
             }
 
+            async fn get_order_with_challenges(
+                &self,
+                id: &str,
+            ) -> Result<Option<(OrderRecord, Vec<ChallengeRecord>)>> {
+                self.sql_get_order_with_challenges(id).await
+            }
+
             async fn list_orders(&self, query: &OrderQuery) -> Result<Vec<OrderRecord>> {
                 self.sql_list_orders(query).await
             }
@@ -846,6 +863,10 @@ macro_rules! impl_store {
 
             async fn job_queue_depths(&self) -> Result<Vec<scaivault_domain::metrics::QueueDepth>> {
                 self.sql_job_queue_depths().await
+            }
+
+            async fn jobs_due(&self, queue: &str) -> Result<bool> {
+                self.sql_jobs_due(queue).await
             }
         }
     };

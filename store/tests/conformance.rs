@@ -462,6 +462,41 @@ conformance!(
         let challenges = store.order_challenges(&live.id).await.expect("challenges");
         assert_eq!(challenges[0].status, "invalid");
         assert_eq!(challenges[0].error.as_deref(), Some("connection refused"));
+        // The one-query read of order and challenges gives exactly the two separate reads.
+        let (joined_order, joined) = store
+            .get_order_with_challenges(&live.id)
+            .await
+            .expect("joined")
+            .expect("the order");
+        let alone = store
+            .get_order(&live.id)
+            .await
+            .expect("order")
+            .expect("the order");
+        assert_eq!(
+            serde_json::to_value(&joined_order).expect("json"),
+            serde_json::to_value(&alone).expect("json")
+        );
+        assert_eq!(joined, challenges);
+        assert_eq!(joined.len(), 2);
+        // An order without challenges (a caller whose order the CA had not answered yet), and
+        // no order at all.
+        let bare = order(&acct.id, "acme_order_bare", now());
+        store.insert_order(&bare, &[]).await.expect("insert");
+        let (joined_order, joined) = store
+            .get_order_with_challenges(&bare.id)
+            .await
+            .expect("joined")
+            .expect("the order");
+        assert_eq!(joined_order.id, bare.id);
+        assert!(joined.is_empty());
+        assert!(
+            store
+                .get_order_with_challenges("acme_order_none")
+                .await
+                .expect("joined")
+                .is_none()
+        );
 
         store
             .set_order_progress(
