@@ -112,6 +112,8 @@ pub struct DnsConfig {
     pub resolvers: Vec<SocketAddr>,
     pub propagation_timeout: HumanDuration,
     pub propagation_interval: HumanDuration,
+    /// DNS provider API calls in flight per provider at a time (1 or more).
+    pub max_concurrent_requests: usize,
 }
 
 /// `[renewal]`
@@ -322,6 +324,9 @@ impl Config {
         if self.acme.max_concurrent_requests == 0 {
             problems.push("  acme.max_concurrent_requests: at least 1".into());
         }
+        if self.dns.max_concurrent_requests == 0 {
+            problems.push("  dns.max_concurrent_requests: at least 1".into());
+        }
         if self.webhooks.max_attempts == 0 {
             problems.push("  webhooks.max_attempts: at least 1".into());
         }
@@ -487,6 +492,26 @@ mod tests {
         assert!(refusal(&[("SCAIVAULT_CLUSTER__LEASE", "0s")]).contains("cluster.lease"));
         assert!(refusal(&[("SCAIVAULT_CLUSTER__LEASE", "soon")]).contains("cluster.lease"));
         assert!(refusal(&[("SCAIVAULT_CLUSTER__LEASES", "3s")]).contains("leases"));
+    }
+
+    #[test]
+    fn request_bounds_default_and_at_least_one() {
+        let config = Config::load(None, env(&[])).expect("default config");
+        assert_eq!(config.acme.max_concurrent_requests, 32);
+        assert_eq!(config.dns.max_concurrent_requests, 8);
+        let config = Config::load(
+            None,
+            env(&[("SCAIVAULT_DNS__MAX_CONCURRENT_REQUESTS", "2")]),
+        )
+        .expect("config");
+        assert_eq!(config.dns.max_concurrent_requests, 2);
+        for key in ["ACME", "DNS"] {
+            let var = format!("SCAIVAULT_{key}__MAX_CONCURRENT_REQUESTS");
+            assert!(
+                refusal(&[(var.as_str(), "0")])
+                    .contains(&format!("{}.max_concurrent_requests", key.to_lowercase()))
+            );
+        }
     }
 
     #[test]

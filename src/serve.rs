@@ -50,6 +50,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         resolvers: config.dns.resolvers.clone(),
         propagation_timeout: config.dns.propagation_timeout.0,
         propagation_interval: config.dns.propagation_interval.0,
+        max_concurrent_requests: config.dns.max_concurrent_requests,
     };
     // Renewals and scans are durable jobs in the same database (apalis keeps its own tables).
     let jobs = JobDatabase::connect(&config.database.url)

@@ -30,6 +30,16 @@ fn tag() -> String {
 /// BIND serving `example.test` and `delegated.test`, Pebble resolving through it, the service
 /// using it as resolver, an account, the TSIG secret stored, and an rfc2136 provider.
 async fn dns_env(db: Db, bind: BindOptions, tsig_secret: Option<&str>) -> DnsEnv {
+    dns_env_with(db, bind, tsig_secret, "8").await
+}
+
+/// [`dns_env`] with `[dns] max_concurrent_requests` set to `provider_slots`.
+async fn dns_env_with(
+    db: Db,
+    bind: BindOptions,
+    tsig_secret: Option<&str>,
+    provider_slots: &str,
+) -> DnsEnv {
     let bind = Bind::start(bind).await;
     let pebble = Pebble::start(PebbleOptions {
         dns_server: Some(bind.addr()),
@@ -42,7 +52,8 @@ async fn dns_env(db: Db, bind: BindOptions, tsig_secret: Option<&str>) -> DnsEnv
         opts.extra_root(pebble.listener_root_pem_path())
             .set("dns", "resolvers", format!("[\"{}\"]", bind.addr()))
             .set_str("dns", "propagation_interval", "100ms")
-            .set_str("dns", "propagation_timeout", "20s"),
+            .set_str("dns", "propagation_timeout", "20s")
+            .set("dns", "max_concurrent_requests", provider_slots),
     )
     .await;
     let api = service.client();
@@ -158,6 +169,39 @@ async fn wildcard_and_apex_share_one_name(db: Db) {
     );
 }
 on_both_backends!(wildcard_and_apex_share_one_name);
+
+/// With one DNS provider slot (`[dns] max_concurrent_requests = 1`) a burst of dns-01 orders
+/// takes turns at the provider and still completes: a slot covers one UPDATE, not the
+/// propagation wait after it, so no order holds the others back (or deadlocks them). The bound
+/// itself is measured in `actors/src/dns/provider_slots.rs`.
+#[tokio::test]
+async fn one_provider_slot_serves_a_burst_of_orders() {
+    let env = dns_env_with(
+        Db::Sqlite,
+        BindOptions::zones(["example.test", "delegated.test"]),
+        None,
+        "1",
+    )
+    .await;
+    let names: Vec<Vec<String>> = (0..6).map(|_| common::domains(2)).collect();
+    let done = futures_util::future::join_all(names.iter().map(|n| issue(&env, n))).await;
+    for (order, names) in done.iter().zip(&names) {
+        assert_eq!(order["status"], "valid", "{order}");
+        wait_cleaned(&env, order["order_id"].as_str().expect("id")).await;
+        for name in names {
+            assert!(
+                env.bind
+                    .txt(&format!("_acme-challenge.{name}"))
+                    .await
+                    .is_empty(),
+                "no TXT left behind"
+            );
+        }
+    }
+    let log = env.service.log_text();
+    assert_eq!(log.matches("dns-01 TXT record written").count(), 12);
+    assert_eq!(log.matches("dns-01 TXT record removed").count(), 12);
+}
 
 #[tokio::test]
 async fn cname_delegation_writes_where_the_name_points() {

@@ -15,6 +15,7 @@ use scaivault_domain::{SharedStore, secret, timestamp};
 
 use crate::Error;
 use crate::dns::propagation::Propagation;
+use crate::dns::provider_slots::ProviderSlots;
 use crate::dns::{self, DnsError, DnsProvider, ResolvedConfig};
 
 /// How often the sweeper looks for records to remove.
@@ -30,6 +31,8 @@ pub struct DnsSupport {
     pub key: MasterKey,
     pub http: reqwest::Client,
     pub propagation: Propagation,
+    /// Bounds the provider API calls in flight per provider.
+    pub slots: ProviderSlots,
 }
 
 /// One TXT value to publish for an authorization.
@@ -105,10 +108,12 @@ impl DnsSupport {
                 })
                 .await
                 .map_err(|err| PublishError::Setup(err.into()))?;
+            let slot = self.slots.acquire(provider_id).await;
             provider
                 .add_txt(&target, &challenge.value)
                 .await
                 .map_err(|err| PublishError::Dns(challenge.domain.clone(), err))?;
+            drop(slot);
             tracing::info!(order = %order_id, domain = %challenge.domain, name = %target, "dns-01 TXT record written");
             written.push((challenge.domain.clone(), target, challenge.value.clone()));
         }
@@ -145,10 +150,13 @@ impl DnsSupport {
     /// Removes one record and records the outcome.
     async fn remove(&self, record: &DnsChallengeRecord) {
         let outcome = match self.provider(&record.provider_id).await {
-            Ok(provider) => provider
-                .remove_txt(&record.fqdn, &record.value)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(provider) => {
+                let _slot = self.slots.acquire(&record.provider_id).await;
+                provider
+                    .remove_txt(&record.fqdn, &record.value)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
             Err(err) => Err(err.to_string()),
         };
         let now = timestamp::now();

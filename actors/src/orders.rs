@@ -12,6 +12,7 @@ use scaivault_domain::{Error as DomainError, SharedStore, ids, pki, timestamp};
 
 use crate::account::NewOrderSpec;
 use crate::dns::propagation::Propagation;
+use crate::dns::provider_slots::ProviderSlots;
 use crate::dns_challenges::DnsSupport;
 use crate::leases::{Cluster, Leases};
 use crate::order::{OrderContext, default_poll};
@@ -37,6 +38,8 @@ pub struct DnsSettings {
     pub resolvers: Vec<std::net::SocketAddr>,
     pub propagation_timeout: std::time::Duration,
     pub propagation_interval: std::time::Duration,
+    /// Provider API calls in flight per DNS provider (`[dns] max_concurrent_requests`).
+    pub max_concurrent_requests: usize,
 }
 
 /// The order actors and their supervisor.
@@ -77,6 +80,7 @@ impl Orders {
                 dns.propagation_timeout,
                 dns.propagation_interval,
             ),
+            slots: ProviderSlots::new(dns.max_concurrent_requests),
         });
         let ctx = Arc::new(OrderContext {
             store,

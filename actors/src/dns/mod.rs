@@ -13,6 +13,7 @@ pub mod hetzner;
 mod names;
 mod oauth;
 pub mod propagation;
+pub mod provider_slots;
 mod rest;
 pub mod rfc2136;
 pub mod route53;
