@@ -5,7 +5,12 @@
 //! ```text
 //! bench-throughput [--binary target/release/scaivault] [--lego /usr/bin/lego]
 //!                  [--sizes 20,200,1000] [--lego-sizes 20,200] [--lego-parallel 10]
+//!                  [--postgres]
 //! ```
+//!
+//! `--postgres`: the service stores everything in a fresh PostgreSQL database (127.0.0.1:5432,
+//! dropped afterwards) instead of its default SQLite file, and lego is not run (it has no
+//! store, so its numbers would be the same as in the SQLite run).
 //!
 //! ScaiVault: one service per challenge type (`orders_per_minute = 0`, one account; for dns-01
 //! an `rfc2136` DNS provider). Per batch, N `POST /v1/pki/acme/issue` are sent at once; the batch
@@ -32,8 +37,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use scaivault_testkit::{
-    ApiClient, Bind, BindOptions, ChallTestSrv, Pebble, PebbleOptions, Service, ServiceOptions,
-    free_port,
+    ApiClient, Bind, BindOptions, ChallTestSrv, Pebble, PebbleOptions, PgDatabase, Service,
+    ServiceOptions, free_port,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -49,6 +54,7 @@ struct Args {
     sizes: Vec<usize>,
     lego_sizes: Vec<usize>,
     lego_parallel: usize,
+    postgres: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -58,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
         sizes: vec![20, 200, 1000],
         lego_sizes: vec![20, 200],
         lego_parallel: 10,
+        postgres: false,
     };
     for (flag, value) in util::args() {
         let v = || value.clone().ok_or_else(|| format!("{flag} needs a value"));
@@ -67,6 +74,7 @@ fn parse_args() -> Result<Args, String> {
             "--sizes" => a.sizes = util::list(&v()?)?,
             "--lego-sizes" => a.lego_sizes = util::list(&v()?)?,
             "--lego-parallel" => a.lego_parallel = util::list(&v()?)?[0].max(1),
+            "--postgres" => a.postgres = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -82,7 +90,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut out = String::from("## Throughput\n\n");
+    let mut out = String::from(if args.postgres {
+        "## Throughput on PostgreSQL\n\n"
+    } else {
+        "## Throughput\n\n"
+    });
     out.push_str(&util::measured_line());
     let mut rows = Vec::new();
     for challenge in ["http-01", "dns-01"] {
@@ -148,6 +160,7 @@ async fn bench_challenge(args: &Args, challenge: &'static str) -> Result<Vec<Row
 
     let binary = std::fs::canonicalize(&args.binary)
         .map_err(|e| format!("{}: {e}", args.binary.display()))?;
+    let database = args.postgres.then(PgDatabase::create);
     let mut opts = ServiceOptions::new(binary)
         .extra_root(pebble.listener_root_pem_path())
         .set("server", "orders_per_minute", "0")
@@ -162,6 +175,9 @@ async fn bench_challenge(args: &Args, challenge: &'static str) -> Result<Vec<Row
             format!("[\"127.0.0.1:{http_port}\"]"),
         ),
     };
+    if let Some(database) = &database {
+        opts = opts.postgres(database.url());
+    }
     let mut service = Service::start(opts).await;
     let api = service.client();
     let body = setup_service(&api, &pebble, bind.as_ref(), challenge).await?;
@@ -176,6 +192,10 @@ async fn bench_challenge(args: &Args, challenge: &'static str) -> Result<Vec<Row
     }
     eprintln!("scaivault stopped ({})", service.terminate().await);
     drop(service);
+    drop(database);
+    if args.postgres {
+        return Ok(rows);
+    }
 
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let webroot = work.path().join("webroot");
