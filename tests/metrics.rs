@@ -268,7 +268,9 @@ async fn http01_issuance_shows_up(db: Db) {
         },
         &[
             ("SCAIVAULT_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
-            ("SCAIVAULT_WEBHOOKS__RETRY_BASE", "1h"),
+            // Two attempts a second apart, then the delivery is given up.
+            ("SCAIVAULT_WEBHOOKS__RETRY_BASE", "1s"),
+            ("SCAIVAULT_WEBHOOKS__MAX_ATTEMPTS", "2"),
         ],
     )
     .await;
@@ -286,6 +288,10 @@ async fn http01_issuance_shows_up(db: Db) {
     assert_eq!(before.value("scaivault_metrics_store_up", &[]), Some(1.0));
     assert_eq!(
         before.value("scaivault_webhook_delivery_failures_total", &[]),
+        Some(0.0)
+    );
+    assert_eq!(
+        before.value("scaivault_webhook_deliveries_given_up_total", &[]),
         Some(0.0)
     );
     for result in ["success", "failure"] {
@@ -389,6 +395,22 @@ async fn http01_issuance_shows_up(db: Db) {
         .expect("renewals pending");
     assert!(pending >= 1.0, "renewals pending {pending}");
     assert_eq!(metrics.value("scaivault_metrics_store_up", &[]), Some(1.0));
+
+    // The second attempt fails too and is the last: the delivery is given up, counted once,
+    // after exactly two counted failures.
+    let metrics = scrape_until(&api, "a webhook delivery given up", |m| {
+        m.value("scaivault_webhook_deliveries_given_up_total", &[])
+            .is_some_and(|v| v >= 1.0)
+    })
+    .await;
+    assert_eq!(
+        metrics.value("scaivault_webhook_deliveries_given_up_total", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metrics.value("scaivault_webhook_delivery_failures_total", &[]),
+        Some(2.0)
+    );
 }
 
 on_both_backends!(http01_issuance_shows_up);

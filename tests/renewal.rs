@@ -8,8 +8,38 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Db, Issuing, domains, drop_renewal_tasks, issuing, wait_final};
-use scaivault_testkit::PebbleOptions;
+use scaivault_testkit::{ApiClient, PebbleOptions};
 use serde_json::{Value, json};
+
+/// Waits until `GET /metrics` (no token needed) counts at least `at_least` automatic renewal
+/// attempts with `result` (`success` or `failure`); returns the count.
+async fn wait_renewals_counted(api: &ApiClient, result: &str, at_least: f64) -> f64 {
+    let series = format!("scaivault_renewals_total{{result=\"{result}\"}} ");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = api
+            .without_token()
+            .raw(reqwest::Method::GET, "/metrics", None)
+            .await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        let count: f64 = response
+            .body
+            .lines()
+            .find_map(|line| line.strip_prefix(series.as_str()))
+            .unwrap_or_else(|| panic!("no {series}in /metrics"))
+            .trim()
+            .parse()
+            .expect("a number");
+        if count >= at_least {
+            return count;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series}stays at {count}, expected at least {at_least}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
 fn one_minute_certificates() -> PebbleOptions {
     PebbleOptions {
@@ -88,6 +118,9 @@ async fn renews_by_itself(db: Db) {
         assert!(Instant::now() < deadline, "the renewal job reports success");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let api = env.service.client();
+    assert_eq!(wait_renewals_counted(&api, "success", 1.0).await, 1.0);
+    assert_eq!(wait_renewals_counted(&api, "failure", 0.0).await, 0.0);
 }
 on_both_backends!(renews_by_itself);
 
@@ -157,6 +190,9 @@ async fn renewal_failures_are_reported_with_growing_delays(db: Db) {
         certificate["current_version"], 1,
         "no new version while the CA is down"
     );
+    // Each failed attempt is counted once its retry is stored, as its event is written.
+    assert!(wait_renewals_counted(&api, "failure", 3.0).await >= 3.0);
+    assert_eq!(wait_renewals_counted(&api, "success", 0.0).await, 0.0);
 }
 
 on_both_backends!(renewal_failures_are_reported_with_growing_delays);
