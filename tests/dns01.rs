@@ -22,6 +22,11 @@ struct DnsEnv {
     provider_id: String,
 }
 
+/// The two zones every test's BIND serves.
+fn zones() -> BindOptions {
+    BindOptions::zones(["example.test", "delegated.test"])
+}
+
 fn tag() -> String {
     use rand::Rng;
     format!("t{:x}", rand::rng().random::<u64>())
@@ -80,6 +85,12 @@ async fn dns_env_with(
     }
 }
 
+/// BIND serves no TXT record at `_acme-challenge.<name>` (none left behind, or none written).
+async fn assert_no_txt(env: &DnsEnv, name: &str) {
+    let left = env.bind.txt(&format!("_acme-challenge.{name}")).await;
+    assert!(left.is_empty(), "TXT at _acme-challenge.{name}: {left:?}");
+}
+
 /// Waits until every TXT record the order wrote is removed (cleanup follows the final status).
 async fn wait_cleaned(env: &DnsEnv, order_id: &str) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -125,12 +136,7 @@ async fn issue(env: &DnsEnv, domains: &[String]) -> Value {
 }
 
 async fn wildcard_and_apex_share_one_name(db: Db) {
-    let env = dns_env(
-        db,
-        BindOptions::zones(["example.test", "delegated.test"]),
-        None,
-    )
-    .await;
+    let env = dns_env(db, zones(), None).await;
     let name = format!("{}.example.test", tag());
     let done = issue(&env, &[name.clone(), format!("*.{name}")]).await;
     assert_eq!(done["status"], "valid", "{done}");
@@ -141,13 +147,7 @@ async fn wildcard_and_apex_share_one_name(db: Db) {
         assert_eq!(record["fqdn"], format!("_acme-challenge.{name}"));
         assert_eq!(record["state"], "removed", "{record}");
     }
-    assert!(
-        env.bind
-            .txt(&format!("_acme-challenge.{name}"))
-            .await
-            .is_empty(),
-        "no TXT left behind"
-    );
+    assert_no_txt(&env, &name).await;
 
     let id = done["certificate_id"].as_str().expect("certificate");
     let (_, certificate) = env
@@ -176,26 +176,14 @@ on_both_backends!(wildcard_and_apex_share_one_name);
 /// itself is measured in `actors/src/dns/provider_slots.rs`.
 #[tokio::test]
 async fn one_provider_slot_serves_a_burst_of_orders() {
-    let env = dns_env_with(
-        Db::Sqlite,
-        BindOptions::zones(["example.test", "delegated.test"]),
-        None,
-        "1",
-    )
-    .await;
+    let env = dns_env_with(Db::Sqlite, zones(), None, "1").await;
     let names: Vec<Vec<String>> = (0..6).map(|_| common::domains(2)).collect();
     let done = futures_util::future::join_all(names.iter().map(|n| issue(&env, n))).await;
     for (order, names) in done.iter().zip(&names) {
         assert_eq!(order["status"], "valid", "{order}");
         wait_cleaned(&env, order["order_id"].as_str().expect("id")).await;
         for name in names {
-            assert!(
-                env.bind
-                    .txt(&format!("_acme-challenge.{name}"))
-                    .await
-                    .is_empty(),
-                "no TXT left behind"
-            );
+            assert_no_txt(&env, name).await;
         }
     }
     let log = env.service.log_text();
@@ -206,7 +194,7 @@ async fn one_provider_slot_serves_a_burst_of_orders() {
 #[tokio::test]
 async fn cname_delegation_writes_where_the_name_points() {
     let host = tag();
-    let mut bind = BindOptions::zones(["example.test", "delegated.test"]).record(
+    let mut bind = zones().record(
         "example.test",
         &format!("_acme-challenge.{host} 60 IN CNAME _acme-challenge.{host}.delegated.test."),
     );
@@ -233,12 +221,7 @@ async fn cname_delegation_writes_where_the_name_points() {
 #[tokio::test]
 async fn wrong_tsig_secret_fails_the_order_and_leaves_nothing() {
     let wrong = "d3Jvbmcgc2VjcmV0IGZvciB0aGUgdGVzdCBydW4gb25seQ==";
-    let env = dns_env(
-        Db::Sqlite,
-        BindOptions::zones(["example.test", "delegated.test"]),
-        Some(wrong),
-    )
-    .await;
+    let env = dns_env(Db::Sqlite, zones(), Some(wrong)).await;
     let name = format!("{}.example.test", tag());
     let done = issue(&env, std::slice::from_ref(&name)).await;
     assert_eq!(done["status"], "invalid", "{done}");
@@ -249,23 +232,12 @@ async fn wrong_tsig_secret_fails_the_order_and_leaves_nothing() {
         message.contains(&env.provider_id),
         "names the provider: {message}"
     );
-    assert!(
-        env.bind
-            .txt(&format!("_acme-challenge.{name}"))
-            .await
-            .is_empty(),
-        "no record was written"
-    );
+    assert_no_txt(&env, &name).await;
 }
 
 #[tokio::test]
 async fn dns_provider_api() {
-    let env = dns_env(
-        Db::Sqlite,
-        BindOptions::zones(["example.test", "delegated.test"]),
-        None,
-    )
-    .await;
+    let env = dns_env(Db::Sqlite, zones(), None).await;
     let api = env.service.client();
     let cases = [
         (json!({"name": "x", "type": "bind9", "config": {}}), "type"),

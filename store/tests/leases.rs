@@ -106,6 +106,26 @@ fn later(secs: i64) -> time::OffsetDateTime {
     now() + time::Duration::seconds(secs)
 }
 
+/// Ends the order (invalid): a final order, never claimable.
+async fn end_order(store: &SharedStore, id: &str) {
+    store
+        .set_order_progress(
+            id,
+            &OrderProgress {
+                status: OrderStatus::Invalid,
+                error: None,
+                at: now(),
+            },
+        )
+        .await
+        .expect("progress");
+}
+
+/// Whether the order has a lease row (expired or not).
+async fn has_lease(store: &SharedStore, id: &str) -> bool {
+    store.get_order_lease(id).await.expect("lease").is_some()
+}
+
 both!(
     one_instance_wins_and_renews,
     |store: SharedStore| async move {
@@ -280,17 +300,7 @@ both!(
             "oldest first, limited"
         );
         // Final orders are never claimable.
-        store
-            .set_order_progress(
-                &ids[0],
-                &OrderProgress {
-                    status: OrderStatus::Invalid,
-                    error: None,
-                    at: now(),
-                },
-            )
-            .await
-            .expect("progress");
+        end_order(&store, &ids[0]).await;
         assert_eq!(
             store.claimable_orders(now(), 10).await.expect("claimable"),
             ids[1..].to_vec()
@@ -335,17 +345,7 @@ both!(
             );
         }
         for id in &ids[..2] {
-            store
-                .set_order_progress(
-                    id,
-                    &OrderProgress {
-                        status: OrderStatus::Invalid,
-                        error: None,
-                        at: now(),
-                    },
-                )
-                .await
-                .expect("progress");
+            end_order(&store, id).await;
         }
         // ids[1] is final but its lease is live again (taken a moment ago): it stays.
         assert!(
@@ -358,28 +358,10 @@ both!(
             store.clear_stale_order_leases(now()).await.expect("clear"),
             1
         );
-        assert!(
-            store
-                .get_order_lease(&ids[0])
-                .await
-                .expect("lease")
-                .is_none()
-        );
-        assert!(
-            store
-                .get_order_lease(&ids[1])
-                .await
-                .expect("lease")
-                .is_some()
-        );
+        assert!(!has_lease(&store, &ids[0]).await);
+        assert!(has_lease(&store, &ids[1]).await);
         // The unfinished order keeps its expired lease: a takeover pass claims it.
-        assert!(
-            store
-                .get_order_lease(&ids[2])
-                .await
-                .expect("lease")
-                .is_some()
-        );
+        assert!(has_lease(&store, &ids[2]).await);
         assert_eq!(
             store.claimable_orders(now(), 10).await.expect("claimable"),
             vec![ids[2].clone()]
