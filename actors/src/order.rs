@@ -44,6 +44,24 @@ pub struct OrderContext {
     pub poll: RetryPolicy,
     /// Test-only fault injection: panic once per order at this step (debug builds only).
     pub panic_at: Option<String>,
+    /// Per order, the CA order (URL) this process last saw `pending`: it was running while the
+    /// CA could validate that CA order ([`OrderContext::saw_pending`]).
+    pub(crate) seen_pending: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl OrderContext {
+    fn seen_pending(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.seen_pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether this process saw the order's current CA order pending, i.e. was up while the CA
+    /// could validate it. If not, and the CA could not reach the responder, the CA validated
+    /// while the service was down (killed or restarting between answering and validation).
+    fn saw_pending(&self, record: &OrderRecord) -> bool {
+        self.seen_pending().get(&record.id) == Some(&record.order_url)
+    }
 }
 
 /// Messages of an order actor.
@@ -88,6 +106,9 @@ impl Actor for OrderActor {
                 Err(_) => Err(Failure::Final(error)),
             };
         }
+        if !matches!(outcome, Err(Failure::Transient(_))) {
+            self.ctx.seen_pending().remove(order_id.as_str());
+        }
         match outcome {
             Ok(()) => {
                 self.ctx.dns.clean_up_order(order_id).await;
@@ -125,6 +146,13 @@ enum Failure {
 /// responder that is really unreachable costs one extra failed authorization, not a loop.
 const MAX_CA_ATTEMPTS: i64 = 2;
 
+/// The same when this process never saw the failed CA order pending: the CA validated while the
+/// service was down, which says nothing about the responder, so a crash or restart during
+/// validation must not cost the order. Still bounded (a crash loop is not an infinite one), and
+/// within Let's Encrypt's 5 failed validations per account and hostname per hour
+/// (<https://letsencrypt.org/docs/rate-limits/>).
+const MAX_CA_ATTEMPTS_AFTER_DOWNTIME: i64 = 5;
+
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
         Failure::Transient(err)
@@ -160,6 +188,9 @@ impl OrderActor {
         step("read order");
 
         if order.state().status == CaStatus::Pending {
+            self.ctx
+                .seen_pending()
+                .insert(record.id.clone(), record.order_url.clone());
             self.answer_challenges(&record, &mut order).await?;
             step("challenges answered");
             self.fault(&record.id, "ready");
@@ -488,9 +519,14 @@ impl OrderActor {
     /// http-01/tls-alpn-01 responder failed (we were down), final otherwise.
     async fn invalid(&self, record: &OrderRecord, order: &mut instant_acme::Order) -> Failure {
         let (error, unreachable_only) = self.why_invalid(record, order).await;
+        let limit = if self.ctx.saw_pending(record) {
+            MAX_CA_ATTEMPTS
+        } else {
+            MAX_CA_ATTEMPTS_AFTER_DOWNTIME
+        };
         if unreachable_only
             && record.challenge_type != ChallengeType::Dns01
-            && record.ca_attempts < MAX_CA_ATTEMPTS
+            && record.ca_attempts < limit
         {
             Failure::Reorder(error)
         } else {

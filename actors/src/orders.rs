@@ -91,6 +91,7 @@ impl Orders {
             scheduler,
             poll: default_poll(),
             panic_at,
+            seen_pending: Default::default(),
         });
         let leases = Arc::new(Leases::new(ctx.store.clone(), Cluster::default()));
         let (supervisor, _) =
