@@ -317,6 +317,9 @@ async fn unvalidatable_domain_ends_invalid_with_the_reason() {
         !message.contains(&names[0]),
         "only the failing domain: {message}"
     );
+    // The CA could not connect while the service was up: placed at the CA once more, not up to
+    // the limit that applies when the CA validated during a crash or restart.
+    assert_eq!(done["ca_attempts"], 2, "{done}");
 }
 
 #[tokio::test]
