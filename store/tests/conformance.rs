@@ -2,7 +2,8 @@
 //! (127.0.0.1:5432, user postgres), each on a database of its own, so the two backends are held
 //! to the same behaviour.
 
-use std::future::Future;
+#[macro_use]
+mod common;
 
 use scaivault_domain::account::{AccountRecord, AccountStatus};
 use scaivault_domain::certificate::{
@@ -22,52 +23,6 @@ use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::webhook::{DeliveryAttempt, DeliveryRecord, DeliveryStatus, WebhookRecord};
 use scaivault_domain::{Error, SharedStore, ids, token};
 
-/// Runs `test` on a fresh SQLite file.
-async fn on_sqlite<F, Fut>(test: F)
-where
-    F: FnOnce(SharedStore) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}/nested/store.db", dir.path().display());
-    let store = scaivault_store::connect(&url).await.expect("open sqlite");
-    assert_eq!(store.backend(), "sqlite");
-    test(store).await;
-}
-
-/// Runs `test` on a fresh PostgreSQL database (the harness's, dropped afterwards).
-async fn on_postgres<F, Fut>(test: F)
-where
-    F: FnOnce(SharedStore) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let database = scaivault_testkit::PgDatabase::create();
-    let store = scaivault_store::connect(&database.url())
-        .await
-        .expect("open postgres");
-    assert_eq!(store.backend(), "postgres");
-    test(store).await;
-}
-
-/// Declares `name` as a pair of tests, one per backend.
-macro_rules! conformance {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                on_sqlite($body).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                on_postgres($body).await;
-            }
-        }
-    };
-}
-
 fn account(name: &str) -> AccountRecord {
     AccountRecord {
         id: ids::new_id("acme"),
@@ -84,11 +39,11 @@ fn account(name: &str) -> AccountRecord {
     }
 }
 
-conformance!(ping_works, |store: SharedStore| async move {
+on_both!(ping_works, |store: SharedStore| async move {
     store.ping().await.expect("ping");
 });
 
-conformance!(meta_set_once, |store: SharedStore| async move {
+on_both!(meta_set_once, |store: SharedStore| async move {
     assert!(store.set_meta_if_absent("k", "first").await.expect("set"));
     assert!(!store.set_meta_if_absent("k", "second").await.expect("set"));
     assert_eq!(
@@ -98,7 +53,7 @@ conformance!(meta_set_once, |store: SharedStore| async move {
     assert_eq!(store.get_meta("missing").await.expect("get"), None);
 });
 
-conformance!(tokens_round_trip, |store: SharedStore| async move {
+on_both!(tokens_round_trip, |store: SharedStore| async move {
     let expires = now() + time::Duration::days(1);
     let minted = token::mint(
         "ci",
@@ -132,7 +87,7 @@ conformance!(tokens_round_trip, |store: SharedStore| async move {
     );
 });
 
-conformance!(
+on_both!(
     secrets_version_and_delete,
     |store: SharedStore| async move {
         let first = SecretRecord {
@@ -177,7 +132,7 @@ conformance!(
     }
 );
 
-conformance!(
+on_both!(
     accounts_round_trip_and_status,
     |store: SharedStore| async move {
         let a = account("first");
@@ -280,7 +235,7 @@ fn challenge(order_id: &str, domain: &str, kind: ChallengeType, token: &str) -> 
     }
 }
 
-conformance!(
+on_both!(
     orders_round_trip_progress_and_pages,
     |store: SharedStore| async move {
         let acct = account("orders");
@@ -410,7 +365,7 @@ conformance!(
     }
 );
 
-conformance!(
+on_both!(
     challenge_lookups_only_for_unfinished_orders,
     |store: SharedStore| async move {
         let acct = account("challenges");
@@ -527,7 +482,7 @@ conformance!(
     }
 );
 
-conformance!(
+on_both!(
     issuance_is_atomic_and_versions_accumulate,
     |store: SharedStore| async move {
         let acct = account("certs");
@@ -655,7 +610,7 @@ conformance!(
     }
 );
 
-conformance!(
+on_both!(
     dns_providers_and_cleanup_queue,
     |store: SharedStore| async move {
         let acct = account("dns");
@@ -791,7 +746,7 @@ conformance!(
     }
 );
 
-conformance!(
+on_both!(
     one_renewal_in_flight_per_certificate,
     |store: SharedStore| async move {
         let acct = account("renewals");
@@ -850,7 +805,7 @@ conformance!(
     }
 );
 
-conformance!(event_log_reads_forwards, |store: SharedStore| async move {
+on_both!(event_log_reads_forwards, |store: SharedStore| async move {
     let base = now();
     let mut events = Vec::new();
     for (i, kind) in ["certificate.issued", "order.invalid", "certificate.issued"]
@@ -951,7 +906,7 @@ async fn issue_version(
     (certificate, issued)
 }
 
-conformance!(
+on_both!(
     revocation_marks_version_order_and_certificate_once,
     |store: SharedStore| async move {
         use scaivault_domain::revocation::{Revocation, RevocationReason};
@@ -1155,7 +1110,7 @@ async fn deliveries_of(store: &SharedStore, webhook_id: &str) -> Vec<DeliveryRec
         .expect("deliveries")
 }
 
-conformance!(
+on_both!(
     webhooks_round_trip_and_page,
     |store: SharedStore| async move {
         let base = now();
@@ -1213,7 +1168,7 @@ conformance!(
     }
 );
 
-conformance!(
+on_both!(
     events_fan_out_to_subscribed_webhooks_atomically,
     |store: SharedStore| async move {
         let base = now();
@@ -1291,7 +1246,7 @@ conformance!(
     }
 );
 
-conformance!(
+on_both!(
     delivery_attempts_are_recorded,
     |store: SharedStore| async move {
         let hook = webhook(&["order.invalid"], now());
@@ -1485,7 +1440,7 @@ conformance!(
     }
 );
 
-conformance!(
+on_both!(
     revocation_event_fans_out_in_its_transaction,
     |store: SharedStore| async move {
         use scaivault_domain::revocation::{Revocation, RevocationReason};
@@ -1513,7 +1468,7 @@ conformance!(
     }
 );
 
-conformance!(
+on_both!(
     rate_ledger_counts_by_key_and_window,
     |store: SharedStore| async move {
         use scaivault_domain::rate_limit::{LedgerEntry, LedgerKey, LedgerKind};

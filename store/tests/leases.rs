@@ -2,7 +2,9 @@
 //! PostgreSQL: one atomic acquire decides between instances, renewal reports lost leases, an
 //! expired lease can be taken over, and release hands leases back.
 
-use std::future::Future;
+#[macro_use]
+mod common;
+
 use std::time::Duration;
 
 use scaivault_domain::account::{AccountRecord, AccountStatus};
@@ -11,48 +13,6 @@ use scaivault_domain::pki::KeyType;
 use scaivault_domain::provider::{Environment, Provider};
 use scaivault_domain::timestamp::{now, to_millis};
 use scaivault_domain::{SharedStore, ids};
-
-async fn on_sqlite<F, Fut>(test: F)
-where
-    F: FnOnce(SharedStore) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}/store.db", dir.path().display());
-    test(scaivault_store::connect(&url).await.expect("open sqlite")).await;
-}
-
-async fn on_postgres<F, Fut>(test: F)
-where
-    F: FnOnce(SharedStore) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let database = scaivault_testkit::PgDatabase::create();
-    test(
-        scaivault_store::connect(&database.url())
-            .await
-            .expect("open postgres"),
-    )
-    .await;
-}
-
-macro_rules! both {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                on_sqlite($body).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                on_postgres($body).await;
-            }
-        }
-    };
-}
 
 /// An account and `count` pending orders, oldest first.
 async fn orders(store: &SharedStore, count: usize) -> Vec<String> {
@@ -126,7 +86,7 @@ async fn has_lease(store: &SharedStore, id: &str) -> bool {
     store.get_order_lease(id).await.expect("lease").is_some()
 }
 
-both!(
+on_both!(
     one_instance_wins_and_renews,
     |store: SharedStore| async move {
         let ids = orders(&store, 2).await;
@@ -199,7 +159,7 @@ both!(
     }
 );
 
-both!(
+on_both!(
     expired_leases_are_taken_over,
     |store: SharedStore| async move {
         let ids = orders(&store, 1).await;
@@ -252,7 +212,7 @@ both!(
     }
 );
 
-both!(
+on_both!(
     release_all_and_final_orders,
     |store: SharedStore| async move {
         let ids = orders(&store, 3).await;
@@ -308,7 +268,7 @@ both!(
     }
 );
 
-both!(racing_acquirers_one_wins, |store: SharedStore| async move {
+on_both!(racing_acquirers_one_wins, |store: SharedStore| async move {
     let ids = orders(&store, 1).await;
     let id = ids[0].clone();
     let mut tasks = Vec::new();
@@ -329,7 +289,7 @@ both!(racing_acquirers_one_wins, |store: SharedStore| async move {
     assert_eq!(won, 1, "exactly one instance holds the lease");
 });
 
-both!(
+on_both!(
     stale_leases_of_final_orders_are_dropped,
     |store: SharedStore| async move {
         // An instance killed between an order's end and handing its lease back leaves a lease

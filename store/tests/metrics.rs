@@ -2,7 +2,8 @@
 //! backends, each on a database of its own. The job queue depth query reads apalis' table,
 //! which only the job queue creates: it is tested in jobs/tests/queue_depth.rs.
 
-use std::future::Future;
+#[macro_use]
+mod common;
 
 use scaivault_domain::account::{AccountRecord, AccountStatus};
 use scaivault_domain::certificate::{
@@ -14,47 +15,6 @@ use scaivault_domain::pki::KeyType;
 use scaivault_domain::provider::{Environment, Provider};
 use scaivault_domain::timestamp::{from_millis, now, to_millis};
 use scaivault_domain::{SharedStore, ids};
-
-async fn on_sqlite<F, Fut>(test: F)
-where
-    F: FnOnce(SharedStore) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}/store.db", dir.path().display());
-    let store = scaivault_store::connect(&url).await.expect("open sqlite");
-    test(store).await;
-}
-
-async fn on_postgres<F, Fut>(test: F)
-where
-    F: FnOnce(SharedStore) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let database = scaivault_testkit::PgDatabase::create();
-    let store = scaivault_store::connect(&database.url())
-        .await
-        .expect("open postgres");
-    test(store).await;
-}
-
-macro_rules! on_both {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                on_sqlite($body).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                on_postgres($body).await;
-            }
-        }
-    };
-}
 
 async fn account(store: &SharedStore) -> String {
     let account = AccountRecord {
