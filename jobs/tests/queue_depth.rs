@@ -2,62 +2,16 @@
 //! real apalis tables, on a fresh SQLite file and on a fresh PostgreSQL database: tasks of the
 //! three queues, pending and done, are counted per queue and status.
 
-use std::future::Future;
+#[macro_use]
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{DEADLINE, options};
 use scaivault_domain::metrics::QueueDepth;
-use scaivault_jobs::{Backoff, JobQueue, QueueOptions, RenewalTask, ScanTask, WebhookDelivery};
+use scaivault_jobs::{JobQueue, RenewalTask, ScanTask, WebhookDelivery};
 use time::OffsetDateTime;
 use tokio::sync::watch;
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-async fn on_sqlite<F, Fut>(test: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("tempdir");
-    test(format!("sqlite://{}/service.db", dir.path().display())).await;
-}
-
-async fn on_postgres<F, Fut>(test: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let database = scaivault_testkit::PgDatabase::create();
-    test(database.url()).await;
-}
-
-macro_rules! on_both {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                on_sqlite($body).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                on_postgres($body).await;
-            }
-        }
-    };
-}
-
-fn options() -> QueueOptions {
-    QueueOptions {
-        poll_interval: Duration::from_millis(50),
-        backoff: Backoff {
-            base: Duration::from_millis(500),
-            max: Duration::from_secs(30),
-        },
-        max_attempts: None,
-    }
-}
 
 fn depth(queue: &str, status: &str, count: i64) -> QueueDepth {
     QueueDepth {
