@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use scaivault_actors::{Accounts, AcmeHttp, DnsSettings, Orders, SharedScheduler};
-use scaivault_domain::SharedStore;
-use scaivault_jobs::{Backoff, DueProbe, Job, JobDatabase, JobQueue, QueueOptions, Renewals};
+use scaivault_jobs::{Backoff, JobDatabase, JobQueue, QueueOptions, Renewals};
+use scaivault_store::Pool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -27,9 +27,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     let cluster = scaivault_actors::Cluster::new(config.cluster.lease.0);
     tracing::info!(instance_id = %cluster.instance_id, lease = ?cluster.lease, "instance starting");
     let key = crate::master_key::load_or_create(&config.security.master_key_file)?;
-    let store = scaivault_store::connect(&config.database.url)
+    let database = scaivault_store::open(&config.database.url)
         .await
         .map_err(|err| format!("database.url: {err}"))?;
+    let store = database.store;
     tracing::info!(
         backend = store.backend(),
         "database ready (migrations applied)"
@@ -52,30 +53,26 @@ pub async fn run(config: Config) -> Result<(), String> {
         propagation_interval: config.dns.propagation_interval.0,
         max_concurrent_requests: config.dns.max_concurrent_requests,
     };
-    // Renewals and scans are durable jobs in the same database (apalis keeps its own tables).
-    let jobs = JobDatabase::connect(&config.database.url)
-        .await
-        .map_err(|err| format!("database.url (job queue): {err}"))?;
+    // Renewals and scans are durable jobs in the same database, on the same pool (apalis keeps
+    // its own tables).
+    let jobs = match database.pool {
+        Pool::Sqlite(pool) => JobDatabase::sqlite(pool).await,
+        Pool::Postgres(pool) => JobDatabase::postgres(pool).await,
+    }
+    .map_err(|err| format!("database.url (job queue): {err}"))?;
     let poll_interval = std::time::Duration::from_millis(500);
-    // SQLite: workers ask the store whether anything is due before polling apalis (see
-    // `scaivault_jobs::due_gate`; apalis' fetch walks every pending task when nothing is due).
-    let gate = matches!(jobs, JobDatabase::Sqlite(_)).then(|| due_probe(&store));
-    let queue = Renewals::new(
-        open_queue(
-            &jobs,
-            QueueOptions {
-                poll_interval,
-                backoff: Backoff {
-                    base: config.renewal.retry_base.0,
-                    max: config.renewal.retry_max.0,
-                },
-                max_attempts: None,
+    let queue = Renewals::new(JobQueue::open(
+        &jobs,
+        QueueOptions {
+            poll_interval,
+            backoff: Backoff {
+                base: config.renewal.retry_base.0,
+                max: config.renewal.retry_max.0,
             },
-            gate.as_ref(),
-        ),
-        store.clone(),
-    );
-    let scans = open_queue(
+            max_attempts: None,
+        },
+    ));
+    let scans = JobQueue::open(
         &jobs,
         QueueOptions {
             poll_interval,
@@ -85,7 +82,6 @@ pub async fn run(config: Config) -> Result<(), String> {
             },
             max_attempts: Some(3),
         },
-        gate.as_ref(),
     );
     // Webhook deliveries: a failed attempt comes back with durable backoff, up to max_attempts.
     let webhook_settings = scaivault_jobs::WebhookSettings {
@@ -93,7 +89,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         timeout: config.webhooks.timeout.0,
     };
     let webhooks = scaivault_jobs::Webhooks::new(
-        open_queue(
+        JobQueue::open(
             &jobs,
             QueueOptions {
                 poll_interval,
@@ -103,7 +99,6 @@ pub async fn run(config: Config) -> Result<(), String> {
                 },
                 max_attempts: Some(config.webhooks.max_attempts),
             },
-            gate.as_ref(),
         ),
         store.clone(),
         key.clone(),
@@ -191,10 +186,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     .map_err(|err| format!("expiry scan: {err}"))?;
     // Queues the deliveries a crash left unqueued, then those of each event as it is recorded.
     let deliveries = webhooks.start(stop_rx.clone());
-    let missing = orders
-        .schedule_missing_renewals()
+    let missing = queue
+        .fill_gaps(&*store)
         .await
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| format!("scheduling renewals: {err}"))?;
     tracing::info!(
         backend = jobs.backend(),
         scheduled = missing,
@@ -208,6 +203,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         accounts: accounts.clone(),
         orders: orders.clone(),
         webhooks: webhook_settings,
+        jobs: jobs.clone(),
         order_rate: Arc::new(api::order_rate::OrderRate::new(
             config.server.orders_per_minute,
         )),
@@ -268,28 +264,5 @@ fn no_delay(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(error = %err, "could not set TCP_NODELAY");
         }
-    })
-}
-
-/// A job queue in `jobs`, its polls gated behind `gate` when there is one.
-fn open_queue<T: Job>(
-    jobs: &JobDatabase,
-    options: QueueOptions,
-    gate: Option<&DueProbe>,
-) -> JobQueue<T> {
-    let queue = JobQueue::open(jobs, options);
-    if let Some(probe) = gate {
-        queue.gate_polls(probe.clone());
-    }
-    queue
-}
-
-/// Asks the store whether a task of a queue is due; `true` when the store cannot say, so an
-/// error costs one apalis fetch rather than a delayed task.
-fn due_probe(store: &SharedStore) -> DueProbe {
-    let store = store.clone();
-    Arc::new(move |queue| {
-        let store = store.clone();
-        Box::pin(async move { store.jobs_due(queue).await.unwrap_or(true) })
     })
 }

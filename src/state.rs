@@ -19,6 +19,8 @@ pub struct AppState {
     pub orders: Orders,
     /// `[webhooks]` as webhook creation checks targets with it.
     pub webhooks: scaivault_jobs::WebhookSettings,
+    /// The job queues' database (queue depths for `GET /metrics`).
+    pub jobs: scaivault_jobs::JobDatabase,
     /// `[server] orders_per_minute`, per token.
     pub order_rate: Arc<crate::api::order_rate::OrderRate>,
 }

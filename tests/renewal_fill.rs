@@ -1,5 +1,5 @@
-//! Start-up's bulk fill of missing renewal tasks (`Store::insert_renewal_tasks`, one insert per
-//! batch into apalis' table instead of one push per certificate): the task it writes must be
+//! Start-up's bulk fill of missing renewal tasks (`Renewals::fill_gaps`, one insert per page of
+//! certificates into apalis' table instead of one push per certificate): the task it writes must be
 //! one the renewal worker decodes and runs, so a certificate whose task was lost still renews.
 //! Pebble issues one-minute certificates, so `renew_at` comes about 30 s after issuance.
 

@@ -183,7 +183,7 @@ impl AccountActor {
             .ok_or_else(|| scaivault_domain::Error::not_found("account", id))?;
         let json = self.ctx.key.open(&credentials_aad(id), &sealed)?;
         let credentials: AccountCredentials = serde_json::from_slice(&json).map_err(|err| {
-            scaivault_domain::Error::Store(format!("account {id}: stored credentials: {err}"))
+            scaivault_domain::Error::corrupt(format!("account {id}: stored credentials: {err}"))
         })?;
         Account::builder_with_http(self.ctx.http.client())
             .from_credentials(credentials)
@@ -230,7 +230,7 @@ impl AccountActor {
             deactivated_at: None,
         };
         let json = serde_json::to_vec(&credentials).map_err(|err| {
-            scaivault_domain::Error::Store(format!("serialising account credentials: {err}"))
+            scaivault_domain::Error::corrupt(format!("serialising account credentials: {err}"))
         })?;
         let sealed = self.ctx.key.seal(&credentials_aad(&record.id), &json)?;
         if let Err(err) = self.ctx.store.insert_account(&record, &sealed).await {

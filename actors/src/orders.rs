@@ -348,7 +348,7 @@ impl Orders {
             .version_by_serial(&certificate.serial_number)
             .await?
             .ok_or_else(|| {
-                DomainError::Store(format!(
+                DomainError::corrupt(format!(
                     "certificate {certificate_id} has no current version"
                 ))
             })?;

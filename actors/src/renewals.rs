@@ -302,32 +302,6 @@ impl Orders {
             tokio::time::sleep(ORDER_POLL).await;
         }
     }
-
-    /// Gives every valid, automatically renewed certificate that has no live renewal task one
-    /// at its `renew_at` (at once when that has passed): seeded or imported certificates, and a
-    /// task lost between storing a version and scheduling its renewal. Returns how many.
-    ///
-    /// One insert per batch of gaps ([`scaivault_domain::Store::insert_renewal_tasks`]) rather
-    /// than one push per certificate: the service answers only after this, and with 100,000
-    /// certificates one push each kept it from starting for minutes (BENCHMARKS.md). A gap has
-    /// no live task by definition, so there is nothing to retire as `schedule` would.
-    pub async fn schedule_missing_renewals(&self) -> Result<usize, Error> {
-        if self.ctx().scheduler.is_none() {
-            return Ok(0);
-        }
-        const BATCH: u32 = 1000;
-        let mut after = String::new();
-        let mut scheduled = 0;
-        loop {
-            let gaps = self.ctx().store.renewal_gaps(&after, BATCH).await?;
-            let Some(last) = gaps.last() else {
-                return Ok(scheduled);
-            };
-            after = last.certificate_id.clone();
-            let stored = self.ctx().store.insert_renewal_tasks(&gaps).await?;
-            scheduled += usize::try_from(stored).unwrap_or(usize::MAX);
-        }
-    }
 }
 
 /// Appends an event to the log (see [`Orders::record_event`]).

@@ -56,7 +56,7 @@ impl Accounts {
             .get_certificate(&version.certificate_id)
             .await?
             .ok_or_else(|| {
-                DomainError::Store(format!(
+                DomainError::corrupt(format!(
                     "version {} of certificate {} has no certificate",
                     version.version, version.certificate_id
                 ))
@@ -127,7 +127,7 @@ fn leaf_der(version: &CertificateVersion) -> DomainResult<Vec<u8>> {
     CertificateDer::from_pem_slice(version.chain_pem.as_bytes())
         .map(|der| der.as_ref().to_vec())
         .map_err(|err| {
-            DomainError::Store(format!(
+            DomainError::corrupt(format!(
                 "certificate {} version {}: stored chain unreadable: {err}",
                 version.certificate_id, version.version
             ))

@@ -33,7 +33,7 @@ impl AccountStatus {
         match s {
             "active" => Ok(AccountStatus::Active),
             "deactivated" => Ok(AccountStatus::Deactivated),
-            other => Err(Error::Store(format!("unknown account status {other:?}"))),
+            other => Err(Error::corrupt(format!("unknown account status {other:?}"))),
         }
     }
 }

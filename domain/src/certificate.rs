@@ -30,7 +30,7 @@ impl CertificateStatus {
             "valid" => Ok(CertificateStatus::Valid),
             "revoked" => Ok(CertificateStatus::Revoked),
             "expired" => Ok(CertificateStatus::Expired),
-            other => Err(crate::Error::Store(format!(
+            other => Err(crate::Error::corrupt(format!(
                 "unknown certificate status {other:?}"
             ))),
         }

@@ -1,6 +1,7 @@
-//! ScaiVault's domain: the types, validation rules and the `Store` trait that every other crate
-//! shares. It knows nothing of HTTP, actors, jobs or SQL, so rules live in one place and can be
-//! tested without any of them.
+//! ScaiVault's domain: the types, validation and state-machine rules, and the per-aggregate store
+//! traits ([`store`]) that every other crate shares. It knows nothing of actors, jobs or SQL, so
+//! rules live in one place and can be tested without any of them. Of HTTP it knows only the
+//! OpenAPI schemas: the API still answers with these records, so they derive `utoipa::ToSchema`.
 
 pub mod account;
 pub mod certificate;
@@ -24,5 +25,5 @@ pub mod timestamp;
 pub mod token;
 pub mod webhook;
 
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result, StoreFailure};
 pub use store::{SharedStore, Store};

@@ -252,16 +252,6 @@ pub struct CertificateExpiry {
     pub renew_at: Option<OffsetDateTime>,
 }
 
-/// How many rows of a job queue are in one state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueDepth {
-    /// The queue (apalis' `job_type`): `renewals`, `scans`, `webhooks`.
-    pub queue: String,
-    /// apalis' status as stored (`Pending`, `Queued`, `Running`, `Done`, `Failed`, `Killed`).
-    pub status: String,
-    pub count: i64,
-}
-
 /// A metric family's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

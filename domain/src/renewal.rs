@@ -122,34 +122,6 @@ mod tests {
     }
 }
 
-/// The apalis queue renewal tasks live in.
-pub const RENEWAL_QUEUE: &str = "renewals";
-
-/// A renewal task's idempotency key: one task per certificate, version, ARI check and attempt,
-/// so a task is stored once however often it is pushed, and every task of a certificate shares
-/// the prefix [`task_key_range`] selects (to supersede the old ones when a new version lands).
-pub fn task_key(certificate_id: &str, version: i64, check: u32, attempt: u32) -> String {
-    format!("renewal:{certificate_id}:v{version}:c{check}:a{attempt}")
-}
-
-/// The half-open range `[start, end)` of [`task_key`]s of one certificate: `:` + 1 is `;`, so
-/// the range is an index range scan on both backends (no `LIKE`).
-pub fn task_key_range(certificate_id: &str) -> (String, String) {
-    (
-        format!("renewal:{certificate_id}:"),
-        format!("renewal:{certificate_id};"),
-    )
-}
-
-/// A valid, automatically renewed certificate with no live renewal task (found at start-up:
-/// seeded or imported certificates, or a task lost between a version and its scheduling).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenewalGap {
-    pub certificate_id: String,
-    pub version: i64,
-    pub renew_at: OffsetDateTime,
-}
-
 /// A renewal time inside the CA's suggested window (RFC 9773 §4.2): uniformly random, so the
 /// CA's clients spread over the window, and never before `now` (a window that has begun or
 /// passed means "renew now").

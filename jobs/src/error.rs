@@ -14,6 +14,7 @@ pub enum Error {
     #[error("cannot create directory {path}: {source}")]
     Directory {
         path: String,
+        #[source]
         source: std::io::Error,
     },
     /// Connecting or querying failed.
@@ -31,6 +32,9 @@ pub enum Error {
     /// The task could not be encoded or handed to the storage.
     #[error("cannot enqueue task: {0}")]
     Enqueue(String),
+    /// The service's store failed (reading what to schedule).
+    #[error(transparent)]
+    Store(Box<scaivault_domain::Error>),
 }
 
 /// A handler's failed attempt. The queue retries it as a new delayed task, after the backoff

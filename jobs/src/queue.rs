@@ -24,18 +24,13 @@
 //!   fresh worker after a short pause until shutdown is signalled.
 //! - Idempotency keys are unique per queue over all statuses (done tasks included), so a key
 //!   names one task for good: keys carry what makes a task distinct (version, attempt, slot).
-//! - `SqliteStorage::setup` sets `PRAGMA synchronous = OFF` on whichever pooled connection runs it;
-//!   the queue opens its own pool (WAL, `synchronous = NORMAL`, busy timeout) and only runs
-//!   apalis' migrator. Those are recorded in `_sqlx_migrations`; the service's own migrations are
-//!   recorded in `scaivault_migrations`, so the two migrators never see each other's versions.
-//!   On PostgreSQL apalis' `sqlx.toml` puts its table in its own schema: `apalis._sqlx_migrations`.
+//! - On SQLite, apalis' fetch walks every pending task of a queue when none is due, so workers
+//!   there poll it only when [`JobDatabase::task_due`] says a task is due ([`crate::due_gate`]).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -48,15 +43,12 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
 use time::OffsetDateTime;
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::database::{Backend, JobDatabase};
 use crate::due_gate::{Activity, DueProbe};
 use crate::{Backoff, Error, JobError};
 
@@ -117,137 +109,18 @@ pub struct Stored<T> {
     not_before_ms: i64,
 }
 
-/// The database the queues live in: one pool shared by every queue, apalis' migrations applied.
-/// On PostgreSQL also one `LISTEN` connection that wakes a queue's worker as soon as a task due
-/// now is inserted (by this instance or any other), instead of at its next poll.
-#[derive(Clone, Debug)]
-pub enum JobDatabase {
-    Sqlite(SqlitePool),
-    Postgres(PgPool, Wakers),
-}
-
-/// Per queue name, the [`Notify`] its worker waits on besides its poll interval.
-#[derive(Clone, Debug, Default)]
-pub struct Wakers(Arc<std::sync::Mutex<HashMap<String, Arc<Notify>>>>);
-
-impl Wakers {
-    fn for_queue(&self, queue: &str) -> Arc<Notify> {
-        let mut map = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.entry(queue.to_owned()).or_default().clone()
-    }
-
-    fn wake(&self, queue: &str) {
-        let map = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(notify) = map.get(queue) {
-            // A permit is kept when the worker is busy, so the next poll comes at once.
-            notify.notify_one();
+impl<T> Stored<T> {
+    /// `task`, due at `run_at`.
+    pub(crate) fn new(task: T, run_at: OffsetDateTime) -> Self {
+        Self {
+            task,
+            not_before_ms: due_ms(run_at),
         }
     }
 
-    /// Listens to apalis' insert notifications (its trigger sends `{job_type, id, run_at}` on
-    /// `apalis::job::insert` for tasks due now) until the pool closes; reconnects after errors.
-    async fn listen(self, pool: PgPool) {
-        #[derive(Deserialize)]
-        struct Inserted {
-            job_type: String,
-        }
-        loop {
-            let mut listener = match PgListener::connect_with(&pool).await {
-                Ok(listener) => listener,
-                Err(error) if pool.is_closed() => {
-                    tracing::debug!(%error, "job notifications stopped");
-                    return;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for job notifications; polling only");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    continue;
-                }
-            };
-            if let Err(error) = listener.listen(INSERT_CHANNEL).await {
-                tracing::warn!(%error, "cannot listen for job notifications; polling only");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                continue;
-            }
-            loop {
-                match listener.recv().await {
-                    Ok(notification) => {
-                        if let Ok(inserted) =
-                            serde_json::from_str::<Inserted>(notification.payload())
-                        {
-                            self.wake(&inserted.job_type);
-                        }
-                    }
-                    Err(error) => {
-                        if pool.is_closed() {
-                            return;
-                        }
-                        tracing::warn!(%error, "job notifications interrupted; reconnecting");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        break;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The channel apalis-postgres' insert trigger notifies.
-const INSERT_CHANNEL: &str = "apalis::job::insert";
-
-impl JobDatabase {
-    /// Opens `database_url` (its own pool) and applies apalis' migrations.
-    pub async fn connect(database_url: &str) -> Result<Self, Error> {
-        if database_url.starts_with("sqlite:") {
-            let connect = SqliteConnectOptions::from_str(database_url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10));
-            if let Some(dir) = connect.get_filename().parent()
-                && !dir.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(dir).map_err(|source| Error::Directory {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(connect)
-                .await?;
-            SqliteStorage::migrations().run(&pool).await?;
-            Ok(Self::Sqlite(pool))
-        } else if database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://")
-        {
-            let pool = PgPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(database_url)
-                .await?;
-            // Takes sqlx' advisory lock, so instances starting together migrate once.
-            PostgresStorage::migrations().run(&pool).await?;
-            let wakers = Wakers::default();
-            tokio::spawn(wakers.clone().listen(pool.clone()));
-            Ok(Self::Postgres(pool, wakers))
-        } else {
-            Err(Error::UnsupportedUrl)
-        }
-    }
-
-    /// `"sqlite"` or `"postgres"`.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            Self::Sqlite(_) => "sqlite",
-            Self::Postgres(..) => "postgres",
-        }
+    /// When it is due, in unix milliseconds.
+    pub(crate) fn not_before_ms(&self) -> i64 {
+        self.not_before_ms
     }
 }
 
@@ -269,6 +142,7 @@ impl<T> Clone for Storage<T> {
 /// One durable queue of `T` tasks: schedules delayed tasks and runs workers.
 pub struct JobQueue<T> {
     storage: Storage<T>,
+    database: JobDatabase,
     /// Woken when a task due now is inserted (PostgreSQL's LISTEN/NOTIFY).
     wake: Option<Arc<Notify>>,
     options: QueueOptions,
@@ -285,6 +159,7 @@ impl<T> Clone for JobQueue<T> {
     fn clone(&self) -> Self {
         Self {
             storage: self.storage.clone(),
+            database: self.database.clone(),
             wake: self.wake.clone(),
             options: self.options,
             on_failure: self.on_failure.clone(),
@@ -327,15 +202,15 @@ const RESTART: Backoff = Backoff {
 impl<T: Job> JobQueue<T> {
     /// The queue of `T` tasks in `database`.
     pub fn open(database: &JobDatabase, options: QueueOptions) -> Self {
-        let (storage, wake) = match database {
-            JobDatabase::Sqlite(pool) => {
+        let (storage, wake) = match &database.backend {
+            Backend::Sqlite(pool) => {
                 let config = apalis_sqlite::Config::default().queue(T::QUEUE);
                 (
                     Storage::Sqlite(SqliteStorage::new(pool).with_config(config)),
                     None,
                 )
             }
-            JobDatabase::Postgres(pool, wakers) => {
+            Backend::Postgres(pool, wakers) => {
                 let config = apalis_postgres::Config::default().queue(T::QUEUE);
                 (
                     Storage::Postgres(PostgresStorage::new(pool).with_config(config)),
@@ -345,6 +220,7 @@ impl<T: Job> JobQueue<T> {
         };
         Self {
             storage,
+            database: database.clone(),
             wake,
             options,
             on_failure: Arc::default(),
@@ -373,9 +249,33 @@ impl<T: Job> JobQueue<T> {
     /// Gates the workers' polls behind `probe` ([`crate::due_gate`]): every poll interval the
     /// probe is asked whether a task is due, and apalis is polled only then (and every
     /// [`crate::due_gate::FALLBACK`]). Set it before [`JobQueue::run`]; only the first call
-    /// counts.
+    /// counts. Without one, workers on SQLite are gated by [`JobDatabase::task_due`] and
+    /// workers on PostgreSQL poll apalis every interval (its fetch is an index range there).
     pub fn gate_polls(&self, probe: DueProbe) {
         let _ = self.due_probe.set(probe);
+    }
+
+    /// The database the queue lives in.
+    pub fn database(&self) -> &JobDatabase {
+        &self.database
+    }
+
+    /// The probe gating this queue's workers, if any (see [`JobQueue::gate_polls`]).
+    fn probe(&self) -> Option<DueProbe> {
+        if let Some(probe) = self.due_probe.get() {
+            return Some(probe.clone());
+        }
+        match self.database.backend {
+            Backend::Sqlite(_) => {
+                let database = self.database.clone();
+                Some(Arc::new(move |queue| {
+                    let database = database.clone();
+                    // On doubt, poll: an error costs one apalis fetch, a skip would delay a task.
+                    Box::pin(async move { database.task_due(queue).await.unwrap_or(true) })
+                }))
+            }
+            Backend::Postgres(..) => None,
+        }
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -401,14 +301,7 @@ impl<T: Job> JobQueue<T> {
     /// [`Job::key`]. Durable: it survives restarts and is handed to exactly one worker.
     pub async fn schedule(&self, task: T, run_at: OffsetDateTime) -> Result<(), Error> {
         let key = task.key();
-        self.push(
-            Stored {
-                task,
-                not_before_ms: due_ms(run_at),
-            },
-            key,
-        )
-        .await
+        self.push(Stored::new(task, run_at), key).await
     }
 
     async fn push(&self, stored: Stored<T>, idempotency_key: Option<String>) -> Result<(), Error> {
@@ -454,12 +347,12 @@ impl<T: Job> JobQueue<T> {
     {
         let mut crashes = 0u32;
         // With a probe, apalis' own interval is only a safety net and the gate wakes the worker.
-        let (interval, gate) = match self.due_probe.get() {
+        let (interval, gate) = match self.probe() {
             Some(probe) => {
                 let gate = Arc::new(Notify::new());
                 tokio::spawn(crate::due_gate::run(
                     T::QUEUE,
-                    probe.clone(),
+                    probe,
                     self.activity.clone(),
                     self.options.poll_interval,
                     gate.clone(),
@@ -596,14 +489,7 @@ impl<T: Job> JobQueue<T> {
             // Keyed by the task's own key when it has one, else by the failed task's id: a
             // re-run of the failed attempt does not start a second chain of retries.
             let key = next.key().unwrap_or_else(|| format!("retry-of:{id}"));
-            self.push(
-                Stored {
-                    task: next,
-                    not_before_ms: due_ms(next_at),
-                },
-                Some(key),
-            )
-            .await?;
+            self.push(Stored::new(next, next_at), Some(key)).await?;
             Some(next_at)
         };
         if let Some(hook) = self.on_failure.get() {

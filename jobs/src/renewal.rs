@@ -3,20 +3,39 @@
 //! up to `retry_max`, with jitter).
 //!
 //! Every task carries the certificate version it renews and is keyed by certificate, version,
-//! ARI check and attempt ([`scaivault_domain::renewal::task_key`]). Scheduling a version's task
-//! retires the certificate's other pending tasks, so a certificate has exactly one pending
-//! renewal task, and a stale task (an older version's) does nothing.
+//! ARI check and attempt ([`task_key`]). Scheduling a version's task retires the certificate's
+//! other pending tasks, so a certificate has exactly one pending renewal task, and a stale task
+//! (an older version's) does nothing.
 
 use async_trait::async_trait;
 use scaivault_actors::{Orders, RenewalOutcome, RenewalScheduler};
-use scaivault_domain::SharedStore;
-use scaivault_domain::renewal::{RENEWAL_QUEUE, task_key};
+use scaivault_domain::store::CertificateStore;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::{FailedAttempt, Job, JobError, JobQueue};
+use crate::tables::FirstRenewal;
+use crate::{Error, FailedAttempt, Job, JobError, JobQueue};
+
+/// The apalis queue renewal tasks live in.
+pub const RENEWAL_QUEUE: &str = "renewals";
+
+/// A renewal task's idempotency key: one task per certificate, version, ARI check and attempt,
+/// so a task is stored once however often it is pushed, and every task of a certificate shares
+/// the prefix [`task_key_range`] selects (to supersede the old ones when a new version lands).
+pub fn task_key(certificate_id: &str, version: i64, check: u32, attempt: u32) -> String {
+    format!("renewal:{certificate_id}:v{version}:c{check}:a{attempt}")
+}
+
+/// The half-open range `[start, end)` of [`task_key`]s of one certificate: `:` + 1 is `;`, so
+/// the range is an index range scan on both backends (no `LIKE`).
+pub(crate) fn task_key_range(certificate_id: &str) -> (String, String) {
+    (
+        format!("renewal:{certificate_id}:"),
+        format!("renewal:{certificate_id};"),
+    )
+}
 
 /// Renew one version of one certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,11 +79,10 @@ impl Job for RenewalTask {
     }
 }
 
-/// The renewal queue plus the store, which retires superseded tasks.
+/// The renewal queue.
 #[derive(Clone)]
 pub struct Renewals {
     queue: JobQueue<RenewalTask>,
-    store: SharedStore,
 }
 
 impl std::fmt::Debug for Renewals {
@@ -76,8 +94,8 @@ impl std::fmt::Debug for Renewals {
 }
 
 impl Renewals {
-    pub fn new(queue: JobQueue<RenewalTask>, store: SharedStore) -> Self {
-        Self { queue, store }
+    pub fn new(queue: JobQueue<RenewalTask>) -> Self {
+        Self { queue }
     }
 
     /// The queue (for the dashboard and the worker).
@@ -94,7 +112,8 @@ impl Renewals {
             .await
             .map_err(|err| err.to_string())?;
         let retired = self
-            .store
+            .queue
+            .database()
             .supersede_renewal_tasks(&certificate_id, &key)
             .await
             .map_err(|err| err.to_string())?;
@@ -102,6 +121,45 @@ impl Renewals {
             tracing::debug!(certificate = %certificate_id, retired, "superseded renewal tasks retired");
         }
         Ok(())
+    }
+}
+
+impl Renewals {
+    /// Gives every valid, automatically renewed certificate that has no live renewal task one at
+    /// its `renew_at` (at once when that has passed): seeded or imported certificates, and a
+    /// task lost between storing a version and scheduling its renewal. Returns how many.
+    ///
+    /// A page of certificates at a time: which of them lack a task is one statement, and their
+    /// tasks are stored with one more, where a push each would keep a service with 100,000
+    /// certificates from starting for minutes. A certificate without a live task has nothing to
+    /// retire, as [`Renewals::push`] would.
+    pub async fn fill_gaps(&self, certificates: &dyn CertificateStore) -> Result<usize, Error> {
+        const PAGE: u32 = 1000;
+        let database = self.queue.database();
+        let mut after = String::new();
+        let mut scheduled = 0;
+        loop {
+            let page = certificates
+                .renewal_candidates(&after, PAGE)
+                .await
+                .map_err(|err| Error::Store(Box::new(err)))?;
+            let Some(last) = page.last() else {
+                return Ok(scheduled);
+            };
+            after = last.certificate_id.clone();
+            let ids: Vec<&str> = page.iter().map(|c| c.certificate_id.as_str()).collect();
+            let gaps = database.without_live_renewal(&ids).await?;
+            let first: Vec<FirstRenewal> = page
+                .into_iter()
+                .filter(|candidate| gaps.contains(&candidate.certificate_id))
+                .map(|candidate| FirstRenewal {
+                    certificate_id: candidate.certificate_id,
+                    version: candidate.version,
+                    renew_at: candidate.renew_at,
+                })
+                .collect();
+            scheduled += database.insert_first_renewals(&first).await?;
+        }
     }
 }
 

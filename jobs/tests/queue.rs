@@ -270,11 +270,11 @@ async fn unsupported_url_is_refused() {
 on_both!(
     a_new_version_retires_older_renewal_tasks,
     |url: String| async move {
-        let store = scaivault_store::connect(&url).await.expect("store");
         let queue = RenewalQueue::connect_with(&url, options())
             .await
             .expect("queue");
-        let renewals = scaivault_jobs::Renewals::new(queue, store.clone());
+        let database = queue.database().clone();
+        let renewals = scaivault_jobs::Renewals::new(queue);
         let later = OffsetDateTime::now_utc() + Duration::from_secs(3600);
         let for_version = |version: i64, attempt: u32| RenewalTask {
             version,
@@ -297,8 +297,8 @@ on_both!(
             .await
             .expect("again");
         assert_eq!(
-            store
-                .pending_renewal_tasks("crt_versions")
+            database
+                .live_renewal_tasks("crt_versions")
                 .await
                 .expect("read"),
             [for_version(1, 1).key().expect("key")]
@@ -306,15 +306,15 @@ on_both!(
 
         renewals.push(for_version(2, 0), later).await.expect("v2");
         assert_eq!(
-            store
-                .pending_renewal_tasks("crt_versions")
+            database
+                .live_renewal_tasks("crt_versions")
                 .await
                 .expect("read"),
             [for_version(2, 0).key().expect("key")]
         );
         assert_eq!(
-            store
-                .pending_renewal_tasks("crt_other")
+            database
+                .live_renewal_tasks("crt_other")
                 .await
                 .expect("read"),
             [task("crt_other").key().expect("key")]
@@ -399,10 +399,11 @@ async fn postgres_wakes_the_worker_on_insert() {
     .await;
 }
 
-// A gated worker (`JobQueue::gate_polls`, what the service does on SQLite) polls apalis only
-// when the probe says a task is due. The probe here asks the store (`Store::jobs_due`), but only
-// once the test opens it: a task past its due time waits while the probe says no (ungated, the
-// 50 ms poll would run it at once), and runs once the probe answers from the store.
+// A gated worker (`JobQueue::gate_polls`; on SQLite the queue gates itself the same way) polls
+// apalis only when the probe says a task is due. The probe here asks the database
+// (`JobDatabase::task_due`), but only once the test opens it: a task past its due time waits
+// while the probe says no (ungated, the 50 ms poll would run it at once), and runs once the
+// probe answers from the database.
 on_both!(
     gated_worker_polls_only_when_a_task_is_due,
     |url: String| async move {
@@ -411,7 +412,7 @@ on_both!(
         let queue = RenewalQueue::connect_with(&url, options())
             .await
             .expect("connect");
-        let store = scaivault_store::connect(&url).await.expect("store");
+        let store = queue.database().clone();
         let open = Arc::new(AtomicBool::new(false));
         let asked = Arc::new(AtomicUsize::new(0));
         let probe: scaivault_jobs::DueProbe = {
@@ -421,7 +422,7 @@ on_both!(
                 asked.fetch_add(1, Ordering::SeqCst);
                 let (store, open) = (store.clone(), open.clone());
                 Box::pin(async move {
-                    open.load(Ordering::SeqCst) && store.jobs_due(name).await.expect("jobs_due")
+                    open.load(Ordering::SeqCst) && store.task_due(name).await.expect("task_due")
                 })
             })
         };
@@ -436,11 +437,11 @@ on_both!(
             .await
             .expect("schedule");
         assert!(
-            !store.jobs_due(QUEUE_NAME).await.expect("jobs_due"),
+            !store.task_due(QUEUE_NAME).await.expect("task_due"),
             "a task due in a second is not due"
         );
         let start = Instant::now();
-        while !store.jobs_due(QUEUE_NAME).await.expect("jobs_due") {
+        while !store.task_due(QUEUE_NAME).await.expect("task_due") {
             assert!(start.elapsed() < DEADLINE, "the task never came due");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -462,7 +463,7 @@ on_both!(
             calls[0].1
         );
         assert!(
-            !store.jobs_due(QUEUE_NAME).await.expect("jobs_due"),
+            !store.task_due(QUEUE_NAME).await.expect("task_due"),
             "a done task is not due"
         );
         stop.send(true).expect("signal");

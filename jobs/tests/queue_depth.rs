@@ -1,4 +1,4 @@
-//! The store's job queue depth query (`GET /metrics`' `scaivault_job_queue_depth`) against the
+//! The job queue depth query (`GET /metrics`' `scaivault_job_queue_depth`) against the
 //! real apalis tables, on a fresh SQLite file and on a fresh PostgreSQL database: tasks of the
 //! three queues, pending and done, are counted per queue and status.
 
@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{DEADLINE, options};
-use scaivault_domain::metrics::QueueDepth;
+use scaivault_jobs::QueueDepth;
 use scaivault_jobs::{JobQueue, RenewalTask, ScanTask, WebhookDelivery};
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -31,8 +31,8 @@ on_both!(depth_per_queue_and_status, |url: String| async move {
     let webhooks = JobQueue::<WebhookDelivery>::connect_with(&url, options())
         .await
         .expect("webhooks");
-    let store = scaivault_store::connect(&url).await.expect("store");
-    assert_eq!(store.job_queue_depths().await.expect("empty"), []);
+    let database = renewals.database().clone();
+    assert_eq!(database.queue_depths().await.expect("empty"), []);
 
     let later = OffsetDateTime::now_utc() + Duration::from_secs(3600);
     for certificate_id in ["crt_a", "crt_b"] {
@@ -75,7 +75,7 @@ on_both!(depth_per_queue_and_status, |url: String| async move {
     let worker = scans.run(|_: ScanTask| async { Ok(()) }, shutdown);
     let deadline = Instant::now() + DEADLINE;
     let depths = loop {
-        let mut depths = store.job_queue_depths().await.expect("depths");
+        let mut depths = database.queue_depths().await.expect("depths");
         // Sorted here: PostgreSQL's collation need not order bytewise.
         depths.sort_by(|a, b| (&a.queue, &a.status).cmp(&(&b.queue, &b.status)));
         if depths

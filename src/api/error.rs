@@ -130,7 +130,7 @@ impl From<scaivault_domain::Error> for ApiError {
             }
             E::NotFound { kind, id } => ApiError::not_found(format!("{kind} {id} not found")),
             E::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
-            other @ (E::Crypto(_) | E::Store(_)) => ApiError::internal(other),
+            other @ (E::Crypto(_) | E::Store { .. }) => ApiError::internal(other),
         }
     }
 }

@@ -40,7 +40,7 @@ pub async fn render(
     let (orders, certificates, queues) = tokio::join!(
         store.order_counts_by_status(),
         store.certificate_expiries(),
-        store.job_queue_depths(),
+        state.jobs.queue_depths(),
     );
     let mut out = Exposition::new();
     metrics::encode_process(&mut out, env!("CARGO_PKG_VERSION"));

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use scaivault_domain::webhook::{self, WebhookRecord};
 use scaivault_domain::{ids, timestamp};
-use scaivault_jobs::webhook_target::{TargetRefused, check_target, parse_url};
+use scaivault_jobs::{TargetRefused, check_target, parse_url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -265,11 +265,7 @@ mod tests {
     ) -> (SharedStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}/t.db", dir.path().display());
-        let store: SharedStore = Arc::new(
-            scaivault_store::SqliteStore::connect(&url)
-                .await
-                .expect("open sqlite"),
-        );
+        let store: SharedStore = scaivault_store::connect(&url).await.expect("open sqlite");
         let account = AccountRecord {
             id: ids::new_id("acme"),
             name: "tls-alpn".into(),

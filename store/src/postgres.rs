@@ -2,38 +2,44 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{Executor, PgConnection, Pool, Postgres, Transaction};
 
-use crate::Error;
+use crate::dialect::Dialect;
+use crate::{Error, MIGRATIONS_TABLE};
 
-/// The store on a PostgreSQL database.
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pub(crate) pool: PgPool,
-}
+/// Connections of the pool, which the job queue shares (its notification listener holds one).
+const POOL_SIZE: u32 = 24;
 
-impl PgStore {
-    /// Connects and migrates (the migrator takes an advisory lock, so instances starting
-    /// together apply each migration once).
-    pub async fn connect(url: &str) -> Result<Self, Error> {
+impl Dialect for Postgres {
+    const BACKEND: &'static str = "postgres";
+
+    /// The migrator takes an advisory lock, so instances starting together apply each
+    /// migration once.
+    async fn open(url: &str) -> Result<Pool<Self>, Error> {
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await
             .map_err(Error::Connect)?;
         let mut migrator = sqlx::migrate!("../migrations/postgres");
-        migrator.dangerous_set_table_name(crate::MIGRATIONS_TABLE);
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(pool)
     }
 
-    /// A transaction that writes. PostgreSQL needs nothing special (row locks and READ
-    /// COMMITTED); the SQLite store's twin takes its write lock up front.
-    pub(crate) async fn begin_write(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
+    /// Nothing special: row locks and READ COMMITTED (SQLite's twin takes its write lock up
+    /// front).
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        pool.begin().await
+    }
+
+    fn on_pool(pool: &Pool<Self>) -> impl for<'c> Executor<'c, Database = Self> + Send + Copy {
+        pool
+    }
+
+    fn on_conn(conn: &mut PgConnection) -> impl Executor<'_, Database = Self> {
+        conn
     }
 }

@@ -4,20 +4,21 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Executor, Pool, Sqlite, SqliteConnection, Transaction};
 
-use crate::Error;
+use crate::dialect::Dialect;
+use crate::{Error, MIGRATIONS_TABLE};
 
-/// The store on a SQLite file.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pub(crate) pool: SqlitePool,
-}
+/// Connections of the pool, which the job queue shares: enough for readers beside the one
+/// writer and the queue's polls.
+const POOL_SIZE: u32 = 12;
 
-impl SqliteStore {
-    /// Opens (creating the file and its directory if needed) and migrates.
-    pub async fn connect(url: &str) -> Result<Self, Error> {
+impl Dialect for Sqlite {
+    const BACKEND: &'static str = "sqlite";
+
+    /// Creates the file and its directory if needed.
+    async fn open(url: &str) -> Result<Pool<Self>, Error> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(Error::Connect)?
             .create_if_missing(true)
@@ -34,25 +35,31 @@ impl SqliteStore {
             })?;
         }
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(POOL_SIZE)
             .connect_with(options)
             .await
             .map_err(Error::Connect)?;
         let mut migrator = sqlx::migrate!("../migrations/sqlite");
-        migrator.dangerous_set_table_name(crate::MIGRATIONS_TABLE);
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(pool)
     }
 
-    /// A transaction that writes: `BEGIN IMMEDIATE` takes the write lock at once, waiting out
-    /// the busy timeout for it. A deferred transaction that reads first and writes later is
-    /// refused with `SQLITE_BUSY` ("database is locked") *without* waiting when another
-    /// connection wrote in between, because SQLite cannot upgrade its read snapshot
+    /// `BEGIN IMMEDIATE` takes the write lock at once, waiting out the busy timeout for it. A
+    /// deferred transaction that reads first and writes later is refused with `SQLITE_BUSY`
+    /// ("database is locked") *without* waiting when another connection wrote in between,
+    /// because SQLite cannot upgrade its read snapshot
     /// (<https://www.sqlite.org/lang_transaction.html>, "Read transactions versus write
-    /// transactions"). Found by schemathesis on `DELETE /v1/pki/dns-providers/{id}`.
-    pub(crate) async fn begin_write(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+    /// transactions").
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    fn on_pool(pool: &Pool<Self>) -> impl for<'c> Executor<'c, Database = Self> + Send + Copy {
+        pool
+    }
+
+    fn on_conn(conn: &mut SqliteConnection) -> impl Executor<'_, Database = Self> {
+        conn
     }
 }

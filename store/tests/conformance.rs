@@ -18,6 +18,7 @@ use scaivault_domain::pki::KeyType;
 use scaivault_domain::provider::{Environment, Provider};
 use scaivault_domain::scope::Scope;
 use scaivault_domain::secret::SecretRecord;
+use scaivault_domain::store::RenewalCandidate;
 use scaivault_domain::timestamp::now;
 use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::webhook::{DeliveryAttempt, DeliveryRecord, DeliveryStatus, WebhookRecord};
@@ -1552,6 +1553,101 @@ on_both!(
         assert_eq!(
             store.ledger_times(&other, at(0)).await.expect("times"),
             vec![at(5)]
+        );
+    }
+);
+
+/// Issues version 1 of certificate `id` (with `serial`) as its own order; `renew_at: None` for a
+/// certificate without a renewal time.
+async fn issue_certificate(
+    store: &SharedStore,
+    account_id: &str,
+    (id, serial): (&str, &str),
+    auto_renew: bool,
+    renew_at: Option<time::OffsetDateTime>,
+) {
+    let placed = order(account_id, &format!("acme_order_{id}"), now());
+    store.insert_order(&placed, &[]).await.expect("order");
+    let at = now();
+    let certificate = CertificateRecord {
+        id: id.into(),
+        account_id: account_id.into(),
+        domains: placed.domains.clone(),
+        challenge_type: ChallengeType::Http01,
+        key_type: KeyType::EcdsaP256,
+        dns_provider_id: None,
+        profile: None,
+        auto_renew,
+        own_csr: false,
+        current_version: 1,
+        status: CertificateStatus::Valid,
+        serial_number: serial.into(),
+        not_after: at + time::Duration::days(90),
+        renew_at,
+        created_at: at,
+        updated_at: at,
+    };
+    let version = CertificateVersion {
+        certificate_id: id.into(),
+        version: 1,
+        order_id: placed.id.clone(),
+        serial_number: certificate.serial_number.clone(),
+        issuer: "CN=Pebble Intermediate".into(),
+        sans: placed.domains.clone(),
+        not_before: at,
+        not_after: certificate.not_after,
+        chain_pem: "-----BEGIN CERTIFICATE-----\n...".into(),
+        has_private_key: false,
+        status: CertificateStatus::Valid,
+        revocation: None,
+        created_at: at,
+    };
+    store
+        .record_issuance(&Issuance {
+            order_id: placed.id,
+            certificate,
+            version,
+            sealed_key: None,
+        })
+        .await
+        .expect("issue");
+}
+
+on_both!(
+    renewal_candidates_are_valid_auto_renewed_and_paged_by_id,
+    |store: SharedStore| async move {
+        let acct = account("candidates");
+        store.insert_account(&acct, b"x").await.expect("account");
+        let due = now() + time::Duration::days(60);
+        issue_certificate(&store, &acct.id, ("crt_c", "C1"), true, Some(due)).await;
+        issue_certificate(&store, &acct.id, ("crt_a", "A1"), true, Some(due)).await;
+        issue_certificate(&store, &acct.id, ("crt_manual", "B1"), false, Some(due)).await;
+        issue_certificate(&store, &acct.id, ("crt_unplanned", "D1"), true, None).await;
+        let candidates = store.renewal_candidates("", 10).await.expect("candidates");
+        assert_eq!(
+            candidates,
+            vec![
+                RenewalCandidate {
+                    certificate_id: "crt_a".into(),
+                    version: 1,
+                    renew_at: due,
+                },
+                RenewalCandidate {
+                    certificate_id: "crt_c".into(),
+                    version: 1,
+                    renew_at: due,
+                },
+            ]
+        );
+        // Pages by id: after the first, at most one.
+        let next = store
+            .renewal_candidates("crt_a", 1)
+            .await
+            .expect("next page");
+        assert_eq!(next, candidates[1..].to_vec());
+        assert_eq!(
+            store.renewal_candidates("crt_c", 10).await.expect("end"),
+            []
         );
     }
 );

@@ -222,41 +222,14 @@ pub fn openssl(args: &[&str], input: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The idempotency keys of the certificate's live renewal tasks in the job queue's table
-/// (`Jobs` on SQLite, `apalis.jobs` on PostgreSQL), sorted.
+/// The idempotency keys of the certificate's live renewal tasks in the job queue, sorted.
 pub async fn live_renewal_tasks(database_url: &str, certificate_id: &str) -> Vec<String> {
-    use sqlx::Connection;
-    let start = format!("renewal:{certificate_id}:");
-    let end = format!("renewal:{certificate_id};");
-    if database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(database_url)
-            .await
-            .expect("sqlite");
-        sqlx::query_scalar(
-            "SELECT idempotency_key FROM Jobs WHERE job_type = 'renewals' \
-             AND status IN ('Pending', 'Queued', 'Running') \
-             AND idempotency_key >= ?1 AND idempotency_key < ?2 ORDER BY idempotency_key",
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(&mut conn)
+    scaivault_jobs::JobDatabase::connect(database_url)
         .await
-        .expect("read Jobs")
-    } else {
-        let mut conn = sqlx::PgConnection::connect(database_url)
-            .await
-            .expect("postgres");
-        sqlx::query_scalar(
-            "SELECT idempotency_key FROM apalis.jobs WHERE job_type = 'renewals' \
-             AND status IN ('Pending', 'Queued', 'Running') \
-             AND idempotency_key >= $1 AND idempotency_key < $2 ORDER BY idempotency_key",
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(&mut conn)
+        .expect("open the job queue")
+        .live_renewal_tasks(certificate_id)
         .await
-        .expect("read apalis.jobs")
-    }
+        .expect("read renewal tasks")
 }
 
 /// Registers a `custom` account named `name` at `directory_url` (Pebble, or a front before
@@ -327,26 +300,13 @@ pub async fn bind_provider(
     provider
 }
 
-/// Deletes every renewal task from the job queue's table (apalis' `Jobs` on SQLite,
-/// `apalis.jobs` on PostgreSQL), as for certificates seeded or imported from elsewhere, or a task
-/// lost between storing a version and scheduling its renewal.
+/// Deletes every renewal task from the job queue, as for certificates seeded or imported from
+/// elsewhere, or a task lost between storing a version and scheduling its renewal.
 pub async fn drop_renewal_tasks(database_url: &str) {
-    use sqlx::Connection;
-    if database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(database_url)
-            .await
-            .expect("sqlite");
-        sqlx::query("DELETE FROM Jobs WHERE job_type = 'renewals'")
-            .execute(&mut conn)
-            .await
-            .expect("delete");
-    } else {
-        let mut conn = sqlx::PgConnection::connect(database_url)
-            .await
-            .expect("postgres");
-        sqlx::query("DELETE FROM apalis.jobs WHERE job_type = 'renewals'")
-            .execute(&mut conn)
-            .await
-            .expect("delete");
-    }
+    scaivault_jobs::JobDatabase::connect(database_url)
+        .await
+        .expect("open the job queue")
+        .delete_renewal_tasks()
+        .await
+        .expect("delete renewal tasks");
 }

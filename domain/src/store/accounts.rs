@@ -1,0 +1,31 @@
+//! ACME accounts with their sealed credentials.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::Result;
+use crate::account::{AccountRecord, AccountStatus};
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Stores a new account with its sealed credentials; `Error::Conflict` when the name is
+    /// taken.
+    async fn insert_account(
+        &self,
+        account: &AccountRecord,
+        sealed_credentials: &[u8],
+    ) -> Result<()>;
+    /// The account with this id.
+    async fn get_account(&self, id: &str) -> Result<Option<AccountRecord>>;
+    /// Every account, newest first.
+    async fn list_accounts(&self) -> Result<Vec<AccountRecord>>;
+    /// The account's sealed credentials.
+    async fn account_credentials(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// Records a status change; `false` when there is no such account.
+    async fn set_account_status(
+        &self,
+        id: &str,
+        status: AccountStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+}

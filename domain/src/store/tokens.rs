@@ -1,0 +1,18 @@
+//! API tokens.
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::token::TokenRecord;
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a new token.
+    async fn insert_token(&self, token: &TokenRecord) -> Result<()>;
+    /// The token with this id.
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>>;
+    /// Every token, newest first.
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
+    /// Deletes a token; `false` when there was none.
+    async fn delete_token(&self, id: &str) -> Result<bool>;
+}

@@ -1,0 +1,103 @@
+//! `AccountStore`: ACME accounts and their sealed credentials.
+
+use async_trait::async_trait;
+use scaivault_domain::account::{AccountRecord, AccountStatus};
+use scaivault_domain::store::AccountStore;
+use scaivault_domain::timestamp::to_millis;
+use scaivault_domain::{Error, Result};
+use time::OffsetDateTime;
+
+use crate::dialect::{Dialect, Statement};
+use crate::error::query_error;
+use crate::rows::AccountRow;
+use crate::sql_store::SqlStore;
+
+#[async_trait]
+impl<D: Dialect> AccountStore for SqlStore<D> {
+    async fn insert_account(
+        &self,
+        account: &AccountRecord,
+        sealed_credentials: &[u8],
+    ) -> Result<()> {
+        sqlx::query::<D>(
+            "INSERT INTO acme_accounts (id, name, provider, environment, directory_url, email, \
+             status, account_url, eab_kid, created_at, deactivated_at, sealed_credentials) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .arg(account.id.as_str())
+        .arg(account.name.as_str())
+        .arg(account.provider.as_str())
+        .arg(account.environment.as_str())
+        .arg(account.directory_url.as_str())
+        .arg(account.email.as_str())
+        .arg(account.status.as_str())
+        .arg(account.account_url.as_str())
+        .arg(account.eab_kid.as_deref())
+        .arg(to_millis(account.created_at))
+        .arg(account.deactivated_at.map(to_millis))
+        .arg(sealed_credentials)
+        .run(self.on_pool())
+        .await
+        .map_err(|err| match query_error(err) {
+            Error::Conflict(_) => Error::Conflict(format!(
+                "an account named {:?} already exists",
+                account.name
+            )),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn get_account(&self, id: &str) -> Result<Option<AccountRecord>> {
+        let row: Option<AccountRow> = sqlx::query::<D>(
+            "SELECT id, name, provider, environment, directory_url, email, status, account_url, \
+             eab_kid, created_at, deactivated_at FROM acme_accounts WHERE id = $1",
+        )
+        .arg(id)
+        .row(self.on_pool())
+        .await
+        .map_err(query_error)?;
+        row.map(AccountRow::into_record).transpose()
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<AccountRecord>> {
+        let rows: Vec<AccountRow> = sqlx::query::<D>(
+            "SELECT id, name, provider, environment, directory_url, email, status, \
+                 account_url, eab_kid, created_at, deactivated_at FROM acme_accounts \
+                 ORDER BY created_at DESC, id",
+        )
+        .rows(self.on_pool())
+        .await
+        .map_err(query_error)?;
+        rows.into_iter().map(AccountRow::into_record).collect()
+    }
+
+    async fn account_credentials(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let row: Option<(Vec<u8>,)> =
+            sqlx::query::<D>("SELECT sealed_credentials FROM acme_accounts WHERE id = $1")
+                .arg(id)
+                .row(self.on_pool())
+                .await
+                .map_err(query_error)?;
+        Ok(row.map(|(sealed,)| sealed))
+    }
+
+    async fn set_account_status(
+        &self,
+        id: &str,
+        status: AccountStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool> {
+        let deactivated_at = (status == AccountStatus::Deactivated).then(|| to_millis(at));
+        let updated = sqlx::query::<D>(
+            "UPDATE acme_accounts SET status = $2, deactivated_at = $3 WHERE id = $1",
+        )
+        .arg(id)
+        .arg(status.as_str())
+        .arg(deactivated_at)
+        .run(self.on_pool())
+        .await
+        .map_err(query_error)?;
+        Ok(updated == 1)
+    }
+}

@@ -1,0 +1,45 @@
+//! `MetaStore`: reachability, the backend's name, and the `meta` key/value table.
+
+use async_trait::async_trait;
+use scaivault_domain::Result;
+use scaivault_domain::store::MetaStore;
+
+use crate::dialect::{Dialect, Statement};
+use crate::error::query_error;
+use crate::sql_store::SqlStore;
+
+#[async_trait]
+impl<D: Dialect> MetaStore for SqlStore<D> {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query::<D>("SELECT 1")
+            .run(self.on_pool())
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        D::BACKEND
+    }
+
+    async fn set_meta_if_absent(&self, key: &str, value: &str) -> Result<bool> {
+        let set = sqlx::query::<D>(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .arg(key)
+        .arg(value)
+        .run(self.on_pool())
+        .await
+        .map_err(query_error)?;
+        Ok(set == 1)
+    }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        let value: Option<(String,)> = sqlx::query::<D>("SELECT value FROM meta WHERE key = $1")
+            .arg(key)
+            .row(self.on_pool())
+            .await
+            .map_err(query_error)?;
+        Ok(value.map(|(value,)| value))
+    }
+}
