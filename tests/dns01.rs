@@ -173,7 +173,7 @@ on_both_backends!(wildcard_and_apex_share_one_name);
 /// With one DNS provider slot (`[dns] max_concurrent_requests = 1`) a burst of dns-01 orders
 /// takes turns at the provider and still completes: a slot covers one UPDATE, not the
 /// propagation wait after it, so no order holds the others back (or deadlocks them). The bound
-/// itself is measured in `actors/src/dns/provider_slots.rs`.
+/// itself is measured in `actors/src/provider_slots.rs`.
 #[tokio::test]
 async fn one_provider_slot_serves_a_burst_of_orders() {
     let env = dns_env_with(Db::Sqlite, zones(), None, "1").await;

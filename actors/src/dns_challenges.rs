@@ -9,14 +9,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use scaivault_dns::{DnsError, DnsProvider, Propagation, ResolvedConfig, challenge_name};
 use scaivault_domain::dns_provider::DnsChallengeRecord;
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::{SharedStore, secret, timestamp};
 
 use crate::Error;
-use crate::dns::propagation::Propagation;
-use crate::dns::provider_slots::ProviderSlots;
-use crate::dns::{self, DnsError, DnsProvider, ResolvedConfig};
+use crate::provider_slots::ProviderSlots;
 
 /// How often the sweeper looks for records to remove.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
@@ -72,7 +71,8 @@ impl DnsSupport {
                 }
             }
         }
-        dns::build(&record.kind, &ResolvedConfig::new(values), &self.http).map_err(Error::Dns)
+        scaivault_dns::build(&record.kind, &ResolvedConfig::new(values), &self.http)
+            .map_err(Error::Dns)
     }
 
     /// Publishes every value and waits until all are served by every authoritative nameserver.
@@ -88,8 +88,7 @@ impl DnsSupport {
             .map_err(PublishError::Setup)?;
         let mut written = Vec::with_capacity(challenges.len());
         for challenge in challenges {
-            let base = challenge.domain.trim_start_matches("*.");
-            let name = format!("_acme-challenge.{base}");
+            let name = challenge_name(&challenge.domain);
             let target = self
                 .propagation
                 .challenge_target(&name)
@@ -110,7 +109,7 @@ impl DnsSupport {
                 .map_err(|err| PublishError::Setup(err.into()))?;
             let slot = self.slots.acquire(provider_id).await;
             provider
-                .add_txt(&target, &challenge.value)
+                .present(&target, &challenge.value)
                 .await
                 .map_err(|err| PublishError::Dns(challenge.domain.clone(), err))?;
             drop(slot);
@@ -153,7 +152,7 @@ impl DnsSupport {
             Ok(provider) => {
                 let _slot = self.slots.acquire(&record.provider_id).await;
                 provider
-                    .remove_txt(&record.fqdn, &record.value)
+                    .clean_up(&record.fqdn, &record.value)
                     .await
                     .map_err(|e| e.to_string())
             }

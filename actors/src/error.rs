@@ -45,7 +45,7 @@ pub enum Error {
     Unreachable { url: String, reason: String },
     /// A DNS provider failed or refused (dns-01).
     #[error(transparent)]
-    Dns(#[from] crate::dns::DnsError),
+    Dns(#[from] scaivault_dns::DnsError),
     /// The trusted roots for talking to ACME servers could not be loaded.
     #[error("ACME trust roots: {0}")]
     Roots(String),

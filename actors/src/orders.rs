@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use ractor::{Actor, ActorRef};
+use scaivault_dns::Propagation;
 use scaivault_domain::account::AccountStatus;
 use scaivault_domain::order::{ChallengeRecord, ChallengeType, OrderRecord, OrderStatus};
 use scaivault_domain::rate_limit::ProviderLimits;
@@ -11,12 +12,11 @@ use scaivault_domain::seal::MasterKey;
 use scaivault_domain::{Error as DomainError, SharedStore, ids, pki, timestamp};
 
 use crate::account::NewOrderSpec;
-use crate::dns::propagation::Propagation;
-use crate::dns::provider_slots::ProviderSlots;
 use crate::dns_challenges::DnsSupport;
 use crate::leases::{Cluster, Leases};
 use crate::order::{OrderContext, default_poll};
 use crate::order_supervisor::{OrderSupervisor, OrderSupervisorMsg};
+use crate::provider_slots::ProviderSlots;
 use crate::{Accounts, Error};
 
 /// A request to issue, as received (`POST /v1/pki/acme/issue`).
