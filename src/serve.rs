@@ -2,8 +2,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use scaivault_actors::{Accounts, AcmeHttp, DnsSettings, Orders, SharedScheduler};
+use scaivault_actors::{
+    Accounts, AccountsConfig, AcmeHttp, Cluster, DnsSettings, EventNotifier, Events, Faults,
+    Orders, OrdersConfig, RenewalService, SharedScheduler,
+};
 use scaivault_jobs::{Backoff, JobDatabase, JobQueue, QueueOptions, Renewals};
 use scaivault_store::Pool;
 use tokio::net::TcpListener;
@@ -16,15 +20,11 @@ use crate::challenges;
 use crate::config::Config;
 use crate::state::AppState;
 
-/// Test-only fault injection (debug builds): make each order's actor panic once at this step
-/// (`ready`, `finalize` or `certificate`), to show supervision restarts it from the store.
-const PANIC_AT_ENV: &str = "SV_TEST_PANIC_ORDER_STEP";
-
 /// Runs until SIGTERM or SIGINT; then stops accepting, finishes in-flight requests and stops
 /// the actors. Orders in flight are persisted at every step and resume at the next start.
 pub async fn run(config: Config) -> Result<(), String> {
     // One id per process: in the logs, in /readyz and in the order leases it holds.
-    let cluster = scaivault_actors::Cluster::new(config.cluster.lease.0);
+    let cluster = Cluster::new(config.cluster.lease.0);
     tracing::info!(instance_id = %cluster.instance_id, lease = ?cluster.lease, "instance starting");
     let key = crate::master_key::load_or_create(&config.security.master_key_file)?;
     let database = scaivault_store::open(&config.database.url)
@@ -39,14 +39,18 @@ pub async fn run(config: Config) -> Result<(), String> {
         .map_err(|err| format!("acme.extra_roots: {err}"))?
         .with_requests_per_ca(config.acme.max_concurrent_requests);
     crate::bootstrap::ensure_admin_token(&store, &config.security.admin_token).await?;
-    let accounts = Accounts::start(store.clone(), key.clone(), http)
-        .await
-        .map_err(|err| err.to_string())?;
-    let panic_at = if cfg!(debug_assertions) {
-        std::env::var(PANIC_AT_ENV).ok()
-    } else {
-        None
-    };
+    let notifier = EventNotifier::default();
+    let events = Events::new(store.clone(), notifier.clone());
+    let faults = faults_from_env()?;
+    let accounts = Accounts::start(AccountsConfig {
+        store: store.clone(),
+        key: key.clone(),
+        http,
+        events: events.clone(),
+        faults: faults.clone(),
+    })
+    .await
+    .map_err(|err| err.to_string())?;
     let dns = DnsSettings {
         resolvers: config.dns.resolvers.clone(),
         propagation_timeout: config.dns.propagation_timeout.0,
@@ -60,28 +64,16 @@ pub async fn run(config: Config) -> Result<(), String> {
         Pool::Postgres(pool) => JobDatabase::postgres(pool).await,
     }
     .map_err(|err| format!("database.url (job queue): {err}"))?;
-    let poll_interval = std::time::Duration::from_millis(500);
     let queue = Renewals::new(JobQueue::open(
         &jobs,
-        QueueOptions {
-            poll_interval,
-            backoff: Backoff {
-                base: config.renewal.retry_base.0,
-                max: config.renewal.retry_max.0,
-            },
-            max_attempts: None,
-        },
+        queue_options(
+            (config.renewal.retry_base.0, config.renewal.retry_max.0),
+            None,
+        ),
     ));
     let scans = JobQueue::open(
         &jobs,
-        QueueOptions {
-            poll_interval,
-            backoff: Backoff {
-                base: std::time::Duration::from_secs(10),
-                max: std::time::Duration::from_secs(600),
-            },
-            max_attempts: Some(3),
-        },
+        queue_options((Duration::from_secs(10), Duration::from_secs(600)), Some(3)),
     );
     // Webhook deliveries: a failed attempt comes back with durable backoff, up to max_attempts.
     let webhook_settings = scaivault_jobs::WebhookSettings {
@@ -91,33 +83,31 @@ pub async fn run(config: Config) -> Result<(), String> {
     let webhooks = scaivault_jobs::Webhooks::new(
         JobQueue::open(
             &jobs,
-            QueueOptions {
-                poll_interval,
-                backoff: Backoff {
-                    base: config.webhooks.retry_base.0,
-                    max: config.webhooks.retry_max.0,
-                },
-                max_attempts: Some(config.webhooks.max_attempts),
-            },
+            queue_options(
+                (config.webhooks.retry_base.0, config.webhooks.retry_max.0),
+                Some(config.webhooks.max_attempts),
+            ),
         ),
         store.clone(),
         key.clone(),
         webhook_settings,
     );
     let scheduler: SharedScheduler = Arc::new(queue.clone());
-    let orders = Orders::start(
-        store.clone(),
-        key.clone(),
-        accounts.clone(),
+    let orders = Orders::start(OrdersConfig {
+        store: store.clone(),
+        key: key.clone(),
+        accounts: accounts.clone(),
+        events: events.clone(),
+        scheduler: Some(scheduler),
+        cluster,
         dns,
-        config.renewal.before_expiry.0,
-        Some(scheduler),
-        panic_at,
-    )
+        before_expiry: config.renewal.before_expiry.0,
+        rate_limits: config.provider_limits(),
+        faults,
+    })
     .await
-    .map_err(|err| err.to_string())?
-    .with_rate_limits(config.provider_limits())
-    .with_cluster(cluster);
+    .map_err(|err| err.to_string())?;
+    let renewal = RenewalService::new(orders.clone());
 
     // Bind every listener before resuming work, so a CA validating a resumed order finds them.
     let api_listener = bind("server.listen", config.server.listen).await?;
@@ -174,10 +164,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     if resumed > 0 {
         tracing::info!(orders = resumed, "resuming unfinished orders");
     }
-    let renewals = scaivault_jobs::start_worker(&queue, orders.clone(), stop_rx.clone());
+    let renewals = scaivault_jobs::start_worker(&queue, renewal.clone(), events, stop_rx.clone());
     let scan = scaivault_jobs::start_expiry_scan(
         &scans,
-        orders.clone(),
+        renewal,
         config.renewal.expiring_within.0,
         config.renewal.scan_interval.0,
         stop_rx.clone(),
@@ -185,7 +175,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     .await
     .map_err(|err| format!("expiry scan: {err}"))?;
     // Queues the deliveries a crash left unqueued, then those of each event as it is recorded.
-    let deliveries = webhooks.start(stop_rx.clone());
+    let deliveries = webhooks.start(notifier, stop_rx.clone());
     let missing = queue
         .fill_gaps(&*store)
         .await
@@ -222,6 +212,36 @@ pub async fn run(config: Config) -> Result<(), String> {
     served.map_err(|err| format!("API server: {err}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A job queue polled every 500 ms, retrying with backoff from `base` doubling up to `max`, up
+/// to `max_attempts` attempts (`None`: for ever).
+fn queue_options((base, max): (Duration, Duration), max_attempts: Option<u32>) -> QueueOptions {
+    QueueOptions {
+        poll_interval: Duration::from_millis(500),
+        backoff: Backoff { base, max },
+        max_attempts,
+    }
+}
+
+/// Fault injection for the end-to-end tests of crash recovery, from the environment, in debug
+/// builds only: `SV_TEST_PANIC_ORDER_STEP` (`ready`, `finalize` or `certificate`) makes each
+/// order's actor panic once at that step, to show supervision restarts it from the store;
+/// `SV_TEST_CRASH_AFTER_CA_REVOKE` ends the process right after the CA accepted a revocation.
+fn faults_from_env() -> Result<Faults, String> {
+    #[cfg(debug_assertions)]
+    {
+        let mut faults = Faults::default();
+        if let Ok(step) = std::env::var("SV_TEST_PANIC_ORDER_STEP") {
+            faults = faults.panic_at(step.parse()?);
+        }
+        if std::env::var_os("SV_TEST_CRASH_AFTER_CA_REVOKE").is_some() {
+            faults = faults.exit_after_ca_revocation();
+        }
+        Ok(faults)
+    }
+    #[cfg(not(debug_assertions))]
+    Ok(Faults::default())
 }
 
 /// Binds `addr`, naming the configuration key on failure.

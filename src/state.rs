@@ -31,3 +31,10 @@ impl FromRef<AppState> for SharedStore {
         state.store.clone()
     }
 }
+
+/// The bearer-token extractors (`api::auth`) need only the authenticator.
+impl FromRef<AppState> for Arc<Authenticator> {
+    fn from_ref(state: &AppState) -> Arc<Authenticator> {
+        state.auth.clone()
+    }
+}

@@ -1,29 +1,8 @@
 //! The actors crate's one error type.
 
 use scaivault_domain::account::RegistrationRefusal;
-use serde::Serialize;
 
-/// A problem document from an ACME server (RFC 8555 §6.7, RFC 7807).
-#[derive(Debug, Clone, Serialize)]
-pub struct AcmeProblem {
-    /// The problem type, e.g. `urn:ietf:params:acme:error:externalAccountRequired`.
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub detail: Option<String>,
-    pub status: Option<u16>,
-    /// The server's `Retry-After` with the problem (RFC 8555 §6.6), when it sent one.
-    #[serde(skip)]
-    pub retry_after: Option<std::time::Duration>,
-}
-
-impl AcmeProblem {
-    /// The short type name after `urn:ietf:params:acme:error:`, e.g. `rateLimited`.
-    pub fn short_kind(&self) -> &str {
-        let kind = self.kind.as_deref().unwrap_or("");
-        kind.strip_prefix("urn:ietf:params:acme:error:")
-            .unwrap_or(kind)
-    }
-}
+use crate::acme::{AcmeProblem, ProblemKind, error_retry_after};
 
 /// Why an actor operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +17,7 @@ pub enum Error {
     #[error(transparent)]
     LocalRateLimit(#[from] scaivault_domain::rate_limit::RateLimitRefusal),
     /// The CA answered with a problem document.
-    #[error("the ACME server refused: {}", .problem.detail.as_deref().unwrap_or(.problem.short_kind()))]
+    #[error("the ACME server refused: {}", .problem.detail_or_kind())]
     Acme { problem: AcmeProblem },
     /// The CA could not be reached or spoke no ACME (TLS failure, connection refused, bad JSON).
     #[error("the ACME server at {url} could not be reached: {reason}")]
@@ -69,12 +48,12 @@ impl Error {
         match err {
             instant_acme::Error::Api(problem) => Error::Acme {
                 problem: AcmeProblem {
-                    kind: problem.r#type,
+                    kind: ProblemKind::from_type(problem.r#type.as_deref()),
                     detail: problem.detail,
                     status: problem.status,
                     // The CA's Retry-After with this error, recorded by the HTTP client when
-                    // inside `acme_http::capture_retry_after`.
-                    retry_after: crate::acme_http::error_retry_after(),
+                    // inside `acme::capture_retry_after`.
+                    retry_after: error_retry_after(),
                 },
             },
             other => Error::Unreachable {

@@ -1,28 +1,41 @@
-//! ScaiVault's actors (ractor). Each ACME account is an [`account::AccountActor`] that owns the
-//! decrypted account key and the protocol client and serialises the account's work; the
-//! [`supervisor::AccountSupervisor`] watches them. [`accounts::Accounts`] is the handle the rest
-//! of the service uses.
+//! ScaiVault's actors (ractor) and what only they use.
+//!
+//! # Design
+//!
+//! - **Accounts** ([`Accounts`], `account/`): one actor per ACME account, named after it in
+//!   ractor's registry, owning the account's key and protocol client and running account-level
+//!   work one message at a time. Looking an account up never waits for a CA.
+//! - **Orders** ([`Orders`], `order/`): one actor per order in flight drives RFC 8555 §7.4 from
+//!   the store and the CA's view of the order, under a supervisor that restarts it from the
+//!   store, on the instance holding the order's lease. dns-01 goes through `scaivault-dns`.
+//! - **ACME transport** (`acme/`): the HTTP client every protocol client uses, and
+//!   [`ProblemKind`], what a CA's problem means.
+//! - **Events** ([`Events`]): typed payloads recorded in the store, and the notifier that wakes
+//!   the webhook dispatcher.
+//! - **Renewal** ([`RenewalService`], `renewal/`): what the renewal and expiry jobs ask for, and
+//!   the ARI plan each new version gets.
+//!
+//! Everything is built from a config struct ([`AccountsConfig`], [`OrdersConfig`]) once at
+//! start; nothing is process-wide state. Fault injection for tests ([`Faults`]) is part of the
+//! configuration and does nothing in release builds.
 
-pub mod account;
-pub mod accounts;
-mod acme_endpoint;
-pub mod acme_http;
-pub mod dns_challenges;
-pub mod error;
-pub mod event_signal;
-pub mod leases;
-pub mod order;
-pub mod order_supervisor;
-pub mod orders;
-mod provider_slots;
-mod rate_ledger;
-pub mod renewals;
-pub mod revocation;
-pub mod supervisor;
+mod account;
+mod acme;
+mod error;
+mod events;
+mod faults;
+mod order;
+mod renewal;
 
-pub use accounts::Accounts;
-pub use acme_http::AcmeHttp;
-pub use error::{AcmeProblem, Error};
-pub use leases::Cluster;
-pub use orders::{DnsSettings, IssueRequest, Orders};
-pub use renewals::{RenewalFailure, RenewalOutcome, RenewalScheduler, SharedScheduler};
+// The public interface.
+pub use crate::account::{Accounts, AccountsConfig, Revoked};
+pub use crate::acme::{
+    AcmeHttp, AcmeProblem, DEFAULT_REQUESTS_PER_CA, ProblemKind, parse_retry_after,
+};
+pub use crate::error::Error;
+pub use crate::events::{EventNotifier, Events, RenewalFailed};
+pub use crate::faults::{Faults, OrderStep};
+pub use crate::order::{Cluster, DnsSettings, IssueRequest, Orders, OrdersConfig};
+pub use crate::renewal::{
+    RenewalFailure, RenewalOutcome, RenewalScheduler, RenewalService, SharedScheduler,
+};

@@ -13,7 +13,8 @@ use std::str::FromStr;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::{Error, Result, event, ids};
+use crate::event::EventKind;
+use crate::{Error, Result, ids};
 
 /// Subscribes to every event type, present and future.
 pub const ALL_EVENTS: &str = "*";
@@ -39,14 +40,14 @@ pub struct WebhookRecord {
 
 impl WebhookRecord {
     /// Whether events of type `kind` are delivered to this webhook.
-    pub fn subscribes_to(&self, kind: &str) -> bool {
+    pub fn subscribes_to(&self, kind: EventKind) -> bool {
         subscribes(&self.events, kind)
     }
 }
 
 /// Whether a subscription list covers `kind`.
-pub fn subscribes(events: &[String], kind: &str) -> bool {
-    events.iter().any(|e| e == ALL_EVENTS || e == kind)
+pub fn subscribes(events: &[String], kind: EventKind) -> bool {
+    events.iter().any(|e| e == ALL_EVENTS || e == kind.as_str())
 }
 
 /// The associated data a webhook's sealed secret carries: its record id.
@@ -62,18 +63,18 @@ pub fn validate_events(events: &[String]) -> Result<Vec<String>> {
             "events",
             format!(
                 "give at least one event type ({}), or \"*\" for all",
-                event::TYPES.join(", ")
+                EventKind::names()
             ),
         ));
     }
     let mut out: Vec<String> = Vec::new();
     for (index, kind) in events.iter().enumerate() {
-        if kind != ALL_EVENTS && !event::TYPES.contains(&kind.as_str()) {
+        if kind != ALL_EVENTS && kind.parse::<EventKind>().is_err() {
             return Err(Error::invalid(
                 format!("events[{index}]"),
                 format!(
                     "unknown event type {kind:?}; known: {}, or \"*\" for all",
-                    event::TYPES.join(", ")
+                    EventKind::names()
                 ),
             ));
         }
@@ -231,9 +232,15 @@ mod tests {
 
     #[test]
     fn subscriptions_match() {
-        assert!(subscribes(&list(&["*"]), "order.invalid"));
-        assert!(subscribes(&list(&["order.invalid"]), "order.invalid"));
-        assert!(!subscribes(&list(&["certificate.issued"]), "order.invalid"));
+        assert!(subscribes(&list(&["*"]), EventKind::OrderInvalid));
+        assert!(subscribes(
+            &list(&["order.invalid"]),
+            EventKind::OrderInvalid
+        ));
+        assert!(!subscribes(
+            &list(&["certificate.issued"]),
+            EventKind::OrderInvalid
+        ));
     }
 
     #[test]

@@ -4,11 +4,11 @@
 //! Why: apalis-sqlite's fetch filters on `run_at IS NULL OR run_at <= now` and orders by
 //! `priority DESC, run_at`, so SQLite walks its whole pending-task index of the queue when no
 //! task is due. With 100,000 pending renewal tasks (one per managed certificate, due weeks
-//! ahead) that was about 8 ms per poll, two polls a second: 2 % of a core while idle
-//! (BENCHMARKS.md, "Scale"). The probe ([`scaivault_domain::Store::jobs_due`]) is an index range
-//! seek on `(job_type, status, run_at)` and costs microseconds whatever the queue's size. The
-//! worker still polls apalis every [`FALLBACK`] on its own, so a probe that fails or misses
-//! something delays a task, never loses it.
+//! ahead) that is about 8 ms per poll, two polls a second: 2 % of a core while idle. The probe
+//! ([`crate::JobDatabase::task_due`]) is an index range seek on `(job_type, status, run_at)` and
+//! costs microseconds whatever the queue's size. The worker still polls apalis every
+//! [`FALLBACK`] on its own, so a probe that fails or misses something delays a task, never loses
+//! it.
 //!
 //! apalis also needs polls while tasks run and just after: a finished task is acknowledged
 //! (`Done`) by the worker's next poll, not at once. So while any task of the worker runs, and for

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use scaivault_actors::Orders;
+use scaivault_actors::RenewalService;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -81,7 +81,7 @@ async fn schedule_next(queue: &JobQueue<ScanTask>, interval: Duration) -> Result
 /// `shutdown`.
 pub async fn start_expiry_scan(
     queue: &JobQueue<ScanTask>,
-    orders: Orders,
+    service: RenewalService,
     within: Duration,
     interval: Duration,
     shutdown: watch::Receiver<bool>,
@@ -99,7 +99,7 @@ pub async fn start_expiry_scan(
     let next = queue.clone();
     Ok(queue.run(
         move |task: ScanTask| {
-            let orders = orders.clone();
+            let service = service.clone();
             let next = next.clone();
             async move {
                 if task.slot.is_some() && task.attempt == 0 {
@@ -108,7 +108,7 @@ pub async fn start_expiry_scan(
                         .await
                         .map_err(JobError::new)?;
                 }
-                match orders.report_expiring(within, OVERDUE_GRACE).await {
+                match service.report_expiring(within, OVERDUE_GRACE).await {
                     Ok(0) => Ok(()),
                     Ok(count) => {
                         tracing::info!(count, "expiry scan reported certificates");

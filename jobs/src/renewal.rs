@@ -1,4 +1,4 @@
-//! Renewals as durable jobs: the queue schedules, [`Orders::run_renewal`] does the work, and a
+//! Renewals as durable jobs: the queue schedules, [`RenewalService::run`] does the work, and a
 //! failed attempt comes back with durable exponential backoff (`[renewal] retry_base` doubling
 //! up to `retry_max`, with jitter).
 //!
@@ -8,14 +8,13 @@
 //! (an older version's) does nothing.
 
 use async_trait::async_trait;
-use scaivault_actors::{Orders, RenewalOutcome, RenewalScheduler};
+use scaivault_actors::{Events, RenewalFailed, RenewalOutcome, RenewalScheduler, RenewalService};
 use scaivault_domain::store::CertificateStore;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::tables::FirstRenewal;
 use crate::{Error, FailedAttempt, Job, JobError, JobQueue};
 
 /// The apalis queue renewal tasks live in.
@@ -77,6 +76,14 @@ impl Job for RenewalTask {
     fn subject(&self) -> String {
         format!("{} v{}", self.certificate_id, self.version)
     }
+}
+
+/// A certificate version that needs its first renewal task, due at `renew_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FirstRenewal {
+    pub certificate_id: String,
+    pub version: i64,
+    pub renew_at: time::OffsetDateTime,
 }
 
 /// The renewal queue.
@@ -189,37 +196,34 @@ impl RenewalScheduler for Renewals {
 /// next attempt.
 pub fn start_worker(
     renewals: &Renewals,
-    orders: Orders,
+    service: RenewalService,
+    events: Events,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let reporter = orders.clone();
     renewals
         .queue
         .on_failure(move |failed: FailedAttempt<RenewalTask>| {
             scaivault_domain::metrics::RENEWALS_FAILED.inc();
-            let orders = reporter.clone();
+            let events = events.clone();
             tokio::spawn(async move {
-                orders
-                    .record_event(
-                        "certificate.renewal_failed",
-                        serde_json::json!({
-                            "certificate_id": failed.task.certificate_id,
-                            "version": failed.task.version,
-                            "attempt": failed.task.attempt,
-                            "reason": failed.reason,
-                            "next_attempt_at": failed.next_attempt_at.map(scaivault_domain::timestamp::rfc3339),
-                        }),
-                    )
+                events
+                    .record(&RenewalFailed {
+                        certificate_id: failed.task.certificate_id,
+                        version: failed.task.version,
+                        attempt: failed.task.attempt,
+                        reason: failed.reason,
+                        next_attempt_at: failed.next_attempt_at,
+                    })
                     .await;
             });
         });
     let rescheduler = renewals.clone();
     renewals.queue.run(
         move |task: RenewalTask| {
-            let orders = orders.clone();
+            let service = service.clone();
             let renewals = rescheduler.clone();
             async move {
-                match orders.run_renewal(&task.certificate_id, task.version).await {
+                match service.run(&task.certificate_id, task.version).await {
                     Ok(RenewalOutcome::Done) => Ok(()),
                     // The CA's renewal window (RFC 9773) lies ahead: look again then.
                     Ok(RenewalOutcome::CheckAgainAt(at)) => renewals

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use sqlx::{Database, Executor, FromRow, IntoArguments, Pool};
 
 use crate::database::{Backend, JobDatabase};
-use crate::renewal::{task_key, task_key_range};
+use crate::renewal::{FirstRenewal, RenewalTask, task_key, task_key_range};
 use crate::{Error, Stored};
 
 /// One statement in each backend's spelling.
@@ -126,14 +126,6 @@ pub struct QueueDepth {
     pub count: i64,
 }
 
-/// A certificate version that needs its first renewal task, due at `renew_at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FirstRenewal {
-    pub certificate_id: String,
-    pub version: i64,
-    pub renew_at: time::OffsetDateTime,
-}
-
 impl JobDatabase {
     /// Whether a task of `queue` is due now: a superset of what apalis' fetch would claim
     /// (pending, or failed with attempts left, and `run_at` reached), found by an index range
@@ -243,8 +235,7 @@ where
 }
 
 /// The first renewal task of each version as rows of apalis' table, in the exact form the
-/// queue's own push gives them ([`crate::JobQueue::schedule`] of a
-/// [`crate::RenewalTask`]): the job is the JSON of [`Stored`]`<RenewalTask>` (the task's fields,
+/// queue's own push gives them ([`crate::JobQueue::schedule`] of a [`RenewalTask`]): the job is the JSON of [`Stored`]`<RenewalTask>` (the task's fields,
 /// then `not_before_ms`), `run_at` whole seconds (rounded down), the idempotency key
 /// [`task_key`], a ULID as id, apalis' defaults otherwise (`Pending`, 0 attempts, 25 max
 /// attempts, priority 0, empty metadata).
@@ -253,7 +244,7 @@ fn renewal_task_rows(renewals: &[FirstRenewal]) -> Result<String, Error> {
         .iter()
         .map(|renewal| {
             let stored = Stored::new(
-                crate::RenewalTask {
+                RenewalTask {
                     certificate_id: renewal.certificate_id.clone(),
                     version: renewal.version,
                     check: 0,

@@ -3,7 +3,7 @@
 //! The store writes one `pending` delivery per subscribed webhook in the same transaction as the
 //! event (so nothing is lost to a crash); the dispatcher here queues the first attempt of each
 //! delivery not queued yet — woken right after an event is recorded
-//! ([`scaivault_actors::event_signal`]), at start and every [`SWEEP`] — keyed
+//! ([`scaivault_actors::EventNotifier`]), at start and every [`SWEEP`] — keyed
 //! `delivery:<id>:a<n>`, so queueing again is a no-op. Each attempt POSTs the event's exact JSON,
 //! signed with the webhook's secret, to the addresses the SSRF guard checked
 //! ([`crate::webhook_target`]); a 2xx answer delivers, anything else fails the attempt, which the
@@ -13,10 +13,11 @@
 //! finds its delivery gone ends.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
+use scaivault_actors::{EventNotifier, parse_retry_after};
 use scaivault_domain::SharedStore;
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::timestamp;
@@ -24,7 +25,6 @@ use scaivault_domain::webhook::{
     DeliveryAttempt, DeliveryRecord, DeliveryStatus, WebhookRecord, secret_aad,
 };
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -184,9 +184,13 @@ impl Webhooks {
         }
     }
 
-    /// Starts the dispatcher and the delivery worker until `shutdown`; the handle ends when
-    /// both have stopped.
-    pub fn start(&self, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    /// Starts the dispatcher, woken by `recorded` besides its sweeps, and the delivery worker,
+    /// until `shutdown`; the handle ends when both have stopped.
+    pub fn start(
+        &self,
+        recorded: EventNotifier,
+        shutdown: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
         let store = self.store.clone();
         self.queue
             .on_failure(move |failed: FailedAttempt<WebhookDelivery>| {
@@ -214,14 +218,14 @@ impl Webhooks {
             },
             shutdown.clone(),
         );
-        let dispatcher = tokio::spawn(self.clone().dispatch(shutdown));
+        let dispatcher = tokio::spawn(self.clone().dispatch(recorded, shutdown));
         tokio::spawn(async move {
             let _ = dispatcher.await;
             let _ = worker.await;
         })
     }
 
-    async fn dispatch(self, mut shutdown: watch::Receiver<bool>) {
+    async fn dispatch(self, recorded: EventNotifier, mut shutdown: watch::Receiver<bool>) {
         loop {
             match self.queue_pending().await {
                 Ok(0) => {}
@@ -231,7 +235,7 @@ impl Webhooks {
                 }
             }
             tokio::select! {
-                () = scaivault_actors::event_signal::recorded() => {}
+                () = recorded.recorded() => {}
                 () = tokio::time::sleep(SWEEP) => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
@@ -398,7 +402,7 @@ impl Webhooks {
                 .headers()
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after)
+                .and_then(|value| parse_retry_after(value, SystemTime::now()))
                 .map(|wait| wait.min(self.queue.options().backoff.max))
         } else {
             None
@@ -453,17 +457,6 @@ fn describe(err: &reqwest::Error) -> String {
         source = current.source();
     }
     message
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-fn parse_retry_after(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc2822).ok()?;
-    let wait = at - OffsetDateTime::now_utc();
-    Some(Duration::try_from(wait).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -536,16 +529,5 @@ mod tests {
                 .contains(&format!("host: rebound.invalid:{port}")),
             "{head}"
         );
-    }
-
-    #[test]
-    fn retry_after_in_seconds_or_as_a_date() {
-        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO),
-            "a date in the past means now"
-        );
-        assert_eq!(parse_retry_after("soon"), None);
     }
 }

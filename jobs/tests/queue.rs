@@ -106,6 +106,23 @@ async fn migration_tables(url: &str) -> (i64, i64) {
     }
 }
 
+// A keyed task is stored once, however often it is pushed: SQLite ignores the repeat,
+// PostgreSQL's unique violation is taken as "already there".
+on_both!(a_keyed_task_is_stored_once, |url: String| async move {
+    let queue = RenewalQueue::connect_with(&url, options())
+        .await
+        .expect("connect");
+    let run_at = OffsetDateTime::now_utc() + Duration::from_secs(60);
+    let retry = RenewalTask {
+        attempt: 1,
+        ..task("crt_once")
+    };
+    for _ in 0..2 {
+        queue.schedule(retry.clone(), run_at).await.expect("push");
+    }
+    assert_eq!(job_statuses(&url).await, ["Pending"]);
+});
+
 on_both!(delayed_task_runs_once_on_time, |url: String| async move {
     let queue = RenewalQueue::connect_with(&url, options())
         .await
@@ -431,14 +448,16 @@ on_both!(
         let (stop, shutdown) = watch::channel(false);
         let worker = queue.run(recorder(calls.clone(), 0), shutdown);
 
-        let run_at = OffsetDateTime::now_utc() + Duration::from_secs(1);
+        // apalis keeps `run_at` in whole seconds, rounded down, so the database sees a task due up
+        // to a second before its time: two seconds ahead, it is surely not due yet.
+        let run_at = OffsetDateTime::now_utc() + Duration::from_secs(2);
         queue
             .schedule(task("crt_gated"), run_at)
             .await
             .expect("schedule");
         assert!(
             !store.task_due(QUEUE_NAME).await.expect("task_due"),
-            "a task due in a second is not due"
+            "a task due in two seconds is not due"
         );
         let start = Instant::now();
         while !store.task_due(QUEUE_NAME).await.expect("task_due") {

@@ -39,11 +39,11 @@ pub struct EabInput {
     request_body = Register,
     responses(
         (status = 201, description = "Registered at the CA", body = scaivault_domain::account::AccountRecord),
-        (status = 400, description = "`invalid_request` (`details.field`), `provider_discontinued`, `eab_required`, or `ca_rejected` (`details.ca_problem`)", body = super::openapi::ErrorBody),
-        (status = 409, description = "`conflict`", body = super::openapi::ErrorBody),
-        (status = 429, description = "`backend_rate_limited`: the CA's or the local rate limit (`Retry-After`)", body = super::openapi::ErrorBody),
-        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`: the account actors are not running (`Retry-After`)", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_request` (`details.field`), `provider_discontinued`, `eab_required`, or `ca_rejected` (`details.ca_problem`)", body = super::schemas::ErrorBody),
+        (status = 409, description = "`conflict`", body = super::schemas::ErrorBody),
+        (status = 429, description = "`backend_rate_limited`: the CA's or the local rate limit (`Retry-After`)", body = super::schemas::ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::schemas::ErrorBody),
+        (status = 503, description = "`unavailable`: the account actors are not running (`Retry-After`)", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn register(
@@ -72,7 +72,7 @@ pub async fn register(
 
 #[utoipa::path(
     get, path = "/v1/pki/acme/accounts", operation_id = "list_accounts", tag = "acme", security(("bearer" = ["pki:read"])),
-    responses((status = 200, description = "Every account", body = super::openapi::answers::AccountList)),
+    responses((status = 200, description = "Every account", body = super::schemas::AccountList)),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -87,7 +87,7 @@ pub async fn list(
     params(("id" = String, Path, description = "Account id (`acme_...`)")),
     responses(
         (status = 200, description = "The account", body = scaivault_domain::account::AccountRecord),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn get(
@@ -108,12 +108,12 @@ pub async fn get(
     params(("id" = String, Path, description = "Account id (`acme_...`)")),
     responses(
         (status = 200, description = "Deactivated at the CA and here", body = scaivault_domain::account::AccountRecord),
-        (status = 400, description = "`ca_rejected`: the CA refused (`details.ca_problem`)", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
-        (status = 409, description = "`conflict`: already deactivated", body = super::openapi::ErrorBody),
-        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = super::openapi::ErrorBody),
-        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::openapi::ErrorBody),
-        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::openapi::ErrorBody),
+        (status = 400, description = "`ca_rejected`: the CA refused (`details.ca_problem`)", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 409, description = "`conflict`: already deactivated", body = super::schemas::ErrorBody),
+        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = super::schemas::ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::schemas::ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::schemas::ErrorBody),
     ),
 )]
 /// Deactivates the account at the CA (RFC 8555 §7.3.6) and marks it deactivated here; the
@@ -129,7 +129,7 @@ pub async fn deactivate(
 
 #[utoipa::path(
     get, path = "/v1/pki/acme/providers", operation_id = "list_providers", tag = "acme", security(("bearer" = ["pki:read"])),
-    responses((status = 200, description = "Every provider with its directory URLs and status", body = super::openapi::answers::ProviderList)),
+    responses((status = 200, description = "Every provider with its directory URLs and status", body = super::schemas::ProviderList)),
 )]
 pub async fn providers(_: Authorized<need::PkiRead>) -> ApiResult<Json<Value>> {
     let providers: Vec<Value> = PROVIDERS

@@ -1,19 +1,19 @@
 //! Bearer-token authentication and scope checks. A missing, malformed, unknown or expired token
 //! is 401; a valid token without the needed scope is 403.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use scaivault_domain::scope::Scope;
 use scaivault_domain::token::{self, hashes_match};
 use scaivault_domain::{SharedStore, timestamp};
-use serde_json::json;
 
 use super::error::ApiError;
+pub use super::principal::Principal;
 use super::token_cache::TokenCache;
-use crate::state::AppState;
 
 /// Verifies presented tokens.
 #[derive(Debug, Clone)]
@@ -23,29 +23,6 @@ pub struct Authenticator {
     store: SharedStore,
     /// Tokens the store verified a moment ago ([`super::token_cache`]).
     cache: std::sync::Arc<TokenCache>,
-}
-
-/// The caller behind a request.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub token_id: String,
-    pub scopes: Vec<Scope>,
-}
-
-impl Principal {
-    /// Refuses with 403 unless the token has `scope`.
-    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(&scope) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("this token lacks the scope {scope}"),
-            )
-            .with_details(json!({ "required_scope": scope.as_str() })))
-        }
-    }
 }
 
 /// A scope as a type, so a handler states what it needs in its signature.
@@ -83,10 +60,15 @@ impl<S: RequiredScope> std::ops::Deref for Authorized<S> {
     }
 }
 
-impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Authorized<S> {
+impl<S, State> FromRequestParts<State> for Authorized<S>
+where
+    S: RequiredScope + Send + Sync,
+    State: Send + Sync,
+    Arc<Authenticator>: FromRef<State>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
         principal.require(S::SCOPE)?;
         Ok(Authorized(principal, std::marker::PhantomData))
@@ -144,10 +126,14 @@ impl Authenticator {
     }
 }
 
-impl FromRequestParts<AppState> for Principal {
+impl<State> FromRequestParts<State> for Principal
+where
+    State: Send + Sync,
+    Arc<Authenticator>: FromRef<State>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, ApiError> {
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -162,7 +148,9 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-        let principal = state.auth.authenticate(value).await?;
+        let principal = Arc::<Authenticator>::from_ref(state)
+            .authenticate(value)
+            .await?;
         tracing::Span::current().record("token", principal.token_id.as_str());
         Ok(principal)
     }

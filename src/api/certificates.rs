@@ -29,8 +29,8 @@ pub struct ListCertificates {
     get, path = "/v1/pki/certificates", operation_id = "list_certificates", tag = "certificates", security(("bearer" = ["pki:read"])),
     params(ListCertificates),
     responses(
-        (status = 200, description = "A page of managed certificates, newest first", body = super::openapi::answers::CertificateList),
-        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::openapi::ErrorBody),
+        (status = 200, description = "A page of managed certificates, newest first", body = super::schemas::CertificateList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn list(
@@ -59,8 +59,8 @@ pub async fn list(
     get, path = "/v1/pki/certificates/{id}", operation_id = "get_certificate", tag = "certificates", security(("bearer" = ["pki:read"])),
     params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
     responses(
-        (status = 200, description = "The certificate with its versions", body = super::openapi::answers::CertificateDetail),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 200, description = "The certificate with its versions", body = super::schemas::CertificateDetail),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn get(
@@ -90,7 +90,7 @@ pub async fn get(
     params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
     responses(
         (status = 200, description = "The current chain, leaf first", content_type = "application/x-pem-file", body = String),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 /// The current chain, leaf first.
@@ -118,8 +118,8 @@ pub async fn pem(
     params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
     responses(
         (status = 200, description = "The current private key, PKCS#8 PEM", content_type = "application/x-pem-file", body = String),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
-        (status = 409, description = "`no_private_key`: issued from the caller's CSR", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 409, description = "`no_private_key`: issued from the caller's CSR", body = super::schemas::ErrorBody),
     ),
 )]
 /// The current private key (PKCS#8 PEM). Refused when the caller supplied the CSR: then the
@@ -152,13 +152,13 @@ pub async fn key(
     post, path = "/v1/pki/certificates/{id}/renew", operation_id = "renew_certificate", tag = "certificates", security(("bearer" = ["pki:write"])),
     params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
     responses(
-        (status = 202, description = "The renewal order (`joined` when one was already in flight)", body = super::openapi::answers::RenewalOrder),
-        (status = 400, description = "`ca_rejected` (`details.ca_problem`)", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
-        (status = 409, description = "`conflict`: e.g. the account is deactivated", body = super::openapi::ErrorBody),
-        (status = 429, description = "`rate_limited` or `backend_rate_limited` (`Retry-After`)", body = super::openapi::ErrorBody),
-        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::openapi::ErrorBody),
-        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::openapi::ErrorBody),
+        (status = 202, description = "The renewal order (`joined` when one was already in flight)", body = super::schemas::RenewalOrder),
+        (status = 400, description = "`ca_rejected` (`details.ca_problem`)", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 409, description = "`conflict`: e.g. the account is deactivated", body = super::schemas::ErrorBody),
+        (status = 429, description = "`rate_limited` or `backend_rate_limited` (`Retry-After`)", body = super::schemas::ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::schemas::ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::schemas::ErrorBody),
     ),
 )]
 /// Renews now (also with auto_renew off): 202 with the renewal order; a renewal already in

@@ -32,8 +32,8 @@ pub struct CreateProvider {
     request_body = CreateProvider,
     responses(
         (status = 201, description = "Created", body = scaivault_domain::dns_provider::DnsProviderRecord),
-        (status = 400, description = "`invalid_request`: bad name, type or config (`details.field`)", body = super::openapi::ErrorBody),
-        (status = 409, description = "`conflict`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_request`: bad name, type or config (`details.field`)", body = super::schemas::ErrorBody),
+        (status = 409, description = "`conflict`", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn create(
@@ -70,7 +70,7 @@ pub async fn create(
 
 #[utoipa::path(
     get, path = "/v1/pki/dns-providers", operation_id = "list_dns_providers", tag = "dns-providers", security(("bearer" = ["admin"])),
-    responses((status = 200, description = "Every DNS provider", body = super::openapi::answers::DnsProviderList)),
+    responses((status = 200, description = "Every DNS provider", body = super::schemas::DnsProviderList)),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -85,7 +85,7 @@ pub async fn list(
     params(("id" = String, Path, description = "DNS provider id (`dnsp_...`)")),
     responses(
         (status = 200, description = "The DNS provider", body = scaivault_domain::dns_provider::DnsProviderRecord),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn get(
@@ -106,8 +106,8 @@ pub async fn get(
     params(("id" = String, Path, description = "DNS provider id (`dnsp_...`)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
-        (status = 409, description = "`conflict`: an order in flight uses it", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 409, description = "`conflict`: an order in flight uses it", body = super::schemas::ErrorBody),
     ),
 )]
 /// 409 while an order in flight uses the provider (its records must still be removed).

@@ -64,13 +64,11 @@ impl ApiError {
     }
 
     fn from_problem(problem: AcmeProblem) -> Self {
+        use scaivault_actors::ProblemKind as P;
         let details = json!({ "ca_problem": problem });
-        let detail = problem
-            .detail
-            .clone()
-            .unwrap_or_else(|| problem.short_kind().to_owned());
-        match problem.short_kind() {
-            "rateLimited" => {
+        let detail = problem.detail_or_kind();
+        match problem.kind {
+            P::RateLimited => {
                 let mut err = Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "backend_rate_limited",
@@ -86,26 +84,26 @@ impl ApiError {
                 err.retry_after = Some(seconds);
                 err.with_details(json!({ "ca_problem": problem, "retry_after": seconds }))
             }
-            "externalAccountRequired" => Self::new(
+            P::ExternalAccountRequired => Self::new(
                 StatusCode::BAD_REQUEST,
                 "eab_required",
                 format!("the CA requires External Account Binding: {detail}"),
             )
             .with_details(details),
-            "malformed"
-            | "invalidContact"
-            | "unsupportedContact"
-            | "unauthorized"
-            | "badPublicKey"
-            | "rejectedIdentifier"
-            | "unsupportedIdentifier"
-            | "accountDoesNotExist"
-            | "userActionRequired"
-            | "badRevocationReason"
-            | "badCSR"
-            | "badSignatureAlgorithm"
-            | "caa"
-            | "alreadyRevoked" => Self::new(
+            P::Malformed
+            | P::InvalidContact
+            | P::UnsupportedContact
+            | P::Unauthorized
+            | P::BadPublicKey
+            | P::RejectedIdentifier
+            | P::UnsupportedIdentifier
+            | P::AccountDoesNotExist
+            | P::UserActionRequired
+            | P::BadRevocationReason
+            | P::BadCsr
+            | P::BadSignatureAlgorithm
+            | P::Caa
+            | P::AlreadyRevoked => Self::new(
                 StatusCode::BAD_REQUEST,
                 "ca_rejected",
                 format!("the CA refused the request: {detail}"),

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use scaivault_domain::event::{EventQuery, validate_type};
+use scaivault_domain::event::{EventKind, EventQuery};
 use scaivault_domain::timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,8 +32,8 @@ pub struct ListEvents {
     get, path = "/v1/events", operation_id = "list_events", tag = "events", security(("bearer" = ["pki:read"])),
     params(ListEvents),
     responses(
-        (status = 200, description = "A page of events, oldest first", body = super::openapi::answers::EventList),
-        (status = 400, description = "`invalid_request`: bad type, since, limit or cursor", body = super::openapi::ErrorBody),
+        (status = 200, description = "A page of events, oldest first", body = super::schemas::EventList),
+        (status = 400, description = "`invalid_request`: bad type, since, limit or cursor", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn list(
@@ -43,9 +43,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     // The cursor is a position in the log; here it means "after", as the log is read forwards.
     let page = Page::new(query.limit, query.cursor.as_deref())?;
-    if let Some(kind) = &query.kind {
-        validate_type(kind)?;
-    }
+    let kind: Option<EventKind> = query.kind.as_deref().map(str::parse).transpose()?;
     let after = match (page.before.clone(), &query.since) {
         (Some(cursor), _) => Some(cursor),
         (None, Some(since)) => {
@@ -60,7 +58,7 @@ pub async fn list(
     let events = state
         .store
         .list_events(&EventQuery {
-            kind: query.kind,
+            kind,
             after,
             limit: page.limit,
         })

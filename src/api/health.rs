@@ -9,7 +9,7 @@ use crate::state::AppState;
 
 #[utoipa::path(
     get, path = "/healthz", operation_id = "healthz", tag = "probes",
-    responses((status = 200, description = "The process is up", body = super::openapi::answers::Health)),
+    responses((status = 200, description = "The process is up", body = super::schemas::Health)),
 )]
 /// The process is up and serving HTTP.
 pub async fn healthz() -> Json<Value> {
@@ -19,8 +19,8 @@ pub async fn healthz() -> Json<Value> {
 #[utoipa::path(
     get, path = "/readyz", operation_id = "readyz", tag = "probes",
     responses(
-        (status = 200, description = "Ready", body = super::openapi::answers::Readiness),
-        (status = 503, description = "The database or the actors are down", body = super::openapi::answers::Readiness),
+        (status = 200, description = "Ready", body = super::schemas::Readiness),
+        (status = 503, description = "The database or the actors are down", body = super::schemas::Readiness),
     ),
 )]
 /// The database answers and the actor system runs; 503 otherwise, naming what is down.
@@ -32,7 +32,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "unreachable".to_owned()
         }
     };
-    let actors = if state.accounts.is_running() {
+    let actors = if state.accounts.is_running() && state.orders.is_running() {
         "ok"
     } else {
         "stopped"

@@ -14,8 +14,14 @@ pub mod openapi;
 pub mod order_rate;
 pub mod orders;
 pub mod pagination;
+pub mod principal;
 pub mod request_id;
 pub mod revoke;
+#[allow(
+    dead_code,
+    reason = "schema-only: describe the JSON the handlers assemble"
+)]
+pub mod schemas;
 pub mod secrets;
 pub mod token_cache;
 pub mod tokens;
@@ -30,9 +36,6 @@ use tower_http::trace::TraceLayer;
 
 use self::error::ApiError;
 use crate::state::AppState;
-
-/// Largest accepted request body. A CSR or a 100-domain order fits many times over.
-pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Every route, without state: the OpenAPI test reads the route table from it. A route added
 /// here must be documented in [`openapi::ApiDoc`] (`openapi::tests` fails otherwise).
@@ -95,7 +98,7 @@ pub fn router(state: AppState) -> Router {
     let api = routes()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .with_state(state);
 
     api.layer(

@@ -35,13 +35,13 @@ pub struct Issue {
     post, path = "/v1/pki/acme/issue", operation_id = "issue", tag = "acme", security(("bearer" = ["pki:write"])),
     request_body = Issue,
     responses(
-        (status = 202, description = "The order was placed; answer its challenges", body = super::openapi::answers::OrderWithChallenges),
-        (status = 400, description = "`invalid_request` (`details.field`) or `ca_rejected` (`details.ca_problem`)", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`: no such account or DNS provider", body = super::openapi::ErrorBody),
-        (status = 409, description = "`conflict`: e.g. the account is deactivated", body = super::openapi::ErrorBody),
-        (status = 429, description = "`rate_limited` (orders per minute per token) or `backend_rate_limited` (the CA's); `Retry-After`", body = super::openapi::ErrorBody),
-        (status = 502, description = "`backend_error`: the CA or the DNS provider failed", body = super::openapi::ErrorBody),
-        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::openapi::ErrorBody),
+        (status = 202, description = "The order was placed; answer its challenges", body = super::schemas::OrderWithChallenges),
+        (status = 400, description = "`invalid_request` (`details.field`) or `ca_rejected` (`details.ca_problem`)", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`: no such account or DNS provider", body = super::schemas::ErrorBody),
+        (status = 409, description = "`conflict`: e.g. the account is deactivated", body = super::schemas::ErrorBody),
+        (status = 429, description = "`rate_limited` (orders per minute per token) or `backend_rate_limited` (the CA's); `Retry-After`", body = super::schemas::ErrorBody),
+        (status = 502, description = "`backend_error`: the CA or the DNS provider failed", body = super::schemas::ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::schemas::ErrorBody),
     ),
 )]
 /// Starts an order; 202 with the pending order and each challenge to answer.
@@ -83,8 +83,8 @@ pub struct ListOrders {
     get, path = "/v1/pki/acme/orders", operation_id = "list_orders", tag = "acme", security(("bearer" = ["pki:read"])),
     params(ListOrders),
     responses(
-        (status = 200, description = "A page of orders, newest first", body = super::openapi::answers::OrderList),
-        (status = 400, description = "`invalid_request`: bad status, limit or cursor", body = super::openapi::ErrorBody),
+        (status = 200, description = "A page of orders, newest first", body = super::schemas::OrderList),
+        (status = 400, description = "`invalid_request`: bad status, limit or cursor", body = super::schemas::ErrorBody),
     ),
 )]
 /// Orders, newest first, `limit` (default 50, at most 100) per page; `next_cursor` continues.
@@ -121,8 +121,8 @@ pub async fn list(
     get, path = "/v1/pki/acme/orders/{id}", operation_id = "get_order", tag = "acme", security(("bearer" = ["pki:read"])),
     params(("id" = String, Path, description = "Order id (`acme_order_...`)")),
     responses(
-        (status = 200, description = "The order with its challenges", body = super::openapi::answers::OrderDetail),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 200, description = "The order with its challenges", body = super::schemas::OrderDetail),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 /// One order with its challenges; an invalid order carries `error: {code, message}`.

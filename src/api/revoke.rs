@@ -3,12 +3,12 @@
 //! With `use_acme` the CA is told first (RFC 8555 §7.6, through the account that ordered the
 //! certificate), then the version, its order and (for the current version) the managed
 //! certificate are marked revoked here with a `certificate.revoked` event; without it only the
-//! marks are made. See `scaivault_actors::revocation` for why the steps come in that order.
+//! marks are made. See `Accounts::revoke` (actors) for why the steps come in that order.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use scaivault_actors::Error as ActorError;
+use scaivault_actors::{Error as ActorError, ProblemKind};
 use scaivault_domain::pki::serial_with_colons;
 use scaivault_domain::revocation::RevokeRequest;
 use scaivault_domain::timestamp;
@@ -35,13 +35,13 @@ pub struct RevokeBody {
     post, path = "/v1/pki/revoke", operation_id = "revoke_certificate", tag = "certificates", security(("bearer" = ["pki:write"])),
     request_body = RevokeBody,
     responses(
-        (status = 200, description = "Revoked", body = super::openapi::answers::Revoked),
-        (status = 400, description = "`invalid_request`: bad serial_number or reason (`details.field`)", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`: no certificate with that serial was issued here", body = super::openapi::ErrorBody),
-        (status = 409, description = "`conflict`: already revoked, the account is deactivated, or the CA says `alreadyRevoked`", body = super::openapi::ErrorBody),
-        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = super::openapi::ErrorBody),
-        (status = 502, description = "`backend_error`: the CA refused or could not be reached", body = super::openapi::ErrorBody),
-        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::openapi::ErrorBody),
+        (status = 200, description = "Revoked", body = super::schemas::Revoked),
+        (status = 400, description = "`invalid_request`: bad serial_number or reason (`details.field`)", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`: no certificate with that serial was issued here", body = super::schemas::ErrorBody),
+        (status = 409, description = "`conflict`: already revoked, the account is deactivated, or the CA says `alreadyRevoked`", body = super::schemas::ErrorBody),
+        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = super::schemas::ErrorBody),
+        (status = 502, description = "`backend_error`: the CA refused or could not be reached", body = super::schemas::ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn revoke(
@@ -84,15 +84,12 @@ pub async fn revoke(
 fn ca_refusal(err: ActorError, request: &RevokeRequest) -> ApiError {
     let serial = serial_with_colons(&request.serial);
     match err {
-        ActorError::Acme { problem } if problem.short_kind() == "rateLimited" => {
+        ActorError::Acme { problem } if problem.kind == ProblemKind::RateLimited => {
             ActorError::Acme { problem }.into()
         }
         ActorError::Acme { problem } => {
-            let detail = problem
-                .detail
-                .clone()
-                .unwrap_or_else(|| problem.short_kind().to_owned());
-            if problem.short_kind() == "alreadyRevoked" {
+            let detail = problem.detail_or_kind();
+            if problem.kind == ProblemKind::AlreadyRevoked {
                 ApiError::new(
                     StatusCode::CONFLICT,
                     "conflict",

@@ -27,7 +27,7 @@ pub struct PutSecret {
     responses(
         (status = 200, description = "Replaced; the version went up", body = scaivault_domain::secret::SecretRecord),
         (status = 201, description = "Created", body = scaivault_domain::secret::SecretRecord),
-        (status = 400, description = "`invalid_request`: bad path or value (`details.field`)", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_request`: bad path or value (`details.field`)", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn put(
@@ -63,9 +63,9 @@ pub async fn put(
     get, path = "/v1/secrets/{path}", operation_id = "get_secret", tag = "secrets", security(("bearer" = ["secrets:read"])),
     params(("path" = String, Path, description = "The secret's path; may contain slashes")),
     responses(
-        (status = 200, description = "The secret with its value", body = super::openapi::answers::SecretWithValue),
-        (status = 400, description = "`invalid_request`: bad path", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 200, description = "The secret with its value", body = super::schemas::SecretWithValue),
+        (status = 400, description = "`invalid_request`: bad path", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn get(
@@ -91,8 +91,8 @@ pub async fn get(
     params(("path" = String, Path, description = "The secret's path; may contain slashes")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "`invalid_request`: bad path", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_request`: bad path", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn delete(

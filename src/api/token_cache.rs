@@ -1,6 +1,6 @@
 //! Verified tokens, remembered for a moment, so a busy caller costs one token lookup per [`TTL`]
-//! instead of one per request: on PostgreSQL the lookup was one of three sequential round trips
-//! of `GET /v1/pki/acme/orders/{id}` (BENCHMARKS.md, "Scale and API").
+//! instead of one per request: on PostgreSQL a lookup is a round trip to the database before
+//! every request's own.
 //!
 //! What it changes for revocation: a token deleted through this instance is forgotten at once
 //! ([`TokenCache::forget`]); on another instance sharing the database it keeps working for at
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
-use super::auth::Principal;
+use super::principal::Principal;
 
 /// How long a verified token is trusted without asking the store again.
 pub const TTL: Duration = Duration::from_secs(2);

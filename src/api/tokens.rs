@@ -27,8 +27,8 @@ pub struct CreateToken {
     post, path = "/v1/auth/tokens", operation_id = "create_token", tag = "tokens", security(("bearer" = ["admin"])),
     request_body = CreateToken,
     responses(
-        (status = 201, description = "Created; the token value is shown only here", body = super::openapi::answers::CreatedToken),
-        (status = 400, description = "`invalid_request`: bad name, scope or expires_in (`details.field`)", body = super::openapi::ErrorBody),
+        (status = 201, description = "Created; the token value is shown only here", body = super::schemas::CreatedToken),
+        (status = 400, description = "`invalid_request`: bad name, scope or expires_in (`details.field`)", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn create(
@@ -76,7 +76,7 @@ pub async fn create(
 
 #[utoipa::path(
     get, path = "/v1/auth/tokens", operation_id = "list_tokens", tag = "tokens", security(("bearer" = ["admin"])),
-    responses((status = 200, description = "Every token (never a value)", body = super::openapi::answers::TokenList)),
+    responses((status = 200, description = "Every token (never a value)", body = super::schemas::TokenList)),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -91,7 +91,7 @@ pub async fn list(
     params(("id" = String, Path, description = "Token id (`tok_...`)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn delete(

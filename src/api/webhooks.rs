@@ -59,8 +59,8 @@ fn shown(record: &WebhookRecord) -> Value {
     post, path = "/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", security(("bearer" = ["admin"])),
     request_body = CreateWebhook,
     responses(
-        (status = 201, description = "Created; the secret is shown only here", body = super::openapi::answers::CreatedWebhook),
-        (status = 400, description = "`invalid_request`: bad url (`details.reason`), events or secret", body = super::openapi::ErrorBody),
+        (status = 201, description = "Created; the secret is shown only here", body = super::schemas::CreatedWebhook),
+        (status = 400, description = "`invalid_request`: bad url (`details.reason`), events or secret", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn create(
@@ -109,8 +109,8 @@ pub async fn create(
     get, path = "/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks", security(("bearer" = ["admin"])),
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of webhooks, newest first", body = super::openapi::answers::WebhookList),
-        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::openapi::ErrorBody),
+        (status = 200, description = "A page of webhooks, newest first", body = super::schemas::WebhookList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn list(
@@ -146,8 +146,8 @@ async fn find(state: &AppState, id: &str) -> ApiResult<WebhookRecord> {
     get, path = "/v1/webhooks/{id}", operation_id = "get_webhook", tag = "webhooks", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "Webhook id (`whk_...`)")),
     responses(
-        (status = 200, description = "The webhook (never its secret)", body = super::openapi::answers::WebhookView),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 200, description = "The webhook (never its secret)", body = super::schemas::WebhookView),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 pub async fn get(
@@ -163,7 +163,7 @@ pub async fn get(
     params(("id" = String, Path, description = "Webhook id (`whk_...`)")),
     responses(
         (status = 204, description = "Deleted with its deliveries"),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 /// Deletes the webhook with its deliveries; attempts still queued find them gone and end.
@@ -184,9 +184,9 @@ pub async fn delete(
     get, path = "/v1/webhooks/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "Webhook id (`whk_...`)"), ListQuery),
     responses(
-        (status = 200, description = "A page of deliveries, newest first, each with its attempts", body = super::openapi::answers::DeliveryList),
-        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 200, description = "A page of deliveries, newest first, each with its attempts", body = super::schemas::DeliveryList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
     ),
 )]
 /// The webhook's deliveries, newest first, each with its attempts.

@@ -8,7 +8,6 @@ use scaivault_domain::{Error, Result};
 use time::OffsetDateTime;
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::AccountRow;
 use crate::sql_store::SqlStore;
 
@@ -38,7 +37,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .arg(sealed_credentials)
         .run(self.on_pool())
         .await
-        .map_err(|err| match query_error(err) {
+        .map_err(|err| match err {
             Error::Conflict(_) => Error::Conflict(format!(
                 "an account named {:?} already exists",
                 account.name
@@ -55,8 +54,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         )
         .arg(id)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         row.map(AccountRow::into_record).transpose()
     }
 
@@ -67,8 +65,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                  ORDER BY created_at DESC, id",
         )
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         rows.into_iter().map(AccountRow::into_record).collect()
     }
 
@@ -77,8 +74,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             sqlx::query::<D>("SELECT sealed_credentials FROM acme_accounts WHERE id = $1")
                 .arg(id)
                 .row(self.on_pool())
-                .await
-                .map_err(query_error)?;
+                .await?;
         Ok(row.map(|(sealed,)| sealed))
     }
 
@@ -96,8 +92,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .arg(status.as_str())
         .arg(deactivated_at)
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(updated == 1)
     }
 }

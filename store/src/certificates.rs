@@ -9,7 +9,6 @@ use scaivault_domain::{Error, Result};
 use time::OffsetDateTime;
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::{CertificateRow, ExpiryRow, VersionRow, to_json};
 use crate::sql_store::{SqlStore, commit};
 
@@ -23,8 +22,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
             sqlx::query::<D>("SELECT certificate_id FROM certificate_versions WHERE order_id = $1")
                 .arg(issuance.order_id.as_str())
                 .row(D::on_conn(&mut tx))
-                .await
-                .map_err(query_error)?;
+                .await?;
         if let Some((certificate_id,)) = existing {
             return Err(Error::Conflict(format!(
                 "order {} already issued a version of {certificate_id}",
@@ -43,8 +41,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         .arg(to_millis(cert.updated_at))
         .arg(cert.renew_at.map(to_millis))
         .run(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         if updated == 0 {
             sqlx::query::<D>(
                 "INSERT INTO certificates (id, account_id, domains, challenge_type, key_type, \
@@ -69,8 +66,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
             .arg(to_millis(cert.updated_at))
             .arg(cert.renew_at.map(to_millis))
             .run(D::on_conn(&mut tx))
-            .await
-            .map_err(query_error)?;
+            .await?;
         }
         sqlx::query::<D>(
             "INSERT INTO certificate_versions (certificate_id, version, order_id, serial_number, \
@@ -90,8 +86,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         .arg(version.status.as_str())
         .arg(to_millis(version.created_at))
         .run(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         // The key now lives (sealed for the version) with the certificate; the order's copy has
         // done its job.
         sqlx::query::<D>(
@@ -104,8 +99,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         .arg(to_millis(version.not_after))
         .arg(to_millis(version.created_at))
         .run(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         commit(tx).await
     }
 
@@ -117,8 +111,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         )
         .arg(id)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         row.map(CertificateRow::into_record).transpose()
     }
 
@@ -139,8 +132,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         .arg(before_id)
         .arg(i64::from(limit))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         rows.into_iter().map(CertificateRow::into_record).collect()
     }
 
@@ -160,8 +152,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         .arg(to_millis(expires_before))
         .arg(to_millis(overdue_before))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         rows.into_iter().map(CertificateRow::into_record).collect()
     }
 
@@ -170,8 +161,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
             .arg(id)
             .arg(version)
             .run(self.on_pool())
-            .await
-            .map_err(query_error)?;
+            .await?;
         Ok(())
     }
 
@@ -184,8 +174,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         .arg(after)
         .arg(i64::from(limit))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(rows
             .into_iter()
             .map(|(certificate_id, version, renew_at)| RenewalCandidate {
@@ -213,8 +202,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         .arg(window.map(|(start, _)| to_millis(start)))
         .arg(window.map(|(_, end)| to_millis(end)))
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(updated == 1)
     }
 
@@ -224,8 +212,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         )
         .arg(id)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(match row {
             Some((Some(start), Some(end))) => Some((from_millis(start), from_millis(end))),
             _ => None,
@@ -241,8 +228,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         )
         .arg(id)
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         rows.into_iter().map(VersionRow::into_record).collect()
     }
 
@@ -253,8 +239,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         .arg(id)
         .arg(version)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(key.and_then(|(key,)| key))
     }
 
@@ -264,8 +249,7 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
              ORDER BY id",
         )
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         rows.into_iter().map(ExpiryRow::into_record).collect()
     }
 }

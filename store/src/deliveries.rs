@@ -9,7 +9,6 @@ use scaivault_domain::webhook::{DeliveryAttempt, DeliveryRecord, DeliveryStatus}
 use time::OffsetDateTime;
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::{DeliveryAttemptRow, DeliveryRow};
 use crate::sql_store::{SqlStore, commit};
 
@@ -23,8 +22,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
         )
         .arg(id)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -34,8 +32,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
         )
         .arg(id)
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         let mut delivery = row.into_record()?;
         delivery.attempt_log = attempts
             .into_iter()
@@ -63,8 +60,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
         .arg(before_id.as_str())
         .arg(i64::from(limit))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         let mut deliveries = rows
             .into_iter()
             .map(DeliveryRow::into_record)
@@ -86,8 +82,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
         .arg(before_id.as_str())
         .arg(i64::from(limit))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         for attempt in attempts.into_iter().map(DeliveryAttemptRow::into_record) {
             if let Some(delivery) = deliveries.iter_mut().find(|d| d.id == attempt.delivery_id) {
                 delivery.attempt_log.push(attempt);
@@ -105,8 +100,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
         )
         .arg(i64::from(limit))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         rows.into_iter().map(DeliveryRow::into_record).collect()
     }
 
@@ -117,8 +111,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
         .arg(id)
         .arg(to_millis(at))
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(())
     }
 
@@ -144,8 +137,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
         .arg(attempt.status_code)
         .arg(delivered_at)
         .run(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         let recorded = sqlx::query::<D>(
             "INSERT INTO webhook_delivery_attempts \
              (delivery_id, attempt, at, status_code, error, duration_ms) \
@@ -162,8 +154,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
         .arg(attempt.error.as_deref())
         .arg(attempt.duration_ms)
         .run(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         commit(tx).await?;
         Ok(recorded == 1)
     }
@@ -196,8 +187,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
                 .run(self.on_pool())
                 .await
             }
-        }
-        .map_err(query_error)?;
+        }?;
         Ok(())
     }
 }

@@ -15,8 +15,11 @@
 
 use std::future::Future;
 
+use scaivault_domain::Result;
 use sqlx::query::Query;
 use sqlx::{Database, Executor, FromRow, IntoArguments, Pool, Transaction};
+
+use crate::error::query_error;
 
 use crate::rows::{
     AccountRow, CertificateRow, ChallengeRow, DeliveryAttemptRow, DeliveryRow, DnsProviderRow,
@@ -65,12 +68,14 @@ pub(crate) trait Dialect:
 
     /// Opens the database at `url` (creating what the backend creates) and applies the
     /// service's migrations.
-    fn open(url: &str) -> impl Future<Output = Result<Pool<Self>, crate::Error>> + Send;
+    fn open(
+        url: &str,
+    ) -> impl Future<Output = std::result::Result<Pool<Self>, crate::Error>> + Send;
 
     /// A transaction that writes.
     fn begin_write(
         pool: &Pool<Self>,
-    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
+    ) -> impl Future<Output = std::result::Result<Transaction<'static, Self>, sqlx::Error>> + Send;
 
     /// The pool as an executor (`&Pool`, whose `Executor` impl sqlx bounds per backend).
     fn on_pool(pool: &Pool<Self>) -> impl for<'c> Executor<'c, Database = Self> + Send + Copy;
@@ -118,14 +123,14 @@ where
 
 /// The backend decodes a row into a `T`.
 pub(crate) trait Reads<T>: Database {
-    fn read(row: &Self::Row) -> Result<T, sqlx::Error>;
+    fn read(row: &Self::Row) -> std::result::Result<T, sqlx::Error>;
 }
 
 impl<DB: Database, T> Reads<T> for DB
 where
     T: for<'r> FromRow<'r, DB::Row>,
 {
-    fn read(row: &Self::Row) -> Result<T, sqlx::Error> {
+    fn read(row: &Self::Row) -> std::result::Result<T, sqlx::Error> {
         T::from_row(row)
     }
 }
@@ -138,11 +143,11 @@ pub(crate) trait Statement<D: Dialect>: Sized {
     where
         D: Binds<'t, T>;
 
-    /// Runs it; how many rows it changed.
+    /// Runs it; how many rows it changed. Failures of every method are the domain's store error.
     fn run<'e>(
         self,
         on: impl Executor<'e, Database = D> + 'e,
-    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'e
+    ) -> impl Future<Output = Result<u64>> + Send + 'e
     where
         Self: 'e;
 
@@ -150,7 +155,7 @@ pub(crate) trait Statement<D: Dialect>: Sized {
     fn rows<'e, T: Send + 'e>(
         self,
         on: impl Executor<'e, Database = D> + 'e,
-    ) -> impl Future<Output = Result<Vec<T>, sqlx::Error>> + Send + 'e
+    ) -> impl Future<Output = Result<Vec<T>>> + Send + 'e
     where
         D: Reads<T>,
         Self: 'e;
@@ -159,7 +164,7 @@ pub(crate) trait Statement<D: Dialect>: Sized {
     fn row<'e, T: Send + 'e>(
         self,
         on: impl Executor<'e, Database = D> + 'e,
-    ) -> impl Future<Output = Result<Option<T>, sqlx::Error>> + Send + 'e
+    ) -> impl Future<Output = Result<Option<T>>> + Send + 'e
     where
         D: Reads<T>,
         Self: 'e;
@@ -168,7 +173,7 @@ pub(crate) trait Statement<D: Dialect>: Sized {
     fn one<'e, T: Send + 'e>(
         self,
         on: impl Executor<'e, Database = D> + 'e,
-    ) -> impl Future<Output = Result<T, sqlx::Error>> + Send + 'e
+    ) -> impl Future<Output = Result<T>> + Send + 'e
     where
         D: Reads<T>,
         Self: 'e;
@@ -182,47 +187,48 @@ impl<'q, D: Dialect> Statement<D> for Query<'q, D, D::Arguments> {
         D::bind_to(self, value)
     }
 
-    async fn run<'e>(self, on: impl Executor<'e, Database = D> + 'e) -> Result<u64, sqlx::Error>
+    async fn run<'e>(self, on: impl Executor<'e, Database = D> + 'e) -> Result<u64>
     where
         Self: 'e,
     {
-        Ok(self.execute(on).await?.rows_affected())
+        let done = self.execute(on).await.map_err(query_error)?;
+        Ok(done.rows_affected())
     }
 
     async fn rows<'e, T: Send + 'e>(
         self,
         on: impl Executor<'e, Database = D> + 'e,
-    ) -> Result<Vec<T>, sqlx::Error>
+    ) -> Result<Vec<T>>
     where
         D: Reads<T>,
         Self: 'e,
     {
-        self.fetch_all(on).await?.iter().map(D::read).collect()
+        let rows = self.fetch_all(on).await.map_err(query_error)?;
+        rows.iter()
+            .map(|row| D::read(row).map_err(query_error))
+            .collect()
     }
 
     async fn row<'e, T: Send + 'e>(
         self,
         on: impl Executor<'e, Database = D> + 'e,
-    ) -> Result<Option<T>, sqlx::Error>
+    ) -> Result<Option<T>>
     where
         D: Reads<T>,
         Self: 'e,
     {
-        self.fetch_optional(on)
-            .await?
-            .as_ref()
-            .map(D::read)
+        let row = self.fetch_optional(on).await.map_err(query_error)?;
+        row.as_ref()
+            .map(|row| D::read(row).map_err(query_error))
             .transpose()
     }
 
-    async fn one<'e, T: Send + 'e>(
-        self,
-        on: impl Executor<'e, Database = D> + 'e,
-    ) -> Result<T, sqlx::Error>
+    async fn one<'e, T: Send + 'e>(self, on: impl Executor<'e, Database = D> + 'e) -> Result<T>
     where
         D: Reads<T>,
         Self: 'e,
     {
-        D::read(&self.fetch_one(on).await?)
+        let row = self.fetch_one(on).await.map_err(query_error)?;
+        D::read(&row).map_err(query_error)
     }
 }

@@ -7,7 +7,6 @@ use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::{Error, Result};
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::DnsProviderRow;
 use crate::sql_store::{SqlStore, commit};
 
@@ -27,7 +26,7 @@ impl<D: Dialect> DnsProviderStore for SqlStore<D> {
         .arg(to_millis(provider.created_at))
         .run(self.on_pool())
         .await
-        .map_err(|err| match query_error(err) {
+        .map_err(|err| match err {
             Error::Conflict(_) => Error::Conflict(format!(
                 "a DNS provider named {:?} already exists",
                 provider.name
@@ -43,8 +42,7 @@ impl<D: Dialect> DnsProviderStore for SqlStore<D> {
         )
         .arg(id)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         row.map(DnsProviderRow::into_record).transpose()
     }
 
@@ -54,8 +52,7 @@ impl<D: Dialect> DnsProviderStore for SqlStore<D> {
              ORDER BY created_at DESC, id",
         )
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         rows.into_iter().map(DnsProviderRow::into_record).collect()
     }
 
@@ -67,8 +64,7 @@ impl<D: Dialect> DnsProviderStore for SqlStore<D> {
         )
         .arg(id)
         .one(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         if in_use > 0 {
             return Err(Error::Conflict(format!(
                 "DNS provider {id} is used by {in_use} order(s) in flight; delete it when they \
@@ -78,8 +74,7 @@ impl<D: Dialect> DnsProviderStore for SqlStore<D> {
         let deleted = sqlx::query::<D>("DELETE FROM dns_providers WHERE id = $1")
             .arg(id)
             .run(D::on_conn(&mut tx))
-            .await
-            .map_err(query_error)?;
+            .await?;
         commit(tx).await?;
         Ok(deleted == 1)
     }

@@ -8,7 +8,6 @@ use scaivault_domain::timestamp::{self, to_millis};
 use time::OffsetDateTime;
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::DnsRecordRow;
 use crate::sql_store::SqlStore;
 
@@ -33,8 +32,7 @@ impl<D: Dialect> DnsRecordStore for SqlStore<D> {
         .arg(record.last_error.as_deref())
         .arg(to_millis(timestamp::now()))
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(())
     }
 
@@ -45,8 +43,7 @@ impl<D: Dialect> DnsRecordStore for SqlStore<D> {
         )
         .arg(order_id)
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(rows.into_iter().map(DnsRecordRow::into_record).collect())
     }
 
@@ -69,8 +66,7 @@ impl<D: Dialect> DnsRecordStore for SqlStore<D> {
         .arg(to_millis(next_try_at))
         .arg(to_millis(timestamp::now()))
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(())
     }
 
@@ -89,8 +85,7 @@ impl<D: Dialect> DnsRecordStore for SqlStore<D> {
         .arg(to_millis(now))
         .arg(i64::from(limit))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(rows.into_iter().map(DnsRecordRow::into_record).collect())
     }
 }

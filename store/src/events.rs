@@ -12,7 +12,6 @@ use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::{Error, Result, webhook};
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::{EventRow, from_json};
 use crate::sql_store::{SqlStore, commit};
 
@@ -52,8 +51,7 @@ impl<D: Dialect> EventStore for SqlStore<D> {
                 .rows(self.on_pool())
                 .await
             }
-        }
-        .map_err(query_error)?;
+        }?;
         rows.into_iter().map(EventRow::into_record).collect()
     }
 }
@@ -70,8 +68,7 @@ pub(crate) async fn insert_event_in<D: Dialect>(
         .arg(to_millis(event.created_at))
         .arg(event.data.to_string())
         .run(D::on_conn(conn))
-        .await
-        .map_err(query_error)?;
+        .await?;
     // The LIKE narrows the candidates (the list is JSON text); the match is exact below.
     let subscribers: Vec<(String, String)> = sqlx::query::<D>(
         "SELECT id, events FROM webhooks \
@@ -79,8 +76,7 @@ pub(crate) async fn insert_event_in<D: Dialect>(
     )
     .arg(event.kind.as_str())
     .rows(D::on_conn(conn))
-    .await
-    .map_err(query_error)?;
+    .await?;
     if subscribers.is_empty() {
         return Ok(());
     }
@@ -88,7 +84,7 @@ pub(crate) async fn insert_event_in<D: Dialect>(
         .map_err(|e| Error::corrupt(format!("encoding event {}: {e}", event.id)))?;
     for (webhook_id, events) in subscribers {
         let events = from_json("events", &events)?;
-        if !webhook::subscribes(&events, &event.kind) {
+        if !webhook::subscribes(&events, event.kind) {
             continue;
         }
         sqlx::query::<D>(
@@ -103,8 +99,7 @@ pub(crate) async fn insert_event_in<D: Dialect>(
         .arg(payload.as_str())
         .arg(to_millis(event.created_at))
         .run(D::on_conn(conn))
-        .await
-        .map_err(query_error)?;
+        .await?;
     }
     Ok(())
 }

@@ -10,7 +10,6 @@ use scaivault_domain::timestamp::to_millis;
 use time::OffsetDateTime;
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::LeaseRow;
 use crate::sql_store::SqlStore;
 
@@ -40,8 +39,7 @@ impl<D: Dialect> LeaseStore for SqlStore<D> {
         .arg(to_millis(expires_at))
         .arg(to_millis(now))
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(written == 1)
     }
 
@@ -56,8 +54,7 @@ impl<D: Dialect> LeaseStore for SqlStore<D> {
         .arg(owner)
         .arg(to_millis(expires_at))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(renewed.into_iter().map(|(id,)| id).collect())
     }
 
@@ -67,8 +64,7 @@ impl<D: Dialect> LeaseStore for SqlStore<D> {
                 .arg(order_id)
                 .arg(owner)
                 .run(self.on_pool())
-                .await
-                .map_err(query_error)?;
+                .await?;
         Ok(deleted == 1)
     }
 
@@ -77,7 +73,6 @@ impl<D: Dialect> LeaseStore for SqlStore<D> {
             .arg(owner)
             .run(self.on_pool())
             .await
-            .map_err(query_error)
     }
 
     async fn clear_foreign_order_leases(&self, owner: &str) -> Result<u64> {
@@ -85,7 +80,6 @@ impl<D: Dialect> LeaseStore for SqlStore<D> {
             .arg(owner)
             .run(self.on_pool())
             .await
-            .map_err(query_error)
     }
 
     async fn clear_stale_order_leases(&self, now: OffsetDateTime) -> Result<u64> {
@@ -97,7 +91,6 @@ impl<D: Dialect> LeaseStore for SqlStore<D> {
         .arg(to_millis(now))
         .run(self.on_pool())
         .await
-        .map_err(query_error)
     }
 
     async fn claimable_orders(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<String>> {
@@ -111,8 +104,7 @@ impl<D: Dialect> LeaseStore for SqlStore<D> {
         .arg(to_millis(now))
         .arg(i64::from(limit))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
@@ -123,8 +115,7 @@ impl<D: Dialect> LeaseStore for SqlStore<D> {
         )
         .arg(order_id)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(row.map(LeaseRow::into_record))
     }
 }

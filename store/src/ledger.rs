@@ -8,7 +8,6 @@ use scaivault_domain::{Result, ids};
 use time::OffsetDateTime;
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::sql_store::{SqlStore, commit};
 
 #[async_trait]
@@ -27,8 +26,7 @@ impl<D: Dialect> LedgerStore for SqlStore<D> {
             .arg(entry.account_id.as_str())
             .arg(to_millis(entry.at))
             .run(D::on_conn(&mut tx))
-            .await
-            .map_err(query_error)?;
+            .await?;
         }
         commit(tx).await
     }
@@ -48,8 +46,7 @@ impl<D: Dialect> LedgerStore for SqlStore<D> {
         .arg(key.subject.as_str())
         .arg(to_millis(after))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(times.into_iter().map(|(at,)| from_millis(at)).collect())
     }
 
@@ -59,6 +56,5 @@ impl<D: Dialect> LedgerStore for SqlStore<D> {
             .arg(to_millis(before))
             .run(self.on_pool())
             .await
-            .map_err(query_error)
     }
 }

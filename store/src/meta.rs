@@ -5,16 +5,12 @@ use scaivault_domain::Result;
 use scaivault_domain::store::MetaStore;
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::sql_store::SqlStore;
 
 #[async_trait]
 impl<D: Dialect> MetaStore for SqlStore<D> {
     async fn ping(&self) -> Result<()> {
-        sqlx::query::<D>("SELECT 1")
-            .run(self.on_pool())
-            .await
-            .map_err(query_error)?;
+        sqlx::query::<D>("SELECT 1").run(self.on_pool()).await?;
         Ok(())
     }
 
@@ -29,8 +25,7 @@ impl<D: Dialect> MetaStore for SqlStore<D> {
         .arg(key)
         .arg(value)
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(set == 1)
     }
 
@@ -38,8 +33,7 @@ impl<D: Dialect> MetaStore for SqlStore<D> {
         let value: Option<(String,)> = sqlx::query::<D>("SELECT value FROM meta WHERE key = $1")
             .arg(key)
             .row(self.on_pool())
-            .await
-            .map_err(query_error)?;
+            .await?;
         Ok(value.map(|(value,)| value))
     }
 }

@@ -10,7 +10,6 @@ use scaivault_domain::store::OrderStore;
 use scaivault_domain::timestamp::{self, to_millis};
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::{ChallengeRow, OrderRow, OrderWithChallengeRow, to_json};
 use crate::sql_store::{SqlStore, commit};
 
@@ -48,8 +47,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         .arg(to_millis(order.updated_at))
         .arg(order.ca_attempts)
         .run(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         insert_challenges::<D>(&mut tx, &order.id, challenges).await?;
         commit(tx).await
     }
@@ -62,8 +60,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         )
         .arg(id)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         row.map(OrderRow::into_record).transpose()
     }
 
@@ -87,8 +84,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         )
         .arg(id)
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         let mut order = None;
         let mut challenges = Vec::with_capacity(rows.len());
         for row in rows {
@@ -134,8 +130,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
                 .rows(self.on_pool())
                 .await
             }
-        }
-        .map_err(query_error)?;
+        }?;
         rows.into_iter().map(OrderRow::into_record).collect()
     }
 
@@ -145,8 +140,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
              ORDER BY created_at, id",
         )
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
@@ -160,8 +154,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         sqlx::query::<D>("DELETE FROM acme_challenges WHERE order_id = $1")
             .arg(id)
             .run(D::on_conn(&mut tx))
-            .await
-            .map_err(query_error)?;
+            .await?;
         insert_challenges::<D>(&mut tx, id, challenges).await?;
         let (attempts,): (i64,) = sqlx::query::<D>(
             "UPDATE acme_orders SET order_url = $2, status = 'pending', error_code = NULL, \
@@ -172,8 +165,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         .arg(order_url)
         .arg(to_millis(timestamp::now()))
         .one(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         commit(tx).await?;
         Ok(attempts)
     }
@@ -189,8 +181,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         .arg(progress.error.as_ref().map(|e| e.message.as_str()))
         .arg(to_millis(progress.at))
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(updated == 1)
     }
 
@@ -199,8 +190,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
             .arg(id)
             .arg(sealed_key)
             .run(self.on_pool())
-            .await
-            .map_err(query_error)?;
+            .await?;
         Ok(())
     }
 
@@ -209,8 +199,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
             sqlx::query::<D>("SELECT sealed_key FROM acme_orders WHERE id = $1")
                 .arg(id)
                 .row(self.on_pool())
-                .await
-                .map_err(query_error)?;
+                .await?;
         Ok(key.and_then(|(key,)| key))
     }
 
@@ -220,8 +209,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         )
         .arg(id)
         .one(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(restarts)
     }
 
@@ -234,8 +222,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         )
         .arg(certificate_id)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         row.map(OrderRow::into_record).transpose()
     }
 
@@ -247,8 +234,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         )
         .arg(order_id)
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         rows.into_iter().map(ChallengeRow::into_record).collect()
     }
 
@@ -267,8 +253,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         .arg(status)
         .arg(error)
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(())
     }
 
@@ -281,8 +266,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         )
         .arg(token)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(found.map(|(key_authorization,)| key_authorization))
     }
 
@@ -298,8 +282,7 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         )
         .arg(domain)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(found.map(|(key_authorization,)| key_authorization))
     }
 
@@ -307,7 +290,6 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         sqlx::query::<D>("SELECT status, COUNT(*) FROM acme_orders GROUP BY status ORDER BY status")
             .rows(self.on_pool())
             .await
-            .map_err(query_error)
     }
 }
 
@@ -333,8 +315,7 @@ async fn insert_challenges<D: Dialect>(
         .arg(challenge.challenge_url.as_str())
         .arg(challenge.error.as_deref())
         .run(D::on_conn(conn))
-        .await
-        .map_err(query_error)?;
+        .await?;
     }
     Ok(())
 }

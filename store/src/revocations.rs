@@ -10,7 +10,6 @@ use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::{Error, Result};
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::events::insert_event_in;
 use crate::rows::{RevocationRow, VersionRow};
 use crate::sql_store::{SqlStore, commit};
@@ -27,8 +26,7 @@ impl<D: Dialect> RevocationStore for SqlStore<D> {
         )
         .arg(serial)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         row.map(VersionRow::into_record).transpose()
     }
 
@@ -49,8 +47,7 @@ impl<D: Dialect> RevocationStore for SqlStore<D> {
         .arg(mark.reason.as_str())
         .arg(i64::from(mark.via_acme))
         .run(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         if marked == 0 {
             let existing: Option<RevocationRow> = sqlx::query::<D>(
                 "SELECT revoked_at, revocation_reason, revoked_via_acme \
@@ -59,8 +56,7 @@ impl<D: Dialect> RevocationStore for SqlStore<D> {
             .arg(revocation.certificate_id.as_str())
             .arg(revocation.version)
             .row(D::on_conn(&mut tx))
-            .await
-            .map_err(query_error)?;
+            .await?;
             let name = format!(
                 "certificate {} version {} (serial {})",
                 revocation.certificate_id,
@@ -81,8 +77,7 @@ impl<D: Dialect> RevocationStore for SqlStore<D> {
         .arg(revocation.order_id.as_str())
         .arg(to_millis(mark.at))
         .run(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         // The managed certificate follows only its current version: revoking an older one
         // (already replaced by a renewal) leaves the certificate valid and renewing.
         let certificate = sqlx::query::<D>(
@@ -93,8 +88,7 @@ impl<D: Dialect> RevocationStore for SqlStore<D> {
         .arg(revocation.version)
         .arg(to_millis(mark.at))
         .run(D::on_conn(&mut tx))
-        .await
-        .map_err(query_error)?;
+        .await?;
         insert_event_in::<D>(&mut tx, &revocation.event).await?;
         commit(tx).await?;
         Ok(certificate == 1)

@@ -7,7 +7,6 @@ use scaivault_domain::store::SecretStore;
 use scaivault_domain::timestamp::to_millis;
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::SecretRow;
 use crate::sql_store::SqlStore;
 
@@ -25,8 +24,7 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         .arg(record.sealed.as_slice())
         .arg(to_millis(record.updated_at))
         .one(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(row.into_record())
     }
 
@@ -36,8 +34,7 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         )
         .arg(path)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(row.map(SecretRow::into_record))
     }
 
@@ -45,8 +42,7 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         let deleted = sqlx::query::<D>("DELETE FROM secrets WHERE path = $1")
             .arg(path)
             .run(self.on_pool())
-            .await
-            .map_err(query_error)?;
+            .await?;
         Ok(deleted == 1)
     }
 }

@@ -7,7 +7,6 @@ use scaivault_domain::token::TokenRecord;
 use scaivault_domain::{Result, scope};
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::TokenRow;
 use crate::sql_store::SqlStore;
 
@@ -25,8 +24,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         .arg(to_millis(token.created_at))
         .arg(token.expires_at.map(to_millis))
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(())
     }
 
@@ -37,8 +35,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         )
         .arg(id)
         .row(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         row.map(TokenRow::into_record).transpose()
     }
 
@@ -48,8 +45,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
              ORDER BY created_at DESC, id",
         )
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         rows.into_iter().map(TokenRow::into_record).collect()
     }
 
@@ -57,8 +53,7 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         let deleted = sqlx::query::<D>("DELETE FROM api_tokens WHERE id = $1")
             .arg(id)
             .run(self.on_pool())
-            .await
-            .map_err(query_error)?;
+            .await?;
         Ok(deleted == 1)
     }
 }

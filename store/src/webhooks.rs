@@ -7,7 +7,6 @@ use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::webhook::WebhookRecord;
 
 use crate::dialect::{Dialect, Statement};
-use crate::error::query_error;
 use crate::rows::{WebhookRow, to_json};
 use crate::sql_store::SqlStore;
 
@@ -24,8 +23,7 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
         .arg(to_millis(webhook.created_at))
         .arg(sealed_secret)
         .run(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         Ok(())
     }
 
@@ -34,8 +32,7 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
             sqlx::query::<D>("SELECT id, url, events, created_at FROM webhooks WHERE id = $1")
                 .arg(id)
                 .row(self.on_pool())
-                .await
-                .map_err(query_error)?;
+                .await?;
         row.map(WebhookRow::into_record).transpose()
     }
 
@@ -54,8 +51,7 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
         .arg(before_id)
         .arg(i64::from(limit))
         .rows(self.on_pool())
-        .await
-        .map_err(query_error)?;
+        .await?;
         rows.into_iter().map(WebhookRow::into_record).collect()
     }
 
@@ -64,8 +60,7 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
             sqlx::query::<D>("SELECT sealed_secret FROM webhooks WHERE id = $1")
                 .arg(id)
                 .row(self.on_pool())
-                .await
-                .map_err(query_error)?;
+                .await?;
         Ok(row.map(|(sealed,)| sealed))
     }
 
@@ -75,8 +70,7 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
         let deleted = sqlx::query::<D>("DELETE FROM webhooks WHERE id = $1")
             .arg(id)
             .run(self.on_pool())
-            .await
-            .map_err(query_error)?;
+            .await?;
         Ok(deleted == 1)
     }
 }

@@ -10,7 +10,7 @@ use scaivault_domain::certificate::{
     CertificateRecord, CertificateStatus, CertificateVersion, Issuance,
 };
 use scaivault_domain::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
-use scaivault_domain::event::{Event, EventQuery};
+use scaivault_domain::event::{Event, EventKind, EventQuery};
 use scaivault_domain::order::{
     ChallengeRecord, ChallengeType, OrderError, OrderProgress, OrderQuery, OrderRecord, OrderStatus,
 };
@@ -814,7 +814,7 @@ on_both!(event_log_reads_forwards, |store: SharedStore| async move {
         .enumerate()
     {
         let mut event = Event::new(
-            kind,
+            kind.parse().expect("kind"),
             serde_json::json!({ "n": i, "domains": ["a.example.test"] }),
         );
         event.created_at = base + time::Duration::milliseconds(i64::try_from(i).expect("small"));
@@ -832,7 +832,7 @@ on_both!(event_log_reads_forwards, |store: SharedStore| async move {
     assert_eq!(all, events, "oldest first, data intact");
     let issued = store
         .list_events(&EventQuery {
-            kind: Some("certificate.issued".into()),
+            kind: Some(EventKind::CertificateIssued),
             after: None,
             limit: 10,
         })
@@ -850,6 +850,25 @@ on_both!(event_log_reads_forwards, |store: SharedStore| async move {
         .expect("page");
     assert_eq!(rest, vec![events[1].clone()]);
 });
+
+/// A revocation of `version` with a `certificate.revoked` event naming it.
+fn revocation_of(
+    certificate: &CertificateRecord,
+    version: &CertificateVersion,
+    reason: scaivault_domain::revocation::RevocationReason,
+    via_acme: bool,
+) -> scaivault_domain::revocation::Revocation {
+    let event = Event::new(
+        EventKind::CertificateRevoked,
+        serde_json::json!({
+            "certificate_id": certificate.id,
+            "version": version.version,
+            "reason": reason.as_str(),
+            "via_acme": via_acme,
+        }),
+    );
+    scaivault_domain::revocation::Revocation::new(certificate, version, reason, via_acme, event)
+}
 
 /// Issues `version` of certificate `cert_rev` from a new order with `serial`; returns the
 /// certificate and version as written.
@@ -910,7 +929,7 @@ async fn issue_version(
 on_both!(
     revocation_marks_version_order_and_certificate_once,
     |store: SharedStore| async move {
-        use scaivault_domain::revocation::{Revocation, RevocationReason};
+        use scaivault_domain::revocation::RevocationReason;
 
         let acct = account("revocation");
         store.insert_account(&acct, b"x").await.expect("account");
@@ -919,7 +938,7 @@ on_both!(
         let revoked_events = || async {
             store
                 .list_events(&EventQuery {
-                    kind: Some("certificate.revoked".into()),
+                    kind: Some(EventKind::CertificateRevoked),
                     after: None,
                     limit: 10,
                 })
@@ -947,7 +966,7 @@ on_both!(
         );
 
         // An older version: it and its order are revoked, the certificate stays valid.
-        let old = Revocation::new(&certificate, &first, RevocationReason::Superseded, false);
+        let old = revocation_of(&certificate, &first, RevocationReason::Superseded, false);
         assert!(
             !store.record_revocation(&old).await.expect("revoke"),
             "not current"
@@ -974,7 +993,7 @@ on_both!(
         assert_eq!(revoked_events().await, vec![old.event.clone()]);
 
         // Again: refused saying when, nothing written (the first mark stays, no second event).
-        let again = Revocation::new(&certificate, &first, RevocationReason::KeyCompromise, true);
+        let again = revocation_of(&certificate, &first, RevocationReason::KeyCompromise, true);
         match store.record_revocation(&again).await {
             Err(Error::Conflict(message)) => {
                 assert!(message.contains("already revoked at"), "{message}");
@@ -991,7 +1010,7 @@ on_both!(
         assert_eq!(revoked_events().await.len(), 1);
 
         // One transaction: when the event cannot be written, the version is not marked either.
-        let mut broken = Revocation::new(
+        let mut broken = revocation_of(
             &certificate,
             &current,
             RevocationReason::KeyCompromise,
@@ -1021,7 +1040,7 @@ on_both!(
 
         // The current version: the certificate is revoked too, and no longer reported as
         // expiring (renewal, too, looks only at valid certificates).
-        let revocation = Revocation::new(
+        let revocation = revocation_of(
             &certificate,
             &current,
             RevocationReason::KeyCompromise,
@@ -1080,7 +1099,7 @@ on_both!(
         };
         assert!(matches!(
             store
-                .record_revocation(&Revocation::new(
+                .record_revocation(&revocation_of(
                     &certificate,
                     &ghost,
                     RevocationReason::Unspecified,
@@ -1180,7 +1199,7 @@ on_both!(
             store.insert_webhook(hook, b"s").await.expect("webhook");
         }
         let event = Event::new(
-            "certificate.issued",
+            EventKind::CertificateIssued,
             serde_json::json!({ "certificate_id": "cert_1", "domains": ["a.example.test"] }),
         );
         store.insert_event(&event).await.expect("event");
@@ -1203,7 +1222,7 @@ on_both!(
         assert!(deliveries_of(&store, &invalid_only.id).await.is_empty());
 
         // A failed event insert writes no delivery either (one transaction).
-        let mut duplicate = Event::new("order.invalid", serde_json::json!({}));
+        let mut duplicate = Event::new(EventKind::OrderInvalid, serde_json::json!({}));
         duplicate.id = event.id.clone();
         assert!(store.insert_event(&duplicate).await.is_err());
         assert!(deliveries_of(&store, &invalid_only.id).await.is_empty());
@@ -1254,7 +1273,7 @@ on_both!(
         store.insert_webhook(&hook, b"s").await.expect("webhook");
         let base = now();
         for i in 0..3i64 {
-            let mut event = Event::new("order.invalid", serde_json::json!({ "n": i }));
+            let mut event = Event::new(EventKind::OrderInvalid, serde_json::json!({ "n": i }));
             event.created_at = base + time::Duration::milliseconds(i);
             store.insert_event(&event).await.expect("event");
         }
@@ -1444,14 +1463,14 @@ on_both!(
 on_both!(
     revocation_event_fans_out_in_its_transaction,
     |store: SharedStore| async move {
-        use scaivault_domain::revocation::{Revocation, RevocationReason};
+        use scaivault_domain::revocation::RevocationReason;
 
         let hook = webhook(&["certificate.revoked"], now());
         store.insert_webhook(&hook, b"s").await.expect("webhook");
         let acct = account("revocation-webhooks");
         store.insert_account(&acct, b"x").await.expect("account");
         let (certificate, version) = issue_version(&store, &acct.id, 1, "5E6F").await;
-        let revocation = Revocation::new(
+        let revocation = revocation_of(
             &certificate,
             &version,
             RevocationReason::KeyCompromise,

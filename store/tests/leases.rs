@@ -144,7 +144,8 @@ on_both!(
                 .expect("claimable")
                 .is_empty()
         );
-        let mut renewed = store.renew_order_leases(a, later(90)).await.expect("renew");
+        let until = later(90);
+        let mut renewed = store.renew_order_leases(a, until).await.expect("renew");
         renewed.sort();
         assert_eq!(renewed, vec![ids[0].clone()]);
         let lease = store
@@ -152,10 +153,7 @@ on_both!(
             .await
             .expect("lease")
             .expect("some");
-        assert_eq!(
-            to_millis(lease.expires_at) / 1000,
-            to_millis(later(90)) / 1000
-        );
+        assert_eq!(to_millis(lease.expires_at), to_millis(until));
     }
 );
 

@@ -7,7 +7,7 @@ use crate::Result;
 use crate::account::{AccountRecord, AccountStatus};
 
 #[async_trait]
-pub trait AccountStore: Send + Sync {
+pub trait AccountStore: Send + Sync + std::fmt::Debug {
     /// Stores a new account with its sealed credentials; `Error::Conflict` when the name is
     /// taken.
     async fn insert_account(

@@ -17,7 +17,7 @@ pub struct RenewalCandidate {
 }
 
 #[async_trait]
-pub trait CertificateStore: Send + Sync {
+pub trait CertificateStore: Send + Sync + std::fmt::Debug {
     /// Writes an issuance atomically: certificate (inserted, or updated to the new version),
     /// the version, and the order marked valid. `Error::Conflict` if the order already has one.
     async fn record_issuance(&self, issuance: &Issuance) -> Result<()>;

@@ -7,7 +7,7 @@ use crate::Result;
 use crate::webhook::{DeliveryAttempt, DeliveryRecord, DeliveryStatus};
 
 #[async_trait]
-pub trait DeliveryStore: Send + Sync {
+pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
     /// The delivery with this id, with its attempts.
     async fn get_webhook_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>>;
     /// A page of a webhook's deliveries with their attempts, newest first; `before` is a

@@ -6,7 +6,7 @@ use crate::Result;
 use crate::dns_provider::DnsProviderRecord;
 
 #[async_trait]
-pub trait DnsProviderStore: Send + Sync {
+pub trait DnsProviderStore: Send + Sync + std::fmt::Debug {
     /// Stores a DNS provider; `Error::Conflict` when the name is taken.
     async fn insert_dns_provider(&self, provider: &DnsProviderRecord) -> Result<()>;
     /// The DNS provider with this id.

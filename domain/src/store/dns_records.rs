@@ -7,7 +7,7 @@ use crate::Result;
 use crate::dns_provider::DnsChallengeRecord;
 
 #[async_trait]
-pub trait DnsRecordStore: Send + Sync {
+pub trait DnsRecordStore: Send + Sync + std::fmt::Debug {
     /// Records that an order is about to write `record` (state `present`), before the write, so
     /// a crash in between still leaves a record to clean up.
     async fn upsert_dns_record(&self, record: &DnsChallengeRecord) -> Result<()>;

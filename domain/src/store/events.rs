@@ -8,7 +8,7 @@ use crate::Result;
 use crate::event::{Event, EventQuery};
 
 #[async_trait]
-pub trait EventStore: Send + Sync {
+pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Appends an event to the log, with its webhook deliveries.
     async fn insert_event(&self, event: &Event) -> Result<()>;
     /// A page of events, oldest first.

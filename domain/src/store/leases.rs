@@ -8,7 +8,7 @@ use crate::Result;
 use crate::lease::OrderLease;
 
 #[async_trait]
-pub trait LeaseStore: Send + Sync {
+pub trait LeaseStore: Send + Sync + std::fmt::Debug {
     /// Takes the order's lease for `owner` until `expires_at`, atomically: only if nobody holds
     /// it, its lease expired before `now`, or `owner` already holds it (then it is extended).
     /// `true` when `owner` holds it now.

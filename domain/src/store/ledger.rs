@@ -7,7 +7,7 @@ use crate::Result;
 use crate::rate_limit::{LedgerEntry, LedgerKey};
 
 #[async_trait]
-pub trait LedgerStore: Send + Sync {
+pub trait LedgerStore: Send + Sync + std::fmt::Debug {
     /// Appends ledger entries, all or none.
     async fn insert_ledger_entries(&self, entries: &[LedgerEntry]) -> Result<()>;
     /// The times of `key`'s entries later than `after`, oldest first.

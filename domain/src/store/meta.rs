@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use crate::Result;
 
 #[async_trait]
-pub trait MetaStore: Send + Sync {
+pub trait MetaStore: Send + Sync + std::fmt::Debug {
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<()>;
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/readyz`.

@@ -55,7 +55,6 @@ pub trait Store:
     + LedgerStore
     + WebhookStore
     + DeliveryStore
-    + std::fmt::Debug
 {
 }
 
@@ -74,7 +73,6 @@ impl<T> Store for T where
         + LedgerStore
         + WebhookStore
         + DeliveryStore
-        + std::fmt::Debug
 {
 }
 

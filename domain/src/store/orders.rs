@@ -7,7 +7,7 @@ use crate::Result;
 use crate::order::{ChallengeRecord, OrderProgress, OrderQuery, OrderRecord};
 
 #[async_trait]
-pub trait OrderStore: Send + Sync {
+pub trait OrderStore: Send + Sync + std::fmt::Debug {
     /// Stores a new order with its challenges, in one transaction.
     async fn insert_order(&self, order: &OrderRecord, challenges: &[ChallengeRecord])
     -> Result<()>;

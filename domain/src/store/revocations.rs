@@ -7,7 +7,7 @@ use crate::certificate::CertificateVersion;
 use crate::revocation::Revocation;
 
 #[async_trait]
-pub trait RevocationStore: Send + Sync {
+pub trait RevocationStore: Send + Sync + std::fmt::Debug {
     /// The certificate version with this serial (as `pki::normalize_serial` spells it), with
     /// its revocation if it has one.
     async fn version_by_serial(&self, serial: &str) -> Result<Option<CertificateVersion>>;

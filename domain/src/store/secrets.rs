@@ -6,7 +6,7 @@ use crate::Result;
 use crate::secret::SecretRecord;
 
 #[async_trait]
-pub trait SecretStore: Send + Sync {
+pub trait SecretStore: Send + Sync + std::fmt::Debug {
     /// Creates or replaces the secret at `record.path`; returns the stored record with its
     /// version (1 when created, incremented on each replacement) and created_at kept.
     async fn put_secret(&self, record: &SecretRecord) -> Result<SecretRecord>;

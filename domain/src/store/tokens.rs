@@ -6,7 +6,7 @@ use crate::Result;
 use crate::token::TokenRecord;
 
 #[async_trait]
-pub trait TokenStore: Send + Sync {
+pub trait TokenStore: Send + Sync + std::fmt::Debug {
     /// Stores a new token.
     async fn insert_token(&self, token: &TokenRecord) -> Result<()>;
     /// The token with this id.

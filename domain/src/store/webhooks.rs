@@ -6,7 +6,7 @@ use crate::Result;
 use crate::webhook::WebhookRecord;
 
 #[async_trait]
-pub trait WebhookStore: Send + Sync {
+pub trait WebhookStore: Send + Sync + std::fmt::Debug {
     /// Stores a webhook with its sealed secret.
     async fn insert_webhook(&self, webhook: &WebhookRecord, sealed_secret: &[u8]) -> Result<()>;
     /// The webhook with this id.

@@ -13,6 +13,9 @@
 //! - answer the next *n* newOrder requests `429 rateLimited` ([`AcmeFront::rate_limit_new_orders`]);
 //! - answer the next *n* newOrder requests carrying `replaces` `409 alreadyReplaced`
 //!   ([`AcmeFront::refuse_replaces`]);
+//! - stall like a hung CA ([`AcmeFront::set_stalled`]): connections are accepted and then nothing
+//!   is answered, neither on new connections nor on those the client keeps alive, until the
+//!   stall is lifted;
 //!
 //! and it records every newOrder payload and every certID asked about, so a test can assert what
 //! the client sent.
@@ -214,6 +217,9 @@ impl AcmeFront {
             }),
             in_flight: Default::default(),
             peak_in_flight: Default::default(),
+            stalled: tokio::sync::watch::Sender::new(false),
+            stalled_connections: Default::default(),
+            stalled_requests: Default::default(),
         });
 
         let acceptor = tls_acceptor(pebble.listener_cert_pem(), pebble.listener_key_pem());
@@ -340,6 +346,43 @@ impl AcmeFront {
     pub fn new_order_url(&self) -> String {
         format!("{}{}", self.base_url(), self.state.new_order_path)
     }
+
+    /// Stalls the front like a hung CA whose process still holds its listening socket (`true`),
+    /// or lets it answer again (`false`).
+    ///
+    /// While stalled, the kernel still completes TCP handshakes and the front accepts every
+    /// connection, but it never reads from a new one: the client's TLS ClientHello stays unread,
+    /// the handshake never completes and nothing is ever sent. Connections opened before the
+    /// stall, which a client keeps alive in its pool, are dealt with deliberately too, so that a
+    /// client cannot slip through on one of them: each request arriving on such a connection is
+    /// held as soon as hyper has parsed its head, before the front reads its body or passes
+    /// anything to Pebble, and no response is written (the connection stays open, silent). Requests already passed to Pebble when the
+    /// stall starts are answered normally.
+    ///
+    /// Nothing is closed: held sockets stay open until the client gives up or the front is
+    /// dropped. Lifting the stall releases everything held, as a CA recovering would: held
+    /// connections go on with their TLS handshake and held requests go to Pebble (if the client
+    /// is still there). [`AcmeFront::stalled_connections`] and [`AcmeFront::stalled_requests`]
+    /// count what was held, so a test can wait until a client has run into the stall; held
+    /// requests reach [`AcmeFront::request_count`] only once released.
+    pub fn set_stalled(&self, stalled: bool) {
+        self.state.stalled.send_replace(stalled);
+    }
+
+    /// How many connections were accepted while stalled (and left without a TLS handshake).
+    pub fn stalled_connections(&self) -> usize {
+        self.state
+            .stalled_connections
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many requests arrived on already open connections while stalled (and were held
+    /// without an answer).
+    pub fn stalled_requests(&self) -> usize {
+        self.state
+            .stalled_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// The RFC 9773 §4.1 certID of the first certificate in `cert_pem` (a leaf, or a chain as ACME
@@ -389,6 +432,12 @@ struct State {
     /// Requests being handled now, and the most there ever were at once.
     in_flight: std::sync::atomic::AtomicUsize,
     peak_in_flight: std::sync::atomic::AtomicUsize,
+    /// Whether the front plays a hung CA ([`AcmeFront::set_stalled`]); a watch channel, so that
+    /// everything held wakes up when the stall is lifted.
+    stalled: tokio::sync::watch::Sender<bool>,
+    /// Connections accepted, and requests received on open connections, while stalled.
+    stalled_connections: std::sync::atomic::AtomicUsize,
+    stalled_requests: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -432,9 +481,23 @@ impl State {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// [`State::handle`], counted in `in_flight` / `peak_in_flight`.
+    /// Returns at once when the front is not stalled; otherwise counts one in `held` and
+    /// returns when the stall is lifted (never, if the front is dropped first).
+    async fn hold_while_stalled(&self, held: &std::sync::atomic::AtomicUsize) {
+        let mut stalled = self.stalled.subscribe();
+        if !*stalled.borrow_and_update() {
+            return;
+        }
+        held.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // The sender lives in `self`, so this only returns once the stall is lifted.
+        let _ = stalled.wait_for(|stalled| !*stalled).await;
+    }
+
+    /// [`State::handle`], counted in `in_flight` / `peak_in_flight`; held first while the front
+    /// is stalled ([`AcmeFront::set_stalled`]), before anything is read, counted or forwarded.
     async fn handle_counted(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         use std::sync::atomic::Ordering;
+        self.hold_while_stalled(&self.stalled_requests).await;
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
         let response = self.handle(req).await;
@@ -679,7 +742,8 @@ impl State {
 }
 
 /// The accept loop: TLS, then HTTP/1.1, one task per connection, all owned by a JoinSet so that
-/// aborting this task (on [`AcmeFront`]'s drop) closes every connection too.
+/// aborting this task (on [`AcmeFront`]'s drop) closes every connection too. A connection
+/// accepted while the front is stalled is held, unread, before its TLS handshake.
 async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) {
     let mut connections = JoinSet::new();
     loop {
@@ -694,6 +758,7 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) 
         let acceptor = acceptor.clone();
         let state = Arc::clone(&state);
         connections.spawn(async move {
+            state.hold_while_stalled(&state.stalled_connections).await;
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };

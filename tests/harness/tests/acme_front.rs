@@ -1,6 +1,7 @@
 //! `AcmeFront` in front of a real Pebble, driven by a real RFC 8555 client (instant-acme): the
 //! front must be transparent where Pebble is enough, and produce ARI (RFC 9773), `rateLimited`
-//! and `alreadyReplaced` where it is not.
+//! and `alreadyReplaced` where it is not; and, driven by hand over raw TLS, it must stall like a
+//! hung CA when told to.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -415,4 +416,126 @@ async fn renewal_info_and_replaces_for_a_real_certificate() {
         Ok(order) => panic!("expected instant-acme to reject {}", order.url()),
     }
     assert_eq!(bare.new_order_payloads().len(), 1);
+}
+
+type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// A TLS client trusting only Pebble's listener root (the front serves Pebble's listener leaf).
+fn tls_connector(pebble: &Pebble) -> tokio_rustls::TlsConnector {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pebble.listener_root_pem().as_bytes()) {
+        roots.add(cert.expect("listener root PEM")).expect("root");
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+}
+
+fn front_name() -> rustls_pki_types::ServerName<'static> {
+    rustls_pki_types::ServerName::try_from("127.0.0.1").expect("server name")
+}
+
+/// `GET path` on a kept-alive HTTP/1.1 connection; the answer's status and body (the front's
+/// answers are `Content-Length` framed).
+async fn get_on(tls: &mut Tls, port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    tls.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    loop {
+        let mut chunk = [0u8; 4096];
+        let n = tls.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "the front closed the connection");
+        answer.extend_from_slice(&chunk[..n]);
+        let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().expect("Content-Length"));
+        if answer.len() >= end + 4 + length {
+            let status = head[9..12].parse().expect("status");
+            let body = String::from_utf8_lossy(&answer[end + 4..end + 4 + length]).into_owned();
+            return (status, body);
+        }
+    }
+}
+
+async fn wait_until(what: &str, check: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "{what} within 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn stalled_front_answers_neither_new_nor_kept_alive_connections_until_released() {
+    install_crypto_provider();
+    let pebble = Pebble::start(pebble_options()).await;
+    let front = AcmeFront::start(&pebble, AcmeFrontOptions::default()).await;
+    let port = front.port();
+    let path = reqwest::Url::parse(&front.directory_url())
+        .expect("URL")
+        .path()
+        .to_owned();
+    let connector = tls_connector(&pebble);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let mut kept = connector.connect(front_name(), tcp).await.expect("TLS");
+    assert_eq!(get_on(&mut kept, port, &path).await.0, 200);
+
+    front.set_stalled(true);
+    // A request on the connection opened before the stall is held, unanswered.
+    let on_kept = {
+        let path = path.clone();
+        tokio::spawn(async move { get_on(&mut kept, port, &path).await })
+    };
+    wait_until("the request on the kept-alive connection is held", || {
+        front.stalled_requests() == 1
+    })
+    .await;
+    // A new connection is accepted (the kernel completes the TCP handshake), but the TLS
+    // handshake never completes.
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("a stalled front still accepts connections");
+    let handshake = tokio::spawn(connector.connect(front_name(), tcp));
+    wait_until("the new connection is held", || {
+        front.stalled_connections() == 1
+    })
+    .await;
+    // Nothing to poll for "still no answer": give both a moment to (wrongly) complete.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !on_kept.is_finished(),
+        "a kept-alive connection was answered"
+    );
+    assert!(!handshake.is_finished(), "a TLS handshake completed");
+
+    // Lifting the stall releases both, as a CA recovering would.
+    front.set_stalled(false);
+    let within = Duration::from_secs(10);
+    let (status, body) = tokio::time::timeout(within, on_kept)
+        .await
+        .expect("the held request is answered once released")
+        .expect("task");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("newOrder"), "{body}");
+    let mut fresh = tokio::time::timeout(within, handshake)
+        .await
+        .expect("the held handshake completes once released")
+        .expect("task")
+        .expect("TLS");
+    assert_eq!(get_on(&mut fresh, port, &path).await.0, 200);
+    assert_eq!(
+        (front.stalled_connections(), front.stalled_requests()),
+        (1, 1)
+    );
 }

@@ -12,51 +12,27 @@
 //! A takeover pass (at start and every `lease / 2`) looks for unfinished orders nobody drives
 //! (no lease, or an expired one) and starts them; the atomic acquire in the store decides between
 //! instances that look at the same time. The same pass drops expired leases of final orders, left
-//! by an instance that died between an order's end and handing its lease back. A graceful shutdown kills the order actors and hands
-//! every lease back in one statement, so the other instances take over within `lease / 2`.
+//! by an instance that died between an order's end and handing its lease back. A graceful
+//! shutdown kills the order actors and hands every lease back in one statement, so the other
+//! instances take over within `lease / 2`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use ractor::ActorRef;
-use scaivault_domain::{SharedStore, ids, timestamp};
+use scaivault_domain::store::LeaseStore;
+use scaivault_domain::timestamp;
 
-use crate::order_supervisor::OrderSupervisorMsg;
+use super::config::Cluster;
 
 /// Unfinished orders started per takeover pass at most.
 const TAKEOVER_BATCH: u32 = 500;
 
-/// This instance in the cluster (`[cluster]`).
-#[derive(Debug, Clone)]
-pub struct Cluster {
-    /// `inst_<random>`, new for every process: shown in `/readyz` and written in lease rows.
-    pub instance_id: String,
-    /// How long a lease lasts without renewal (`[cluster] lease`).
-    pub lease: Duration,
-}
-
-impl Cluster {
-    /// A fresh instance id with this lease duration.
-    pub fn new(lease: Duration) -> Self {
-        Self {
-            instance_id: ids::new_id("inst"),
-            lease,
-        }
-    }
-}
-
-impl Default for Cluster {
-    fn default() -> Self {
-        Self::new(Duration::from_secs(30))
-    }
-}
-
 /// The leases this instance holds, and the statements around them.
 #[derive(Debug)]
-pub struct Leases {
-    store: SharedStore,
+pub(crate) struct Leases {
+    store: Arc<dyn LeaseStore>,
     cluster: Cluster,
     /// Orders whose lease this instance holds (their actor runs or is being restarted).
     held: Mutex<HashSet<String>>,
@@ -65,7 +41,7 @@ pub struct Leases {
 }
 
 impl Leases {
-    pub(crate) fn new(store: SharedStore, cluster: Cluster) -> Self {
+    pub(crate) fn new(store: Arc<dyn LeaseStore>, cluster: Cluster) -> Self {
         Self {
             store,
             cluster,
@@ -79,12 +55,8 @@ impl Leases {
         self.stopping.store(true, Ordering::SeqCst);
     }
 
-    pub fn instance_id(&self) -> &str {
+    pub(crate) fn instance_id(&self) -> &str {
         &self.cluster.instance_id
-    }
-
-    pub fn lease(&self) -> Duration {
-        self.cluster.lease
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
@@ -94,7 +66,7 @@ impl Leases {
     }
 
     /// Whether this instance holds the order's lease (as far as it knows).
-    pub fn holds(&self, order_id: &str) -> bool {
+    pub(crate) fn holds(&self, order_id: &str) -> bool {
         self.held().contains(order_id)
     }
 
@@ -149,7 +121,7 @@ impl Leases {
     }
 
     /// Hands every lease back at once (graceful shutdown).
-    pub async fn release_all(&self) -> u64 {
+    pub(crate) async fn release_all(&self) -> u64 {
         self.held().clear();
         match self
             .store
@@ -234,15 +206,16 @@ impl Leases {
         }
     }
 
-    /// Runs the keeper (renewal every `lease / 3`) and the takeover pass (every `lease / 2`)
-    /// until aborted.
+    /// Runs the keeper (renewal every `lease / 3`), which calls `lost` with each order whose
+    /// lease another instance took, and the takeover pass (every `lease / 2`), which calls
+    /// `claim` with each order nobody drives; until aborted.
     pub(crate) fn spawn_loops(
         self: &Arc<Self>,
-        supervisor: ActorRef<OrderSupervisorMsg>,
+        lost: impl Fn(String) + Send + 'static,
+        claim: impl Fn(String) + Send + 'static,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let keeper = {
             let leases = self.clone();
-            let supervisor = supervisor.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(leases.cluster.lease / 3);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -252,7 +225,7 @@ impl Leases {
                     for order_id in leases.renew(&mut last_ok).await {
                         tracing::warn!(order = %order_id,
                             "lost the order's lease to another instance; no longer driving it");
-                        let _ = supervisor.cast(OrderSupervisorMsg::LeaseLost(order_id));
+                        lost(order_id);
                     }
                 }
             })
@@ -270,7 +243,7 @@ impl Leases {
                         if !leases.holds(&order_id) {
                             tracing::info!(order = %order_id, "taking over an order nobody drives");
                         }
-                        let _ = supervisor.cast(OrderSupervisorMsg::Start(order_id));
+                        claim(order_id);
                     }
                 }
             })

@@ -8,9 +8,9 @@
 //! both pass the last free slot. The ledger is a courtesy that keeps the service clear of the
 //! CA's limits, not the limit itself; the CA's own `rateLimited` still reaches the caller.
 
-use scaivault_domain::SharedStore;
 use scaivault_domain::account::AccountRecord;
 use scaivault_domain::rate_limit::{self, LedgerEntry, LedgerKey, Limit, ProviderLimits};
+use scaivault_domain::store::LedgerStore;
 use time::OffsetDateTime;
 
 use crate::Error;
@@ -37,7 +37,7 @@ pub(crate) fn pending(
 
 /// Checks an order for `domains` through `account` against its provider's limits.
 pub(crate) async fn check(
-    store: &SharedStore,
+    store: &dyn LedgerStore,
     limits: &ProviderLimits,
     account: &AccountRecord,
     domains: &[String],
@@ -59,7 +59,7 @@ pub(crate) async fn check(
 impl Pending {
     /// Records the order's entries at `now` and drops the scope's entries older than its
     /// longest window. A failure is logged, not returned: the CA's order exists either way.
-    pub(crate) async fn record(self, store: &SharedStore, now: OffsetDateTime) {
+    pub(crate) async fn record(self, store: &dyn LedgerStore, now: OffsetDateTime) {
         let Some(scope) = self.keys.first().map(|(key, _)| key.scope.clone()) else {
             return;
         };

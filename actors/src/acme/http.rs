@@ -13,7 +13,7 @@
 //! the client is the one of the operation that made the request.
 //!
 //! The same client times every request for the `scaivault_acme_request_duration_seconds`
-//! histogram, labelled with the endpoint kind ([`crate::acme_endpoint`]) and the CA's host.
+//! histogram, labelled with the endpoint kind ([`super::endpoint`]) and the CA's host.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -36,8 +36,8 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio::sync::Semaphore;
 
+use super::endpoint::{Endpoints, Payload};
 use crate::Error;
-use crate::acme_endpoint::{Endpoints, Payload};
 
 type Hyper = Client<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
 
@@ -133,7 +133,7 @@ tokio::task_local! {
 
 /// Runs `operation` with a fresh `Retry-After` cell, so that an [`Error`] built from an
 /// instant-acme error inside it (with [`Error::from_acme`]) carries the CA's `Retry-After`.
-pub async fn capture_retry_after<F: Future>(operation: F) -> F::Output {
+pub(crate) async fn capture_retry_after<F: Future>(operation: F) -> F::Output {
     ERROR_RETRY_AFTER.scope(Cell::new(None), operation).await
 }
 

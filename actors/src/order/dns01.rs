@@ -7,47 +7,76 @@
 //! next, the sweeper knows what to remove.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use scaivault_dns::{DnsError, DnsProvider, Propagation, ResolvedConfig, challenge_name};
 use scaivault_domain::dns_provider::DnsChallengeRecord;
 use scaivault_domain::seal::MasterKey;
+use scaivault_domain::store::{DnsProviderStore, DnsRecordStore, SecretStore};
 use scaivault_domain::{SharedStore, secret, timestamp};
 
+use super::config::DnsSettings;
+use super::provider_slots::ProviderSlots;
 use crate::Error;
-use crate::provider_slots::ProviderSlots;
 
 /// How often the sweeper looks for records to remove.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
 /// The longest wait between two removal attempts of one record.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 
-/// What dns-01 needs: the store (providers, secrets, records), the master key (secrets), the
-/// HTTP client for cloud APIs, and the propagation checker.
+/// What dns-01 needs: the providers and the secrets they name (opened with the master key),
+/// the records orders wrote, the HTTP client for cloud APIs, and the propagation checker.
 #[derive(Debug)]
-pub struct DnsSupport {
-    pub store: SharedStore,
-    pub key: MasterKey,
-    pub http: reqwest::Client,
-    pub propagation: Propagation,
+pub(crate) struct DnsSupport {
+    providers: Arc<dyn DnsProviderStore>,
+    secrets: Arc<dyn SecretStore>,
+    records: Arc<dyn DnsRecordStore>,
+    key: MasterKey,
+    http: reqwest::Client,
+    propagation: Propagation,
     /// Bounds the provider API calls in flight per provider.
-    pub slots: ProviderSlots,
+    slots: ProviderSlots,
 }
 
 /// One TXT value to publish for an authorization.
 #[derive(Debug, Clone)]
-pub struct TxtChallenge {
+pub(crate) struct TxtChallenge {
     /// The identifier as ordered (`*.example.test` for a wildcard).
-    pub domain: String,
+    pub(crate) domain: String,
     /// The base64url SHA-256 of the key authorization (RFC 8555 §8.4).
-    pub value: String,
+    pub(crate) value: String,
 }
 
 impl DnsSupport {
+    pub(crate) fn new(
+        store: &SharedStore,
+        key: MasterKey,
+        settings: &DnsSettings,
+    ) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|err| Error::Unavailable(format!("DNS provider HTTP client: {err}")))?;
+        Ok(Self {
+            providers: store.clone(),
+            secrets: store.clone(),
+            records: store.clone(),
+            key,
+            http,
+            propagation: Propagation::new(
+                settings.resolvers.clone(),
+                settings.propagation_timeout,
+                settings.propagation_interval,
+            ),
+            slots: ProviderSlots::new(settings.max_concurrent_requests),
+        })
+    }
+
     /// The provider `provider_id` with its secrets resolved.
-    pub async fn provider(&self, provider_id: &str) -> Result<Box<dyn DnsProvider>, Error> {
+    async fn provider(&self, provider_id: &str) -> Result<Box<dyn DnsProvider>, Error> {
         let record = self
-            .store
+            .providers
             .get_dns_provider(provider_id)
             .await?
             .ok_or_else(|| scaivault_domain::Error::not_found("DNS provider", provider_id))?;
@@ -55,7 +84,7 @@ impl DnsSupport {
         for (key, value) in &record.config {
             match key.strip_suffix("_path") {
                 Some(name) => {
-                    let stored = self.store.get_secret(value).await?.ok_or_else(|| {
+                    let stored = self.secrets.get_secret(value).await?.ok_or_else(|| {
                         Error::Dns(DnsError::Config(format!(
                             "config.{key} names the secret {value}, which does not exist"
                         )))
@@ -76,7 +105,7 @@ impl DnsSupport {
     }
 
     /// Publishes every value and waits until all are served by every authoritative nameserver.
-    pub async fn publish(
+    pub(crate) async fn publish(
         &self,
         order_id: &str,
         provider_id: &str,
@@ -94,7 +123,7 @@ impl DnsSupport {
                 .challenge_target(&name)
                 .await
                 .map_err(|err| PublishError::Dns(challenge.domain.clone(), err))?;
-            self.store
+            self.records
                 .upsert_dns_record(&DnsChallengeRecord {
                     order_id: order_id.to_owned(),
                     domain: challenge.domain.clone(),
@@ -133,8 +162,8 @@ impl DnsSupport {
     }
 
     /// Removes the order's records that are still present; failures are kept for the sweeper.
-    pub async fn clean_up_order(&self, order_id: &str) {
-        match self.store.order_dns_records(order_id).await {
+    pub(crate) async fn clean_up_order(&self, order_id: &str) {
+        match self.records.order_dns_records(order_id).await {
             Ok(records) => {
                 for record in records.iter().filter(|r| r.state != "removed") {
                     self.remove(record).await;
@@ -177,7 +206,7 @@ impl DnsSupport {
             tracing::info!(order = %record.order_id, name = %record.fqdn, "dns-01 TXT record removed");
         }
         if let Err(err) = self
-            .store
+            .records
             .set_dns_record_state(&record.order_id, &record.domain, state, error, next)
             .await
         {
@@ -187,8 +216,8 @@ impl DnsSupport {
 
     /// Removes every due record of a final order: those a restart interrupted and those whose
     /// removal failed before. Runs at start and every [`SWEEP_INTERVAL`].
-    pub async fn sweep(&self) {
-        match self.store.due_dns_cleanups(timestamp::now(), 100).await {
+    async fn sweep(&self) {
+        match self.records.due_dns_cleanups(timestamp::now(), 100).await {
             Ok(records) => {
                 for record in &records {
                     self.remove(record).await;
@@ -199,7 +228,7 @@ impl DnsSupport {
     }
 
     /// Runs [`Self::sweep`] now and then periodically until the task is aborted.
-    pub async fn sweep_forever(self: std::sync::Arc<Self>) {
+    pub(crate) async fn sweep_forever(self: std::sync::Arc<Self>) {
         loop {
             self.sweep().await;
             tokio::time::sleep(SWEEP_INTERVAL).await;
@@ -209,7 +238,7 @@ impl DnsSupport {
 
 /// Why publishing failed, with the domain it concerns.
 #[derive(Debug)]
-pub enum PublishError {
+pub(crate) enum PublishError {
     /// The provider could not be set up (unknown provider, missing secret, store failure).
     Setup(Error),
     /// The provider refused or failed writing the record for this domain.

@@ -13,18 +13,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Provider API calls in flight per provider when `[dns] max_concurrent_requests` is not set.
-pub const DEFAULT_REQUESTS_PER_PROVIDER: usize = 8;
+pub(crate) const DEFAULT_REQUESTS_PER_PROVIDER: usize = 8;
 
 /// One semaphore per DNS provider id, created on first use.
 #[derive(Debug)]
-pub struct ProviderSlots {
+pub(crate) struct ProviderSlots {
     per_provider: usize,
     semaphores: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl ProviderSlots {
     /// `per_provider` calls in flight per provider (at least 1).
-    pub fn new(per_provider: usize) -> Self {
+    pub(crate) fn new(per_provider: usize) -> Self {
         Self {
             per_provider: per_provider.max(1),
             semaphores: Mutex::default(),
@@ -32,7 +32,7 @@ impl ProviderSlots {
     }
 
     /// Waits for a free slot of `provider_id`; the slot is free again when the permit drops.
-    pub async fn acquire(&self, provider_id: &str) -> OwnedSemaphorePermit {
+    pub(crate) async fn acquire(&self, provider_id: &str) -> OwnedSemaphorePermit {
         let semaphore = self
             .semaphores
             .lock()

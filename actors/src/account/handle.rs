@@ -1,44 +1,73 @@
-//! The handle through which the edge reaches account actors: it validates, spawns or restores the
-//! right actor under the supervisor, and turns replies into results.
+//! The handle through which the rest of the service reaches account actors: it validates, finds
+//! or spawns the right actor under the supervisor, and turns replies into results.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
-use ractor::{Actor, ActorCell, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorRef, RpcReplyPort, SpawnErr};
 use scaivault_domain::account::{AccountRecord, AccountStatus, RegistrationInput};
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::{SharedStore, ids};
+use time::OffsetDateTime;
 
-use crate::account::{
-    AccountActor, AccountContext, AccountMsg, AccountStart, CreatedOrder, NewOrderSpec, RevokeAtCa,
-};
-use crate::supervisor::{AccountSupervisor, Registry};
-use crate::{AcmeHttp, Error};
+use super::actor::{AccountActor, AccountContext, AccountMsg, AccountStart, RevokeAtCa};
+use super::ca_order::{CreatedOrder, NewOrderSpec};
+use super::supervisor::AccountSupervisor;
+use crate::Error;
+use crate::acme::AcmeHttp;
+use crate::events::Events;
+use crate::faults::Faults;
 
 /// How long an account operation may take before the caller gets an error (the CA is slow or
 /// unreachable; instant-acme's own retries of `badNonce` fit well inside this).
 const CALL_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// What the accounts need from the service.
+#[derive(Debug, Clone)]
+pub struct AccountsConfig {
+    pub store: SharedStore,
+    pub key: MasterKey,
+    pub http: AcmeHttp,
+    /// Where `certificate.revoked` is announced.
+    pub events: Events,
+    pub faults: Faults,
+}
+
+/// A CA's suggested renewal window (RFC 9773 §4.2) and its Retry-After for the next look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AriWindow {
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+    pub retry_after: Duration,
+}
+
 /// The account actors and their supervisor.
 #[derive(Clone, Debug)]
 pub struct Accounts {
     ctx: Arc<AccountContext>,
+    pub(super) store: SharedStore,
+    pub(super) events: Events,
+    pub(super) faults: Faults,
     supervisor: ActorRef<()>,
-    registry: Registry,
 }
 
 impl Accounts {
     /// Starts the supervisor.
-    pub async fn start(store: SharedStore, key: MasterKey, http: AcmeHttp) -> Result<Self, Error> {
-        let registry = Registry::default();
-        let (supervisor, _) = Actor::spawn(None, AccountSupervisor, registry.clone())
+    pub async fn start(config: AccountsConfig) -> Result<Self, Error> {
+        let (supervisor, _) = Actor::spawn(None, AccountSupervisor, ())
             .await
             .map_err(|err| Error::Unavailable(format!("account supervisor: {err}")))?;
         Ok(Self {
-            ctx: Arc::new(AccountContext { store, key, http }),
+            ctx: Arc::new(AccountContext {
+                store: config.store.clone(),
+                key: config.key,
+                http: config.http,
+            }),
+            store: config.store,
+            events: config.events,
+            faults: config.faults,
             supervisor,
-            registry,
         })
     }
 
@@ -61,7 +90,6 @@ impl Accounts {
     pub async fn register(&self, input: RegistrationInput) -> Result<AccountRecord, Error> {
         let registration = input.validate()?;
         let taken = self
-            .ctx
             .store
             .list_accounts()
             .await?
@@ -76,22 +104,18 @@ impl Accounts {
         }
         let id = ids::new_id("acme");
         let actor = self
-            .spawn(&id, AccountStart::New { id: id.clone() })
-            .await?;
-        let result = call(&actor, |reply| {
+            .spawn(&id, AccountStart::New)
+            .await
+            .map_err(|err| spawn_error(&id, err))?;
+        call(&actor, |reply| {
             AccountMsg::Register(Box::new(registration), reply)
         })
-        .await;
-        if result.is_ok() {
-            self.registry.lock().await.insert(id, actor);
-        }
-        result
+        .await
     }
 
     /// Deactivates the account at the CA and here; a no-op answer for one already deactivated.
     pub async fn deactivate(&self, id: &str) -> Result<AccountRecord, Error> {
         let record = self
-            .ctx
             .store
             .get_account(id)
             .await?
@@ -114,7 +138,11 @@ impl Accounts {
     }
 
     /// Revokes a certificate at the CA through the account's actor (RFC 8555 §7.6).
-    pub async fn revoke_at_ca(&self, account_id: &str, request: RevokeAtCa) -> Result<(), Error> {
+    pub(super) async fn revoke_at_ca(
+        &self,
+        account_id: &str,
+        request: RevokeAtCa,
+    ) -> Result<(), Error> {
         let actor = self.actor(account_id).await?;
         call(&actor, |reply| AccountMsg::Revoke(Box::new(request), reply)).await
     }
@@ -125,7 +153,7 @@ impl Accounts {
         &self,
         account_id: &str,
         cert_id: &str,
-    ) -> Result<Option<crate::renewals::AriWindow>, Error> {
+    ) -> Result<Option<AriWindow>, Error> {
         let account = self.client(account_id).await?;
         let id = serde_json::from_str::<instant_acme::CertificateIdentifier<'_>>(&format!(
             "\"{cert_id}\""
@@ -133,7 +161,7 @@ impl Accounts {
         .map_err(|err| Error::Unavailable(format!("ARI identifier {cert_id}: {err}")))?
         .into_owned();
         match account.renewal_info(&id).await {
-            Ok((info, retry_after)) => Ok(Some(crate::renewals::AriWindow {
+            Ok((info, retry_after)) => Ok(Some(AriWindow {
                 start: info.suggested_window.start,
                 end: info.suggested_window.end,
                 retry_after,
@@ -143,44 +171,46 @@ impl Accounts {
         }
     }
 
-    /// The store the accounts live in.
-    pub(crate) fn store(&self) -> &SharedStore {
-        &self.ctx.store
-    }
-
-    /// The account's protocol client, for an order actor to drive its order.
+    /// A clone of the account's protocol client, for an order actor to drive its order.
     pub async fn client(&self, account_id: &str) -> Result<instant_acme::Account, Error> {
         let actor = self.actor(account_id).await?;
         call(&actor, AccountMsg::Client).await
     }
 
-    /// The live actor for an account, restored from the store if it is not running.
+    /// The account's actor: the running one from ractor's registry, or a new one that restores
+    /// the account from the store at its first message. Two callers that both find none race
+    /// to spawn it; the one refused the name takes the winner's.
     async fn actor(&self, id: &str) -> Result<ActorRef<AccountMsg>, Error> {
-        let mut live = self.registry.lock().await;
-        if let Some(actor) = live.get(id) {
-            return Ok(actor.clone());
+        if let Some(actor) = ActorRef::where_is(id) {
+            return Ok(actor);
         }
-        let actor = self
-            .spawn(id, AccountStart::Restore { id: id.to_owned() })
-            .await?;
-        live.insert(id.to_owned(), actor.clone());
-        Ok(actor)
+        match self.spawn(id, AccountStart::Stored).await {
+            Ok(actor) => Ok(actor),
+            Err(taken @ SpawnErr::ActorAlreadyRegistered(_)) => {
+                ActorRef::where_is(id).ok_or_else(|| spawn_error(id, taken))
+            }
+            Err(err) => Err(spawn_error(id, err)),
+        }
     }
 
-    async fn spawn(&self, id: &str, start: AccountStart) -> Result<ActorRef<AccountMsg>, Error> {
-        let supervisor: ActorCell = self.supervisor.get_cell();
+    /// A new actor for the account, named after it, under the supervisor.
+    async fn spawn(&self, id: &str, start: AccountStart) -> Result<ActorRef<AccountMsg>, SpawnErr> {
         let actor = AccountActor {
             ctx: self.ctx.clone(),
         };
-        match Actor::spawn_linked(Some(id.to_owned()), actor, start, supervisor).await {
-            Ok((actor, _)) => Ok(actor),
-            Err(ractor::SpawnErr::StartupFailed(err)) => match err.downcast::<Error>() {
-                Ok(err) => Err(*err),
-                Err(other) => Err(Error::Unavailable(format!("account {id}: {other}"))),
-            },
-            Err(err) => Err(Error::Unavailable(format!("account {id}: {err}"))),
-        }
+        Actor::spawn_linked(
+            Some(id.to_owned()),
+            actor,
+            start,
+            self.supervisor.get_cell(),
+        )
+        .await
+        .map(|(actor, _)| actor)
     }
+}
+
+fn spawn_error(id: &str, err: SpawnErr) -> Error {
+    Error::Unavailable(format!("account {id}: {err}"))
 }
 
 /// Sends a request to an account actor and waits for its answer.

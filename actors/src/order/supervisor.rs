@@ -6,7 +6,7 @@
 //! its reason, so nothing keeps failing silently. A restart may reuse the actor's name because
 //! ractor frees it when the supervisor hears of the failure.
 //!
-//! An actor runs only while this instance holds the order's lease ([`crate::leases`]): taken
+//! An actor runs only while this instance holds the order's lease ([`super::leases`]): taken
 //! before the actor starts, kept across restarts, handed back when the actor ends; a lease lost
 //! to another instance kills the actor at once.
 
@@ -17,39 +17,36 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use scaivault_domain::order::{OrderError, OrderStatus};
 
-use crate::leases::Leases;
-use crate::order::{OrderActor, OrderContext, OrderMsg};
+use super::actor::{OrderActor, OrderMsg};
+use super::context::Context;
+use super::finish::finish;
+use super::leases::Leases;
 
 /// Restarts allowed per order before it is declared invalid.
-pub const MAX_RESTARTS: i64 = 5;
+const MAX_RESTARTS: i64 = 5;
 /// The first restart delay; doubled for each further restart.
 const FIRST_DELAY: Duration = Duration::from_millis(250);
 
 /// Messages of the order supervisor.
 #[derive(Debug)]
-pub enum OrderSupervisorMsg {
+pub(super) enum OrderSupervisorMsg {
     /// Drive this order if this instance holds or can take its lease (no-op if its actor is
     /// already running).
     Start(String),
     /// Another instance took this order's lease: stop driving it now.
     LeaseLost(String),
-    /// Use these leases from now on (`[cluster]`, set once before any order starts).
-    Cluster(Arc<Leases>),
 }
 
 /// The supervisor actor.
 #[derive(Debug)]
-pub struct OrderSupervisor {
-    pub(crate) ctx: Arc<OrderContext>,
+pub(super) struct OrderSupervisor {
+    pub ctx: Arc<Context>,
 }
 
-/// Live order actors by order id.
-pub type Live = HashMap<String, ActorRef<OrderMsg>>;
-
-/// The supervisor's state: its actors and this instance's leases.
+/// The supervisor's state: its live actors by order id, and this instance's leases.
 #[derive(Debug)]
-pub struct SupervisorState {
-    live: Live,
+pub(super) struct SupervisorState {
+    live: HashMap<String, ActorRef<OrderMsg>>,
     leases: Arc<Leases>,
 }
 
@@ -64,7 +61,7 @@ impl Actor for OrderSupervisor {
         leases: Arc<Leases>,
     ) -> Result<SupervisorState, ActorProcessingErr> {
         Ok(SupervisorState {
-            live: Live::new(),
+            live: HashMap::new(),
             leases,
         })
     }
@@ -82,10 +79,6 @@ impl Actor for OrderSupervisor {
                 if let Some(actor) = state.live.remove(&order_id) {
                     actor.kill();
                 }
-                return Ok(());
-            }
-            OrderSupervisorMsg::Cluster(leases) => {
-                state.leases = leases;
                 return Ok(());
             }
         };
@@ -168,13 +161,8 @@ impl Actor for OrderSupervisor {
                             "the order failed {MAX_RESTARTS} times in a row; last failure: {err}"
                         ),
                     );
-                    if let Err(store_err) = crate::order::finish(
-                        &self.ctx.store,
-                        &order_id,
-                        OrderStatus::Invalid,
-                        Some(error),
-                    )
-                    .await
+                    if let Err(store_err) =
+                        finish(&self.ctx, &order_id, OrderStatus::Invalid, Some(error)).await
                     {
                         tracing::error!(order = %order_id, error = %store_err, "cannot record the failed order");
                     }

@@ -15,8 +15,10 @@ use scaivault_domain::pki::serial_with_colons;
 use scaivault_domain::revocation::{Revocation, RevokeRequest};
 use scaivault_domain::{Error as DomainError, Result as DomainResult};
 
-use crate::account::RevokeAtCa;
-use crate::{Accounts, Error};
+use super::actor::RevokeAtCa;
+use super::handle::Accounts;
+use crate::Error;
+use crate::events::{CertificateRevoked, Payload};
 
 /// A revocation that was recorded.
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ impl Accounts {
     /// (saying when) or its account is no longer active; the CA's problem as `Error::Acme`
     /// (e.g. `alreadyRevoked`, `unauthorized`), with nothing marked.
     pub async fn revoke(&self, request: &RevokeRequest) -> Result<Revoked, Error> {
-        let store = self.store();
+        let store = &self.store;
         let colons = serial_with_colons(&request.serial);
         let version = store
             .version_by_serial(&request.serial)
@@ -93,11 +95,28 @@ impl Accounts {
                 },
             )
             .await?;
-            crash_here_in_tests();
+            self.faults.after_ca_revocation();
         }
-        let revocation = Revocation::new(&certificate, &version, request.reason, request.use_acme);
+        let event = CertificateRevoked {
+            certificate_id: certificate.id.clone(),
+            order_id: version.order_id.clone(),
+            domains: certificate.domains.clone(),
+            version: version.version,
+            serial_number: colons.clone(),
+            reason: request.reason,
+            via_acme: request.use_acme,
+        }
+        .event();
+        let revocation = Revocation::new(
+            &certificate,
+            &version,
+            request.reason,
+            request.use_acme,
+            event,
+        );
         let certificate_revoked = store.record_revocation(&revocation).await?;
-        crate::event_signal::raise(); // certificate.revoked's webhook deliveries
+        // certificate.revoked was recorded with the marks: its webhook deliveries are waiting.
+        self.events.notifier().notify();
         tracing::info!(certificate = %certificate.id, version = version.version, serial = %colons,
             reason = %request.reason, via_acme = request.use_acme, certificate_revoked,
             "certificate revoked");
@@ -105,20 +124,6 @@ impl Accounts {
             revocation,
             certificate_revoked,
         })
-    }
-}
-
-/// Test-only fault injection (debug builds): with this variable set, the process exits right
-/// after the CA accepted a revocation and before anything is marked here — the worst moment to
-/// crash — so an end-to-end test can show what that leaves and how it is recovered.
-const CRASH_AFTER_CA_ENV: &str = "SV_TEST_CRASH_AFTER_CA_REVOKE";
-
-fn crash_here_in_tests() {
-    if cfg!(debug_assertions) && std::env::var_os(CRASH_AFTER_CA_ENV).is_some() {
-        tracing::error!(
-            "{CRASH_AFTER_CA_ENV} is set: exiting after the CA revoked, before marking"
-        );
-        std::process::exit(86);
     }
 }
 

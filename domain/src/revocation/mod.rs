@@ -12,13 +12,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
-use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::certificate::{CertificateRecord, CertificateVersion};
-use crate::event::Event;
-use crate::pki::{normalize_serial, serial_with_colons};
+use crate::pki::normalize_serial;
 use crate::{Error, Result, timestamp};
+
+mod record;
+
+pub use self::record::Revocation;
 
 /// Why a certificate is revoked: the CRLReason codes of
 /// [RFC 5280 §5.3.1](https://www.rfc-editor.org/rfc/rfc5280#section-5.3.1) that a subscriber
@@ -151,58 +152,10 @@ impl RevokeRequest {
     }
 }
 
-/// Everything written when a version is revoked, in one transaction (see
-/// `Store::record_revocation`).
-#[derive(Debug, Clone)]
-pub struct Revocation {
-    pub certificate_id: String,
-    pub version: i64,
-    pub order_id: String,
-    pub serial_number: String,
-    pub revocation: VersionRevocation,
-    /// `certificate.revoked`, inserted with the marks so it fires exactly when they are made.
-    pub event: Event,
-}
-
-impl Revocation {
-    /// The revocation of `version` of `certificate`, now, with its event.
-    pub fn new(
-        certificate: &CertificateRecord,
-        version: &CertificateVersion,
-        reason: RevocationReason,
-        via_acme: bool,
-    ) -> Self {
-        let event = Event::new(
-            "certificate.revoked",
-            json!({
-                "certificate_id": certificate.id,
-                "order_id": version.order_id,
-                "domains": certificate.domains,
-                "version": version.version,
-                "serial_number": serial_with_colons(&version.serial_number),
-                "reason": reason.as_str(),
-                "via_acme": via_acme,
-            }),
-        );
-        // One instant for the mark and the event (already whole milliseconds, as stored).
-        let at = event.created_at;
-        Self {
-            certificate_id: certificate.id.clone(),
-            version: version.version,
-            order_id: version.order_id.clone(),
-            serial_number: version.serial_number.clone(),
-            revocation: VersionRevocation {
-                at,
-                reason,
-                via_acme,
-            },
-            event,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -264,65 +217,5 @@ mod tests {
             panic!("invalid")
         };
         assert!(message.contains("\"bogus\"") && message.contains("key_compromise"));
-    }
-
-    #[test]
-    fn revocation_carries_its_event() {
-        let at = timestamp::now();
-        let certificate = CertificateRecord {
-            id: "cert_1".into(),
-            account_id: "acme_1".into(),
-            domains: vec!["a.example.test".into()],
-            challenge_type: crate::order::ChallengeType::Http01,
-            key_type: crate::pki::KeyType::EcdsaP256,
-            dns_provider_id: None,
-            profile: None,
-            auto_renew: true,
-            own_csr: false,
-            current_version: 2,
-            status: crate::certificate::CertificateStatus::Valid,
-            serial_number: "ABC".into(),
-            not_after: at,
-            renew_at: None,
-            created_at: at,
-            updated_at: at,
-        };
-        let version = CertificateVersion {
-            certificate_id: "cert_1".into(),
-            version: 2,
-            order_id: "acme_order_2".into(),
-            serial_number: "ABC".into(),
-            issuer: "CN=Test".into(),
-            sans: vec!["a.example.test".into()],
-            not_before: at,
-            not_after: at,
-            chain_pem: String::new(),
-            has_private_key: true,
-            status: crate::certificate::CertificateStatus::Valid,
-            revocation: None,
-            created_at: at,
-        };
-        let revocation =
-            Revocation::new(&certificate, &version, RevocationReason::Superseded, true);
-        assert_eq!(revocation.event.kind, "certificate.revoked");
-        assert_eq!(revocation.event.created_at, revocation.revocation.at);
-        assert_eq!(
-            revocation.event.data,
-            json!({
-                "certificate_id": "cert_1",
-                "order_id": "acme_order_2",
-                "domains": ["a.example.test"],
-                "version": 2,
-                "serial_number": "0A:BC",
-                "reason": "superseded",
-                "via_acme": true,
-            })
-        );
-        assert!(
-            revocation
-                .revocation
-                .describe()
-                .contains("(superseded, at the CA)")
-        );
     }
 }

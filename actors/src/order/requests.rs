@@ -1,0 +1,204 @@
+//! The two ways an order starts: a caller's request to issue (`POST /v1/pki/acme/issue`), and a
+//! renewal of a managed certificate (forced, or the renewal job's).
+
+use scaivault_domain::account::AccountStatus;
+use scaivault_domain::order::{ChallengeRecord, ChallengeType, OrderRecord};
+use scaivault_domain::{Error as DomainError, pki};
+
+use super::handle::Orders;
+use super::placement::{OrderPlan, place};
+use crate::Error;
+
+/// A request to issue, as received.
+#[derive(Debug, Clone, Default)]
+pub struct IssueRequest {
+    pub account_id: String,
+    pub domains: Vec<String>,
+    pub challenge_type: String,
+    pub auto_renew: Option<bool>,
+    pub dns_provider_id: Option<String>,
+    pub key_type: Option<String>,
+    pub csr: Option<String>,
+    pub profile: Option<String>,
+}
+
+impl Orders {
+    /// Validates the request, creates the order at the CA, persists it and starts its actor.
+    pub async fn issue(
+        &self,
+        request: IssueRequest,
+    ) -> Result<(OrderRecord, Vec<ChallengeRecord>), Error> {
+        let store = &self.ctx.store;
+        let challenge_type: ChallengeType = request.challenge_type.parse()?;
+        let domains =
+            pki::normalize_domains(&request.domains, challenge_type == ChallengeType::Dns01)?;
+        let key_type = match request.key_type.as_deref() {
+            Some(text) => text.parse()?,
+            None => pki::KeyType::default(),
+        };
+        if let Some(csr) = &request.csr {
+            if request.key_type.is_some() {
+                return Err(DomainError::invalid(
+                    "key_type",
+                    "key_type and csr exclude each other: the CSR's key is used",
+                )
+                .into());
+            }
+            pki::csr_from_pem(csr, &domains)?;
+        }
+        if let Some(profile) = &request.profile
+            && (profile.is_empty()
+                || profile.len() > 64
+                || !profile
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        {
+            return Err(DomainError::invalid(
+                "profile",
+                format!("{profile:?} is not a profile name"),
+            )
+            .into());
+        }
+        match (challenge_type, &request.dns_provider_id) {
+            (ChallengeType::Dns01, None) => {
+                return Err(DomainError::invalid(
+                    "dns_provider_id",
+                    "dns-01 needs dns_provider_id naming a configured DNS provider",
+                )
+                .into());
+            }
+            (ChallengeType::Dns01, Some(id)) => {
+                if store.get_dns_provider(id).await?.is_none() {
+                    return Err(DomainError::invalid(
+                        "dns_provider_id",
+                        format!("no DNS provider {id} is configured"),
+                    )
+                    .into());
+                }
+            }
+            (_, Some(_)) => {
+                return Err(DomainError::invalid(
+                    "dns_provider_id",
+                    "dns_provider_id is only for challenge_type dns-01",
+                )
+                .into());
+            }
+            (_, None) => {}
+        }
+        let account = store
+            .get_account(&request.account_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("account", request.account_id.clone()))?;
+        if account.status != AccountStatus::Active {
+            return Err(DomainError::Conflict(format!(
+                "account {} is {}; register a new one",
+                account.id,
+                account.status.as_str()
+            ))
+            .into());
+        }
+        let (record, challenges) = place(
+            &self.ctx,
+            OrderPlan {
+                account_id: account.id,
+                certificate_id: None,
+                domains,
+                challenge_type,
+                key_type,
+                csr_pem: request.csr,
+                profile: request.profile,
+                auto_renew: request.auto_renew.unwrap_or(true),
+                dns_provider_id: request.dns_provider_id,
+                replaces: None,
+            },
+        )
+        .await?;
+        store.insert_order(&record, &challenges).await?;
+        self.drive(&record.id);
+        Ok((record, challenges))
+    }
+
+    /// Renews a managed certificate now: a new order with the same account, names, challenge
+    /// type, DNS provider, key type and profile (and, for a certificate from the caller's CSR,
+    /// that CSR). If a renewal is already in flight, that order is returned instead (`true`):
+    /// at most one renewal per certificate, enforced by the store.
+    pub async fn renew(
+        &self,
+        certificate_id: &str,
+    ) -> Result<(OrderRecord, Vec<ChallengeRecord>, bool), Error> {
+        let store = &self.ctx.store;
+        let certificate = store
+            .get_certificate(certificate_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("certificate", certificate_id))?;
+        if let Some(order) = store.renewal_in_flight(certificate_id).await? {
+            let challenges = store.order_challenges(&order.id).await?;
+            return Ok((order, challenges, true));
+        }
+        let account = store
+            .get_account(&certificate.account_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("account", certificate.account_id.clone()))?;
+        if account.status != AccountStatus::Active {
+            return Err(DomainError::Conflict(format!(
+                "certificate {certificate_id} was issued through account {}, which is {}",
+                account.id,
+                account.status.as_str()
+            ))
+            .into());
+        }
+        // The current version (the one this renewal replaces), by its unique serial.
+        let last = store
+            .version_by_serial(&certificate.serial_number)
+            .await?
+            .ok_or_else(|| {
+                DomainError::corrupt(format!(
+                    "certificate {certificate_id} has no current version"
+                ))
+            })?;
+        let csr_pem = if certificate.own_csr {
+            store
+                .get_order(&last.order_id)
+                .await?
+                .and_then(|o| o.csr_pem)
+        } else {
+            None
+        };
+        // Sent only if the CA offers ARI; a leaf without an AKI simply has no identifier.
+        let replaces = pki::renewal_cert_id(&last.chain_pem).ok();
+        let (record, challenges) = place(
+            &self.ctx,
+            OrderPlan {
+                account_id: account.id,
+                certificate_id: Some(certificate.id.clone()),
+                domains: certificate.domains,
+                challenge_type: certificate.challenge_type,
+                key_type: certificate.key_type,
+                csr_pem,
+                profile: certificate.profile,
+                auto_renew: certificate.auto_renew,
+                dns_provider_id: certificate.dns_provider_id,
+                replaces,
+            },
+        )
+        .await?;
+        match store.insert_order(&record, &challenges).await {
+            Ok(()) => {}
+            // Another renewal started between the check and the insert: join it. (The CA order
+            // just created is never answered and expires at the CA.)
+            Err(DomainError::Conflict(conflict)) => {
+                if let Some(order) = store.renewal_in_flight(certificate_id).await? {
+                    let challenges = store.order_challenges(&order.id).await?;
+                    return Ok((order, challenges, true));
+                }
+                // That renewal already finished too: nothing was stored for this one, so it
+                // must not be driven; the caller may simply ask again.
+                return Err(DomainError::Conflict(conflict).into());
+            }
+            Err(err) => return Err(err.into()),
+        }
+        tracing::info!(certificate = %certificate_id, order = %record.id, "renewal started");
+        self.drive(&record.id);
+        Ok((record, challenges, false))
+    }
+}
