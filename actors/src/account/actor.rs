@@ -187,12 +187,7 @@ impl AccountActor {
     }
 
     async fn restore(&self, id: &str) -> Result<Account, Error> {
-        let record = self
-            .ctx
-            .store
-            .get_account(id)
-            .await?
-            .ok_or_else(|| scaivault_domain::Error::not_found("account", id))?;
+        let record = self.ctx.store.require_account(id).await?;
         let sealed = self
             .ctx
             .store
@@ -271,12 +266,7 @@ impl AccountActor {
         state: &mut AccountState,
     ) -> Result<AccountRecord, Error> {
         let account = self.client(myself, state).await?;
-        let record = self
-            .ctx
-            .store
-            .get_account(&state.id)
-            .await?
-            .ok_or_else(|| scaivault_domain::Error::not_found("account", state.id.clone()))?;
+        let record = self.ctx.store.require_account(&state.id).await?;
         account
             .deactivate()
             .await

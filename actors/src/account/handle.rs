@@ -115,11 +115,7 @@ impl Accounts {
 
     /// Deactivates the account at the CA and here; a no-op answer for one already deactivated.
     pub async fn deactivate(&self, id: &str) -> Result<AccountRecord, Error> {
-        let record = self
-            .store
-            .get_account(id)
-            .await?
-            .ok_or_else(|| scaivault_domain::Error::not_found("account", id))?;
+        let record = self.store.require_account(id).await?;
         if record.status == AccountStatus::Deactivated {
             return Ok(record);
         }

@@ -71,10 +71,7 @@ impl Accounts {
                 Some(order) => order.account_id,
                 None => certificate.account_id.clone(),
             };
-            let account = store
-                .get_account(&account_id)
-                .await?
-                .ok_or_else(|| DomainError::not_found("account", account_id.clone()))?;
+            let account = store.require_account(&account_id).await?;
             if account.status != AccountStatus::Active {
                 return Err(DomainError::Conflict(format!(
                     "certificate {} (serial {colons}) was ordered through account {}, which is {}: \

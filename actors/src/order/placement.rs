@@ -32,11 +32,7 @@ pub(super) async fn place(
 ) -> Result<(OrderRecord, Vec<ChallengeRecord>), Error> {
     // The local ledger, before the CA is asked. A renewal sending `replaces` is not checked: the
     // CA decides whether it is exempt (and says `rateLimited` itself if not).
-    let account = ctx
-        .store
-        .get_account(&plan.account_id)
-        .await?
-        .ok_or_else(|| DomainError::not_found("account", plan.account_id.clone()))?;
+    let account = ctx.store.require_account(&plan.account_id).await?;
     let counted = match plan.replaces {
         None => Some(
             rate_ledger::check(

@@ -85,10 +85,7 @@ impl Orders {
             }
             (_, None) => {}
         }
-        let account = store
-            .get_account(&request.account_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found("account", request.account_id.clone()))?;
+        let account = store.require_account(&request.account_id).await?;
         if account.status != AccountStatus::Active {
             return Err(DomainError::Conflict(format!(
                 "account {} is {}; register a new one",
@@ -135,10 +132,7 @@ impl Orders {
             let challenges = store.order_challenges(&order.id).await?;
             return Ok((order, challenges, true));
         }
-        let account = store
-            .get_account(&certificate.account_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found("account", certificate.account_id.clone()))?;
+        let account = store.require_account(&certificate.account_id).await?;
         if account.status != AccountStatus::Active {
             return Err(DomainError::Conflict(format!(
                 "certificate {certificate_id} was issued through account {}, which is {}",

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::Result;
 use crate::account::{AccountRecord, AccountStatus};
+use crate::{Error, Result};
 
 #[async_trait]
 pub trait AccountStore: Send + Sync + std::fmt::Debug {
@@ -17,6 +17,12 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// The account with this id.
     async fn get_account(&self, id: &str) -> Result<Option<AccountRecord>>;
+    /// The account with this id, or `Error::NotFound`.
+    async fn require_account(&self, id: &str) -> Result<AccountRecord> {
+        self.get_account(id)
+            .await?
+            .ok_or_else(|| Error::not_found("account", id))
+    }
     /// Every account, newest first.
     async fn list_accounts(&self) -> Result<Vec<AccountRecord>>;
     /// The account's sealed credentials.
