@@ -18,12 +18,12 @@ use tokio::task::JoinHandle;
 use crate::{Error, FailedAttempt, Job, JobError, JobQueue};
 
 /// The apalis queue renewal tasks live in.
-pub const RENEWAL_QUEUE: &str = "renewals";
+const RENEWAL_QUEUE: &str = "renewals";
 
 /// A renewal task's idempotency key: one task per certificate, version, ARI check and attempt,
 /// so a task is stored once however often it is pushed, and every task of a certificate shares
 /// the prefix [`task_key_range`] selects (to supersede the old ones when a new version lands).
-pub fn task_key(certificate_id: &str, version: i64, check: u32, attempt: u32) -> String {
+pub(crate) fn task_key(certificate_id: &str, version: i64, check: u32, attempt: u32) -> String {
     format!("renewal:{certificate_id}:v{version}:c{check}:a{attempt}")
 }
 
