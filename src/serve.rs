@@ -47,6 +47,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         key: key.clone(),
         http,
         events: events.clone(),
+        directories: config.directories(),
+        zerossl: scaivault_actors::ZeroSslApi::new(&config.acme.zerossl_api)
+            .map_err(|err| err.to_string())?,
         faults: faults.clone(),
     })
     .await
@@ -103,6 +106,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         dns,
         before_expiry: config.renewal.before_expiry.0,
         rate_limits: config.provider_limits(),
+        tls_alpn01: !config.challenges.tls_alpn01_listen.is_empty(),
         faults,
     })
     .await

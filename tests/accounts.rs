@@ -205,3 +205,166 @@ async fn restart_keeps_accounts_and_deactivation_reaches_the_ca(db: Db) {
     assert_eq!(missing["error"]["code"], "not_found");
 }
 on_both_backends!(restart_keeps_accounts_and_deactivation_reaches_the_ca);
+
+/// A local stand-in for ZeroSSL's EAB API, answering as ZeroSSL documents it
+/// (https://zerossl.com/documentation/acme/generate-eab-credentials/): `POST
+/// /acme/eab-credentials?access_key=<key>` and `POST /acme/eab-credentials-email` with the form
+/// field `email`, each `{"success": true, "eab_kid", "eab_hmac_key"}`; a wrong access key gets
+/// `{"success": false, "error": {"code": 101, "type": "invalid_access_key"}}`. It hands out the
+/// EAB key Pebble requires, and records what it was asked.
+struct ZeroSslApi {
+    base: String,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+const ZEROSSL_ACCESS_KEY: &str = "zerossl-access-key-of-the-test";
+
+async fn zerossl_api() -> ZeroSslApi {
+    use std::collections::HashMap;
+
+    use axum::extract::{Form, Query, State};
+    use axum::routing::post;
+
+    type Calls = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    let credentials = || json!({"success": true, "eab_kid": EAB_KID, "eab_hmac_key": EAB_KEY});
+    let calls = Calls::default();
+    let app = axum::Router::new()
+        .route(
+            "/acme/eab-credentials",
+            post(
+                move |State(calls): State<Calls>,
+                      Query(query): Query<HashMap<String, String>>| async move {
+                    let key = query.get("access_key").cloned().unwrap_or_default();
+                    calls.lock().unwrap().push(format!("access_key={key}"));
+                    if key == ZEROSSL_ACCESS_KEY {
+                        axum::Json(credentials())
+                    } else {
+                        axum::Json(json!({"success": false,
+                            "error": {"code": 101, "type": "invalid_access_key"}}))
+                    }
+                },
+            ),
+        )
+        .route(
+            "/acme/eab-credentials-email",
+            post(
+                move |State(calls): State<Calls>, Form(form): Form<HashMap<String, String>>| async move {
+                    let email = form.get("email").cloned().unwrap_or_default();
+                    calls.lock().unwrap().push(format!("email={email}"));
+                    axum::Json(if email.contains('@') {
+                        credentials()
+                    } else {
+                        json!({"success": false, "error": {"code": 2900, "type": "invalid_email"}})
+                    })
+                },
+            ),
+        )
+        .with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve");
+    });
+    ZeroSslApi {
+        base,
+        calls,
+        _task: task,
+    }
+}
+
+/// ZeroSSL with the guide's registration body (no EAB): the credentials come from ZeroSSL's
+/// API by the account's email, or by the access key in `zerossl_api_key_path`; Pebble, standing
+/// in for ZeroSSL's directory, requires them and accepts the account.
+#[tokio::test]
+async fn zerossl_gets_its_eab_credentials_from_the_zerossl_api() {
+    let api_server = zerossl_api().await;
+    let pebble = scaivault_testkit::Pebble::start(PebbleOptions {
+        eab_keys: Some(vec![(EAB_KID.into(), EAB_KEY.into())]),
+        ..Default::default()
+    })
+    .await;
+    let (opts, _pg) = common::options(Db::Sqlite);
+    let service = scaivault_testkit::Service::start(
+        opts.extra_root(pebble.listener_root_pem_path())
+            .set(
+                "acme",
+                "directories",
+                format!("{{ zerossl = \"{}\" }}", pebble.directory_url()),
+            )
+            .set_str("acme", "zerossl_api", &api_server.base),
+    )
+    .await;
+    let api = service.client();
+    let body = |name: &str| {
+        json!({"name": name, "provider": "zerossl", "environment": "production",
+               "email": "certs@acme.example"})
+    };
+
+    let (status, account) = api.post("/v1/pki/acme/accounts", &body("by-email")).await;
+    assert_eq!(status, 201, "{account}");
+    assert_eq!(account["eab_kid"], EAB_KID);
+    assert_eq!(account["directory_url"], pebble.directory_url().as_str());
+
+    let (status, _) = api
+        .put(
+            "/v1/secrets/infra/zerossl/api-key",
+            &json!({ "value": ZEROSSL_ACCESS_KEY }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut by_key = body("by-key");
+    by_key["zerossl_api_key_path"] = json!("infra/zerossl/api-key");
+    let (status, account) = api.post("/v1/pki/acme/accounts", &by_key).await;
+    assert_eq!(status, 201, "{account}");
+
+    // A wrong key: ZeroSSL's refusal, as a 400 on the field.
+    let (status, _) = api
+        .put(
+            "/v1/secrets/infra/zerossl/wrong",
+            &json!({ "value": "nope" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut wrong = body("wrong-key");
+    wrong["zerossl_api_key_path"] = json!("infra/zerossl/wrong");
+    let (status, refused) = api.post("/v1/pki/acme/accounts", &wrong).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["details"]["field"], "zerossl_api_key_path");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid_access_key")),
+        "{refused}"
+    );
+
+    // Using a secret needs the scope to read it.
+    let (status, token) = api
+        .post(
+            "/v1/auth/tokens",
+            &json!({"name": "writer", "scopes": ["pki:write"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{token}");
+    let writer = api.with_token(token["token"].as_str().expect("token"));
+    let mut other = body("no-scope");
+    other["zerossl_api_key_path"] = json!("infra/zerossl/api-key");
+    let (status, refused) = writer.post("/v1/pki/acme/accounts", &other).await;
+    assert_eq!(status, 403, "{refused}");
+
+    assert_eq!(
+        *api_server.calls.lock().unwrap(),
+        [
+            "email=certs@acme.example".to_owned(),
+            format!("access_key={ZEROSSL_ACCESS_KEY}"),
+            "access_key=nope".to_owned(),
+        ]
+    );
+    let log = service.log_text();
+    assert!(
+        !log.contains(ZEROSSL_ACCESS_KEY) && !log.contains(EAB_KEY),
+        "no secret logged"
+    );
+}

@@ -191,9 +191,15 @@ async fn bad_input_gets_documented_4xx_codes() {
             "provider_discontinued",
         ),
         (
-            json!({"name": "a", "provider": "zerossl", "email": "a@b.co"}),
+            json!({"name": "a", "provider": "google", "email": "a@b.co"}),
             400,
             "eab_required",
+        ),
+        (
+            json!({"name": "a", "provider": "letsencrypt", "email": "a@b.co",
+                   "zerossl_api_key_path": "infra/zerossl/key"}),
+            400,
+            "invalid_request",
         ),
         (
             json!({"name": "a", "provider": "google", "environment": "staging", "email": "a@b.co"}),
@@ -468,4 +474,27 @@ async fn orders_per_minute_per_token() {
     let other = admin.with_token(created["token"].as_str().expect("token"));
     let (status, body) = other.post("/v1/pki/acme/issue", &order).await;
     assert_eq!(status, 404, "another token is not limited: {body}");
+}
+
+/// tls-alpn-01 with no `[challenges] tls_alpn01_listen`: nothing could answer the CA, so the
+/// order is refused before the CA is asked, with the setting named.
+#[tokio::test]
+async fn tls_alpn01_without_a_responder_is_refused_at_once() {
+    let env = start(Db::Sqlite, PebbleOptions::default()).await;
+    let api = env.service.client();
+    let account = common::register_custom(&api, "no-alpn", &env.pebble.directory_url()).await;
+    let (status, body) = api
+        .post(
+            "/v1/pki/acme/issue",
+            &json!({"account_id": account, "domains": common::domains(1),
+                    "challenge_type": "tls-alpn-01"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_request");
+    assert_eq!(body["error"]["details"]["field"], "challenge_type");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("tls_alpn01_listen"), "{message}");
+    let (_, orders) = api.get("/v1/pki/acme/orders").await;
+    assert_eq!(orders["orders"], json!([]), "no order was placed");
 }

@@ -1,6 +1,7 @@
 //! Several instances on one PostgreSQL: two `scaivault` processes (A and B) share the database,
 //! the master key and the admin token. Pebble validates http-01 only on B's listener and
-//! tls-alpn-01 only on A's, so an order started on one instance is validated through the other.
+//! tls-alpn-01 only on A's (B's own TLS-ALPN-01 responder is on a port Pebble does not use), so
+//! an order started on one instance is validated through the other.
 //! Orders are driven under leases (`[cluster] lease`, 3 s here): a kill -9 of A hands its orders
 //! to B once the leases expire, 50 orders over both give exactly 50 CA orders and certificates,
 //! and a renewal due on both instances happens once.
@@ -66,6 +67,14 @@ async fn cluster(pebble: PebbleOptions) -> Cluster {
                 "challenges",
                 "http01_listen",
                 format!("[\"127.0.0.1:{http_port_b}\"]"),
+            )
+            // B has a TLS-ALPN-01 responder too (an instance without one refuses tls-alpn-01
+            // orders), on a port Pebble never connects to: its tls-alpn-01 orders are still
+            // validated through A's.
+            .set(
+                "challenges",
+                "tls_alpn01_listen",
+                format!("[\"127.0.0.1:{}\"]", free_port(loopback)),
             ),
     )
     .await;

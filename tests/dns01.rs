@@ -311,3 +311,93 @@ async fn dns_provider_api() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// dns-01 without `dns_provider_id`: the provider is picked by zone. The rfc2136 provider has no
+/// zone configured and learns `example.test` from its nameserver's SOA; a provider whose
+/// configured zone is shorter loses to it, one with the same zone makes a tie (400 naming
+/// both), and a name no zone contains goes to the provider marked default (400 without one).
+#[tokio::test]
+async fn dns01_without_a_provider_picks_it_by_zone() {
+    let env = dns_env(Db::Sqlite, zones(), None).await;
+    let api = env.service.client();
+    let decoy = |name: &str, zones: Value, default: bool| {
+        json!({"name": name, "type": "cloudflare", "zones": zones, "default": default,
+               "config": {"api_token_path": "dns/decoy/token"}})
+    };
+    let (status, broad) = api
+        .post(
+            "/v1/pki/dns-providers",
+            &decoy("broad", json!(["TEST."]), false),
+        )
+        .await;
+    assert_eq!(status, 201, "{broad}");
+    assert_eq!(broad["zones"], json!(["test"]), "normalized");
+    assert_eq!(broad["default"], false);
+
+    let issue_without = |names: Vec<String>| {
+        let api = api.clone();
+        let account_id = env.account_id.clone();
+        async move {
+            api.post(
+                "/v1/pki/acme/issue",
+                &json!({"account_id": account_id, "domains": names, "challenge_type": "dns-01"}),
+            )
+            .await
+        }
+    };
+    let name = format!("{}.example.test", tag());
+    let (status, placed) = issue_without(vec![name.clone(), format!("*.{name}")]).await;
+    assert_eq!(status, 202, "{placed}");
+    assert_eq!(
+        placed["dns_provider_id"],
+        env.provider_id.as_str(),
+        "{placed}"
+    );
+    let done = wait_final(
+        &api,
+        placed["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await;
+    assert_eq!(done["status"], "valid", "{done}");
+
+    let (status, same) = api
+        .post(
+            "/v1/pki/dns-providers",
+            &decoy("same", json!(["example.test"]), false),
+        )
+        .await;
+    assert_eq!(status, 201, "{same}");
+    let (status, tie) = issue_without(vec![format!("{}.example.test", tag())]).await;
+    assert_eq!(status, 400, "{tie}");
+    assert_eq!(tie["error"]["code"], "invalid_request");
+    assert_eq!(tie["error"]["details"]["field"], "dns_provider_id");
+    let message = tie["error"]["message"].as_str().expect("message");
+    for id in [env.provider_id.as_str(), same["id"].as_str().expect("id")] {
+        assert!(message.contains(id), "{id} not named: {message}");
+    }
+
+    let unserved = vec![format!("{}.unserved.example", tag())];
+    let (status, none) = issue_without(unserved.clone()).await;
+    assert_eq!(status, 400, "{none}");
+    assert!(
+        none["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no DNS provider serves")),
+        "{none}"
+    );
+    let (status, fallback) = api
+        .post("/v1/pki/dns-providers", &decoy("fallback", json!([]), true))
+        .await;
+    assert_eq!(status, 201, "{fallback}");
+    let (status, second) = api
+        .post(
+            "/v1/pki/dns-providers",
+            &decoy("second-default", json!([]), true),
+        )
+        .await;
+    assert_eq!(status, 409, "one default at most: {second}");
+    let (status, placed) = issue_without(unserved).await;
+    assert_eq!(status, 202, "{placed}");
+    assert_eq!(placed["dns_provider_id"], fallback["id"], "{placed}");
+}

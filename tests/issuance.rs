@@ -7,7 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Db, Issuing, domains, issuing, openssl, verify_chain, wait_final};
-use scaivault_testkit::PebbleOptions;
+use scaivault_contract as contract;
+use scaivault_testkit::{AcmeFront, AcmeFrontOptions, PebbleOptions};
 use serde_json::{Value, json};
 
 const ORDER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,68 +35,52 @@ async fn http01_multi_domain(db: Db) {
     let env = issuing(db, fast(), &[]).await;
     let api = env.service.client();
     let names = domains(3);
-    let placed = order(&env, request(&env, &names, "http-01")).await;
-    assert_eq!(placed["status"], "pending");
-    assert!(
-        placed["order_id"]
-            .as_str()
-            .expect("id")
-            .starts_with("acme_order_")
-    );
-    assert_eq!(placed["domains"], json!(names));
-    let challenges = placed["challenges"].as_array().expect("challenges");
-    assert_eq!(challenges.len(), 3);
-    for challenge in challenges {
-        assert_eq!(challenge["type"], "http-01");
-        let token = challenge["token"].as_str().expect("token");
-        let key_authorization = challenge["key_authorization"]
-            .as_str()
-            .expect("key authorization");
-        assert!(key_authorization.starts_with(&format!("{token}.")));
+    // The typed calls: the bodies are the contract crate's, as the handlers take and return them.
+    let placed = api
+        .issue(&contract::Issue::new(
+            env.account_id.as_str(),
+            names.clone(),
+            contract::ChallengeType::Http01,
+        ))
+        .await
+        .expect("the order is placed");
+    assert_eq!(placed.order.status, contract::OrderStatus::Pending);
+    assert!(placed.order.order_id.starts_with("acme_order_"));
+    assert_eq!(placed.order.domains, names);
+    assert_eq!(placed.challenges.len(), 3);
+    for challenge in &placed.challenges {
+        assert_eq!(challenge.challenge_type, contract::ChallengeType::Http01);
+        assert!(
+            challenge
+                .key_authorization
+                .starts_with(&format!("{}.", challenge.token))
+        );
     }
 
-    let done = wait_final(
-        &api,
-        placed["order_id"].as_str().expect("id"),
-        ORDER_TIMEOUT,
-    )
-    .await;
-    assert_eq!(done["status"], "valid", "{done}");
-    assert!(done.get("error").is_none());
-    assert!(done["not_after"].is_string());
-    let certificate_id = done["certificate_id"].as_str().expect("certificate id");
+    wait_final(&api, &placed.order.order_id, ORDER_TIMEOUT).await;
+    let done = api.order(&placed.order.order_id).await.expect("the order");
+    assert_eq!(done.order.status, contract::OrderStatus::Valid, "{done:?}");
+    assert!(done.order.error.is_none());
+    assert!(done.order.not_after.is_some());
+    let certificate_id = done.order.certificate_id.clone().expect("certificate id");
     assert!(certificate_id.starts_with("cert_"));
+    let certificate_id = certificate_id.as_str();
 
-    let (status, certificate) = api
-        .get(&format!("/v1/pki/certificates/{certificate_id}"))
-        .await;
-    assert_eq!(status, 200, "{certificate}");
-    assert_eq!(certificate["current_version"], 1);
-    assert_eq!(certificate["domains"], json!(names));
-    let versions = certificate["versions"].as_array().expect("versions");
-    assert_eq!(versions.len(), 1);
-    let mut sans: Vec<String> = versions[0]["sans"]
-        .as_array()
-        .expect("sans")
-        .iter()
-        .map(|s| s.as_str().expect("san").to_owned())
-        .collect();
+    let certificate = api
+        .certificate(certificate_id)
+        .await
+        .expect("the certificate");
+    assert_eq!(certificate.certificate.current_version, 1);
+    assert_eq!(certificate.certificate.domains, names);
+    assert_eq!(certificate.versions.len(), 1);
+    let version = &certificate.versions[0];
+    let mut sans = version.sans.clone();
     sans.sort();
     let mut want = names.clone();
     want.sort();
     assert_eq!(sans, want);
-    assert!(
-        versions[0]["serial_number"]
-            .as_str()
-            .expect("serial")
-            .contains(':')
-    );
-    assert!(
-        versions[0]["issuer"]
-            .as_str()
-            .expect("issuer")
-            .contains("Pebble")
-    );
+    assert!(version.serial_number.contains(':'));
+    assert!(version.issuer.contains("Pebble"));
 
     let chain = api
         .raw(
@@ -129,7 +114,7 @@ async fn http01_multi_domain(db: Db) {
     assert_eq!(issued["data"]["domains"], json!(names));
     assert_eq!(
         issued["data"]["serial_number"],
-        versions[0]["serial_number"]
+        version.serial_number.as_str()
     );
     let (status, _) = api.get("/v1/events?type=certificate.exploded").await;
     assert_eq!(status, 400);
@@ -652,5 +637,108 @@ async fn forced_renewal_adds_a_version_and_joins_one_in_flight() {
     assert_eq!(
         (status, missing["error"]["code"].as_str()),
         (404, Some("not_found"))
+    );
+}
+
+/// Deactivating an account ends its orders in flight as `deactivated`, with the reason in
+/// `error`: none of them ends `invalid` (the CA refusing the deactivated account's requests is
+/// not what went wrong). Pebble's VA waits up to 15 s before validating, so orders are still
+/// pending when the account is deactivated a moment after they are placed (each is `valid`
+/// only if Pebble happened to validate at once).
+#[tokio::test]
+async fn deactivating_an_account_ends_its_orders_as_deactivated() {
+    let pebble = PebbleOptions {
+        va_nosleep: false,
+        nonce_reject_percent: Some(0),
+        env: vec![("PEBBLE_VA_SLEEPTIME".into(), "15".into())],
+        ..Default::default()
+    };
+    let env = issuing(Db::Sqlite, pebble, &[]).await;
+    let api = env.service.client();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let placed = order(&env, request(&env, &domains(2), "http-01")).await;
+        ids.push(placed["order_id"].as_str().expect("id").to_owned());
+    }
+    let (status, account) = api
+        .delete(&format!("/v1/pki/acme/accounts/{}", env.account_id))
+        .await;
+    assert_eq!(status, 200, "{account}");
+    assert_eq!(account["status"], "deactivated");
+
+    let mut deactivated = 0;
+    for id in &ids {
+        let done = wait_final(&api, id, ORDER_TIMEOUT).await;
+        match done["status"].as_str() {
+            Some("deactivated") => {
+                deactivated += 1;
+                assert_eq!(done["error"]["code"], "account_deactivated", "{done}");
+                let message = done["error"]["message"].as_str().expect("message");
+                assert!(message.contains(&env.account_id), "{message}");
+            }
+            Some("valid") => {}
+            _ => panic!("an order of a deactivated account ended {done}"),
+        }
+    }
+    assert!(deactivated > 0, "no order was in flight");
+    let (status, list) = api.get("/v1/pki/acme/orders?status=deactivated").await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(
+        list["orders"].as_array().expect("orders").len(),
+        deactivated,
+        "{list}"
+    );
+    // Nothing keeps running for them: a while later they are still deactivated.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for id in &ids {
+        let (_, order) = api.get(&format!("/v1/pki/acme/orders/{id}")).await;
+        assert!(
+            matches!(order["status"].as_str(), Some("deactivated" | "valid")),
+            "{order}"
+        );
+    }
+}
+
+/// An order whose authorizations expire at the CA before it is finished ends `expired` (not
+/// `invalid`), its error naming the names, and is announced as `order.invalid` with that error.
+/// The ACME front answers every authorization `expired` and every order `invalid` once told to;
+/// Pebble's VA waits up to 15 s, so the order is still unfinished when that happens.
+#[tokio::test]
+async fn an_order_whose_authorizations_expire_ends_expired() {
+    let pebble = PebbleOptions {
+        va_nosleep: false,
+        nonce_reject_percent: Some(0),
+        env: vec![("PEBBLE_VA_SLEEPTIME".into(), "15".into())],
+        ..Default::default()
+    };
+    let env = issuing(Db::Sqlite, pebble, &[]).await;
+    let api = env.service.client();
+    let front = AcmeFront::start(&env.pebble, AcmeFrontOptions::default()).await;
+    let account = common::register_custom(&api, "expiring", &front.directory_url()).await;
+    let names = domains(3);
+    let placed = order(
+        &env,
+        json!({"account_id": account, "domains": names, "challenge_type": "http-01"}),
+    )
+    .await;
+    front.expire_orders();
+    let id = placed["order_id"].as_str().expect("id");
+    let done = wait_final(&api, id, ORDER_TIMEOUT).await;
+    assert_eq!(done["status"], "expired", "{done}");
+    assert_eq!(done["error"]["code"], "order_expired", "{done}");
+    let message = done["error"]["message"].as_str().expect("message");
+    for name in &names {
+        assert!(
+            message.contains(name.as_str()),
+            "{name} not named: {message}"
+        );
+    }
+    let (_, list) = api.get("/v1/pki/acme/orders?status=expired").await;
+    assert_eq!(list["orders"][0]["order_id"], id, "{list}");
+    let (_, events) = api.get("/v1/events?type=order.invalid").await;
+    assert_eq!(events["events"][0]["data"]["order_id"], id, "{events}");
+    assert_eq!(
+        events["events"][0]["data"]["error"]["code"], "order_expired",
+        "{events}"
     );
 }

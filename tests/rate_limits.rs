@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Db, Issuing, domains, issuing, wait_final};
+use common::{Db, Issuing, domains, issuing, issuing_with, wait_final};
 use scaivault_testkit::{AcmeFront, AcmeFrontOptions, PebbleOptions, RawResponse};
 use serde_json::{Value, json};
 
@@ -196,3 +196,100 @@ async fn ledger_refuses_before_the_ca(db: Db) {
 }
 
 on_both_backends!(ledger_refuses_before_the_ca);
+
+/// The local ledger with 3 pending authorizations per custom account: an order that would take
+/// the account past it (its own names count) is refused before the CA sees it, one that fits is
+/// placed. (The store's count of the authorizations already pending is in the conformance tests.)
+async fn pending_authorizations_are_counted_before_the_ca(db: Db) {
+    let env = issuing(
+        db,
+        quiet_pebble(),
+        &[("SCAIVAULT_RATE_LIMITS__CUSTOM__PENDING_AUTHORIZATIONS", "3")],
+    )
+    .await;
+    let front = AcmeFront::start(&env.pebble, AcmeFrontOptions::default()).await;
+    let account = front_account(&env, &front, "pending-authz").await;
+
+    let refused = issue(&env, &account, &domains(4)).await;
+    let body = refused.json();
+    assert_eq!(refused.status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "backend_rate_limited", "{body}");
+    let details = &body["error"]["details"];
+    assert_eq!(details["limit"], "pending_authorizations", "{body}");
+    assert_eq!(details["subject"], account.as_str(), "{body}");
+    assert_eq!(
+        (details["count"].as_u64(), details["max"].as_u64()),
+        (Some(4), Some(3)),
+        "{body}"
+    );
+    assert!(
+        details["retry_after"].as_u64().is_some_and(|s| s > 0),
+        "{body}"
+    );
+    assert!(
+        front.new_order_payloads().is_empty(),
+        "no order reached the CA"
+    );
+
+    let placed = issue(&env, &account, &domains(3)).await;
+    issued(&env, &placed).await;
+}
+
+on_both_backends!(pending_authorizations_are_counted_before_the_ca);
+
+/// Staging directories have their own limits: with Pebble standing in for both of Let's
+/// Encrypt's directories (`[acme.directories]`) and production's duplicates limit at 1, a
+/// production account is refused the second certificate for the same names, while a staging
+/// account is held to `[rate_limits.letsencrypt_staging]` (the default's published staging
+/// limits) and gets it.
+async fn staging_has_its_own_limits(db: Db) {
+    let env = issuing_with(db, quiet_pebble(), |opts, pebble| {
+        opts.set(
+            "acme",
+            "directories",
+            format!(
+                "{{ letsencrypt = \"{dir}\", letsencrypt_staging = \"{dir}\" }}",
+                dir = pebble.directory_url()
+            ),
+        )
+        .env("SCAIVAULT_RATE_LIMITS__LETSENCRYPT__DUPLICATES", "1")
+    })
+    .await;
+    let api = env.service.client();
+    let (status, providers) = api.get("/v1/pki/acme/providers").await;
+    assert_eq!(status, 200, "{providers}");
+    assert_eq!(
+        providers["providers"][0]["environments"]["staging"],
+        env.pebble.directory_url().as_str(),
+        "{providers}"
+    );
+    let mut accounts = Vec::new();
+    for environment in ["production", "staging"] {
+        let (status, account) = api
+            .post(
+                "/v1/pki/acme/accounts",
+                &json!({"name": format!("le-{environment}"), "provider": "letsencrypt",
+                        "environment": environment, "email": "certs@acme.example"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{account}");
+        assert_eq!(
+            account["directory_url"],
+            env.pebble.directory_url().as_str()
+        );
+        accounts.push(account["id"].as_str().expect("id").to_owned());
+    }
+    let (production, staging) = (&accounts[0], &accounts[1]);
+
+    let names = domains(1);
+    issued(&env, &issue(&env, production, &names).await).await;
+    let refused = issue(&env, production, &names).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.json()["error"]["details"]["limit"], "duplicates");
+
+    let names = domains(1);
+    issued(&env, &issue(&env, staging, &names).await).await;
+    issued(&env, &issue(&env, staging, &names).await).await;
+}
+
+on_both_backends!(staging_has_its_own_limits);

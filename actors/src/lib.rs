@@ -28,7 +28,7 @@ mod order;
 mod renewal;
 
 // The public interface.
-pub use crate::account::{Accounts, AccountsConfig, Revoked};
+pub use crate::account::{Accounts, AccountsConfig, Revoked, ZeroSslApi};
 pub use crate::acme::{
     AcmeHttp, AcmeProblem, DEFAULT_REQUESTS_PER_CA, ProblemKind, parse_retry_after,
 };

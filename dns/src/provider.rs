@@ -16,4 +16,11 @@ pub trait DnsProvider: Send + Sync + fmt::Debug {
     /// Removes exactly `value` from the TXT RRset at `fqdn`, keeping the other values. Removing
     /// a value that is not there succeeds.
     async fn clean_up(&self, fqdn: &str, value: &str) -> Result<(), DnsError>;
+    /// The zone this provider serves that contains `fqdn` (lower-case, no trailing dot), as far
+    /// as the provider itself can tell; `None` when it serves none or cannot tell (then only
+    /// the zones configured for it count).
+    async fn zone_of(&self, fqdn: &str) -> Result<Option<String>, DnsError> {
+        let _ = fqdn;
+        Ok(None)
+    }
 }

@@ -432,3 +432,17 @@ fn config_and_debug() {
     assert!(!debug.contains(TOKEN), "{debug}");
     assert!(debug.contains("api.cloudflare.com/client/v4"), "{debug}");
 }
+
+/// The zone a dns-01 order without a provider is matched against, as the API lists it; none
+/// for a name outside every zone of the account.
+#[tokio::test]
+async fn zone_of_names_the_enclosing_zone() {
+    let (fake, _) = fake().await;
+    let dns = provider(&fake, TOKEN, None);
+    assert_eq!(
+        dns.zone_of("www.example.com").await.unwrap().as_deref(),
+        Some("example.com")
+    );
+    assert_eq!(dns.zone_of("www.example.org").await.unwrap(), None);
+    fake.assert_clean();
+}

@@ -395,3 +395,17 @@ fn config_and_debug() {
     let debug = format!("{doc:?}");
     assert!(!debug.contains(TOKEN), "{debug}");
 }
+
+/// The zone a dns-01 order without a provider is matched against, as the API lists it; none
+/// for a name outside every zone of the account.
+#[tokio::test]
+async fn zone_of_names_the_enclosing_zone() {
+    let (fake, _) = fake().await;
+    let dns = provider(&fake.base, TOKEN);
+    assert_eq!(
+        dns.zone_of("www.example.com").await.unwrap().as_deref(),
+        Some("example.com")
+    );
+    assert_eq!(dns.zone_of("www.example.org").await.unwrap(), None);
+    fake.assert_clean();
+}

@@ -8,11 +8,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::provider::{Environment, Provider, ProviderStatus};
+use crate::provider::{Directories, Environment, Provider, ProviderStatus};
 use crate::{Error, Result};
 
 /// An account's state, as RFC 8555 §7.1.2 names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountStatus {
     Active,
@@ -39,7 +39,7 @@ impl AccountStatus {
 }
 
 /// A registered ACME account.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AccountRecord {
     pub id: String,
     pub name: String,
@@ -51,9 +51,7 @@ pub struct AccountRecord {
     /// The account URL at the CA (the JWS `kid`).
     pub account_url: String,
     pub eab_kid: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub deactivated_at: Option<OffsetDateTime>,
 }
 
@@ -87,6 +85,8 @@ pub struct RegistrationInput {
     pub directory_url: Option<String>,
     pub eab_kid: Option<String>,
     pub eab_hmac_key: Option<String>,
+    /// ZeroSSL only: the secret holding a ZeroSSL API access key, to obtain EAB credentials.
+    pub zerossl_api_key_path: Option<String>,
 }
 
 /// A registration that passed every local rule and can go to the CA.
@@ -97,7 +97,10 @@ pub struct Registration {
     pub environment: Environment,
     pub email: String,
     pub directory_url: String,
+    /// `None` for ZeroSSL: then the credentials come from ZeroSSL's EAB endpoint, with the
+    /// access key in `zerossl_api_key_path`, or else by the account's email.
     pub eab: Option<Eab>,
+    pub zerossl_api_key_path: Option<String>,
 }
 
 /// Why a registration cannot go to the CA at all; the edge maps each to its own code.
@@ -110,19 +113,41 @@ pub enum RegistrationRefusal {
         provider: Provider,
         since: &'static str,
     },
-    #[error(
-        "{provider} requires External Account Binding: send eab {{kid, hmac_key}} from the provider's dashboard"
-    )]
+    #[error("{}", eab_hint(*provider))]
     EabRequired { provider: Provider },
+}
+
+/// What to add to a registration the provider refuses without External Account Binding, and
+/// where the credentials come from.
+fn eab_hint(provider: Provider) -> String {
+    let add = r#"add "eab": {"kid": "...", "hmac_key": "..."} to the body"#;
+    match provider {
+        Provider::Google => format!(
+            "google requires External Account Binding: {add}, with kid = keyId and hmac_key = \
+             b64MacKey as printed by `gcloud publicca external-account-keys create` in the Google \
+             Cloud project that will own the certificates (enable the Public Certificate \
+             Authority API there first; for staging, point gcloud at \
+             https://preprod-publicca.googleapis.com/ first). See \
+             https://cloud.google.com/certificate-manager/docs/public-ca-tutorial"
+        ),
+        Provider::Zerossl => format!(
+            "zerossl requires External Account Binding: {add} (EAB credentials from the ZeroSSL \
+             dashboard, Developer section)"
+        ),
+        other => format!(
+            "{other} requires External Account Binding: {add} (EAB credentials from the CA)"
+        ),
+    }
 }
 
 /// Longest account name.
 const MAX_NAME_LEN: usize = 100;
 
 impl RegistrationInput {
-    /// Applies every local rule: known provider, environment it offers, directory URL for
+    /// Applies every local rule: known provider, environment it offers (its directory from
+    /// `directories`: the configured override, else the published one), directory URL for
     /// `custom` (https), a plausible email, EAB where the provider requires it.
-    pub fn validate(self) -> Result<Registration, RegistrationRefusal> {
+    pub fn validate(self, directories: &Directories) -> Result<Registration, RegistrationRefusal> {
         let name = self.name.trim().to_owned();
         if name.is_empty() || name.len() > MAX_NAME_LEN {
             return Err(Error::invalid(
@@ -163,7 +188,8 @@ impl RegistrationInput {
                     )
                     .into());
                 }
-                info.directory(environment)
+                directories
+                    .of(provider, environment)
                     .ok_or_else(|| {
                         Error::invalid(
                             "environment",
@@ -181,7 +207,31 @@ impl RegistrationInput {
                 return Err(Error::invalid("eab", "eab needs both kid and hmac_key").into());
             }
         };
-        if info.eab_required && eab.is_none() {
+        if let Some(path) = &self.zerossl_api_key_path {
+            if provider != Provider::Zerossl {
+                return Err(Error::invalid(
+                    "zerossl_api_key_path",
+                    "zerossl_api_key_path is only for provider zerossl",
+                )
+                .into());
+            }
+            if eab.is_some() {
+                return Err(Error::invalid(
+                    "zerossl_api_key_path",
+                    "send eab or zerossl_api_key_path, not both",
+                )
+                .into());
+            }
+            crate::secret::validate_path(path).map_err(|_| {
+                Error::invalid(
+                    "zerossl_api_key_path",
+                    format!("{path:?} is not a secret path"),
+                )
+            })?;
+        }
+        // ZeroSSL hands out EAB credentials through its API (by access key or by email), so
+        // its accounts need none from the caller.
+        if info.eab_required && eab.is_none() && provider != Provider::Zerossl {
             return Err(RegistrationRefusal::EabRequired { provider });
         }
         Ok(Registration {
@@ -191,11 +241,13 @@ impl RegistrationInput {
             email: self.email.trim().to_ascii_lowercase(),
             directory_url,
             eab,
+            zerossl_api_key_path: self.zerossl_api_key_path,
         })
     }
 }
 
-fn decode_eab(kid: String, hmac_key: &str) -> Result<Eab> {
+/// EAB credentials from the CA's `kid` and base64url `hmac_key`.
+pub fn decode_eab(kid: String, hmac_key: &str) -> Result<Eab> {
     if kid.trim().is_empty() {
         return Err(Error::invalid("eab.kid", "kid is empty"));
     }
@@ -274,7 +326,9 @@ mod tests {
 
     #[test]
     fn letsencrypt_staging_resolves() {
-        let reg = input("letsencrypt").validate().expect("valid");
+        let reg = input("letsencrypt")
+            .validate(&Directories::default())
+            .expect("valid");
         assert_eq!(
             reg.directory_url,
             "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -284,19 +338,29 @@ mod tests {
     #[test]
     fn refusals() {
         assert!(matches!(
-            input("buypass").validate(),
+            input("buypass").validate(&Directories::default()),
             Err(RegistrationRefusal::Discontinued { .. })
         ));
+        let google = input("google")
+            .validate(&Directories::default())
+            .expect_err("google needs EAB");
+        assert!(matches!(google, RegistrationRefusal::EabRequired { .. }));
+        // The refusal says which fields to add and where Google hands them out.
+        let message = google.to_string();
+        for needed in [
+            r#""eab""#,
+            r#""kid""#,
+            r#""hmac_key""#,
+            "gcloud publicca external-account-keys create",
+        ] {
+            assert!(message.contains(needed), "{needed} missing: {message}");
+        }
         assert!(matches!(
-            input("google").validate(),
-            Err(RegistrationRefusal::EabRequired { .. })
-        ));
-        assert!(matches!(
-            input("nope").validate(),
+            input("nope").validate(&Directories::default()),
             Err(RegistrationRefusal::Invalid(_))
         ));
         assert!(matches!(
-            input("custom").validate(),
+            input("custom").validate(&Directories::default()),
             Err(RegistrationRefusal::Invalid(_))
         ));
         let mut zerossl = input("zerossl");
@@ -304,7 +368,7 @@ mod tests {
         zerossl.eab_kid = Some("kid".into());
         zerossl.eab_hmac_key = Some("c2VjcmV0".into());
         assert!(matches!(
-            zerossl.validate(),
+            zerossl.validate(&Directories::default()),
             Err(RegistrationRefusal::Invalid(_))
         ));
     }
@@ -313,9 +377,9 @@ mod tests {
     fn custom_needs_https() {
         let mut custom = input("custom");
         custom.directory_url = Some("http://ca.example/dir".into());
-        assert!(custom.clone().validate().is_err());
+        assert!(custom.clone().validate(&Directories::default()).is_err());
         custom.directory_url = Some("https://ca.example/dir".into());
-        assert!(custom.validate().is_ok());
+        assert!(custom.validate(&Directories::default()).is_ok());
     }
 
     #[test]
@@ -336,11 +400,55 @@ mod tests {
         google.eab_kid = Some("kid-1".into());
         google.eab_hmac_key =
             Some("zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W".into());
-        let reg = google.validate().expect("valid");
+        let reg = google.validate(&Directories::default()).expect("valid");
         assert_eq!(reg.eab.expect("eab").hmac_key.len(), 48);
         let mut bad = input("google");
         bad.eab_kid = Some("kid".into());
         bad.eab_hmac_key = Some("not base64!".into());
-        assert!(bad.validate().is_err());
+        assert!(bad.validate(&Directories::default()).is_err());
+    }
+
+    #[test]
+    fn a_configured_directory_replaces_the_published_one() {
+        let directories =
+            Directories::new([("letsencrypt_staging", "https://ca.internal/dir")]).expect("valid");
+        let reg = input("letsencrypt").validate(&directories).expect("valid");
+        assert_eq!(reg.directory_url, "https://ca.internal/dir");
+        let mut production = input("letsencrypt");
+        production.environment = Some("production".into());
+        let production = production.validate(&directories).expect("valid");
+        assert_eq!(
+            production.directory_url,
+            "https://acme-v02.api.letsencrypt.org/directory"
+        );
+        assert!(Directories::new([("custom", "https://x/dir")]).is_err());
+        assert!(Directories::new([("letsencrypt", "http://x/dir")]).is_err());
+        assert!(Directories::new([("pebble_staging", "https://x/dir")]).is_err());
+    }
+
+    #[test]
+    fn zerossl_needs_no_eab_from_the_caller() {
+        let mut zerossl = input("zerossl");
+        zerossl.environment = Some("production".into());
+        let reg = zerossl
+            .clone()
+            .validate(&Directories::default())
+            .expect("valid");
+        assert!(reg.eab.is_none() && reg.zerossl_api_key_path.is_none());
+        zerossl.zerossl_api_key_path = Some("infra/zerossl/api-key".into());
+        let reg = zerossl
+            .clone()
+            .validate(&Directories::default())
+            .expect("valid");
+        assert_eq!(
+            reg.zerossl_api_key_path.as_deref(),
+            Some("infra/zerossl/api-key")
+        );
+        zerossl.eab_kid = Some("kid".into());
+        zerossl.eab_hmac_key = Some("c2VjcmV0".into());
+        assert!(zerossl.validate(&Directories::default()).is_err(), "both");
+        let mut letsencrypt = input("letsencrypt");
+        letsencrypt.zerossl_api_key_path = Some("infra/zerossl/api-key".into());
+        assert!(letsencrypt.validate(&Directories::default()).is_err());
     }
 }

@@ -8,7 +8,7 @@ use crate::order::ChallengeType;
 use crate::pki::KeyType;
 
 /// A certificate's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CertificateStatus {
     Valid,
@@ -38,7 +38,7 @@ impl CertificateStatus {
 }
 
 /// A managed certificate: what to issue and renew, and where its current version stands.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CertificateRecord {
     pub id: String,
     pub account_id: String,
@@ -53,45 +53,33 @@ pub struct CertificateRecord {
     pub current_version: i64,
     pub status: CertificateStatus,
     pub serial_number: String,
-    #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
     /// When the current version is due for renewal (see `renewal::renew_at`).
-    #[serde(with = "time::serde::rfc3339::option")]
     pub renew_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
 /// One issued certificate of a managed certificate.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CertificateVersion {
-    #[serde(skip)]
     pub certificate_id: String,
     pub version: i64,
     pub order_id: String,
-    /// Upper-case hex, no colons (see `pki::serial_with_colons` for display).
+    /// Upper-case hex, no colons, as stored and compared; the API shows it with colons
+    /// (`pki::serial_with_colons`).
     pub serial_number: String,
     pub issuer: String,
     pub sans: Vec<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
     /// The chain, leaf first.
-    #[serde(skip)]
     pub chain_pem: String,
     pub has_private_key: bool,
     pub status: CertificateStatus,
     /// When, why and how the version was revoked (`revoked_at`, `revocation_reason`,
     /// `revoked_via_acme`); `None` unless its status is `revoked`.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    // A flattened Option reads to utoipa as "these fields or null"; the API document adds the
-    // three fields as optional properties instead (src/api/openapi.rs).
-    #[schema(ignore)]
     pub revocation: Option<crate::revocation::VersionRevocation>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

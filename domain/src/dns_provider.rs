@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::{Error, Result};
@@ -118,15 +117,78 @@ pub fn validate_config(kind: &str, config: &BTreeMap<String, String>) -> Result<
 }
 
 /// A configured DNS provider.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct DnsProviderRecord {
     pub id: String,
     pub name: String,
-    #[serde(rename = "type")]
     pub kind: String,
     pub config: BTreeMap<String, String>,
-    #[serde(with = "time::serde::rfc3339")]
+    /// Zones it serves, as configured (lower-case, no trailing dot); dns-01 orders that name no
+    /// provider go to the provider with the longest zone containing their names.
+    pub zones: Vec<String>,
+    /// The provider for names no provider's zone contains; at most one.
+    pub is_default: bool,
     pub created_at: OffsetDateTime,
+}
+
+impl DnsProviderRecord {
+    /// The zones known from the configuration alone: `zones`, and the `zone` key of the types
+    /// that name their zone (rfc2136, azure_dns).
+    pub fn configured_zones(&self) -> Vec<String> {
+        let mut zones = self.zones.clone();
+        if let Some(zone) = self.config.get("zone") {
+            let zone = zone.trim().trim_end_matches('.').to_ascii_lowercase();
+            if !zone.is_empty() && !zones.contains(&zone) {
+                zones.push(zone);
+            }
+        }
+        zones
+    }
+}
+
+/// Most zones one provider may list.
+pub const MAX_ZONES: usize = 100;
+
+/// Normalizes the `zones` of a provider: each a DNS name (letters, digits, hyphens and dots,
+/// at most 253 characters), lower-cased, without a trailing dot, no duplicates.
+pub fn normalize_zones(zones: &[String]) -> Result<Vec<String>> {
+    if zones.len() > MAX_ZONES {
+        return Err(Error::invalid(
+            "zones",
+            format!("at most {MAX_ZONES} zones per provider"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(zones.len());
+    for (i, zone) in zones.iter().enumerate() {
+        let zone = zone.trim().trim_end_matches('.').to_ascii_lowercase();
+        let labels_ok = zone.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+        if zone.is_empty() || zone.len() > 253 || !labels_ok {
+            return Err(Error::invalid(
+                format!("zones[{i}]"),
+                format!("{:?} is not a DNS zone name", zones[i]),
+            ));
+        }
+        if !out.contains(&zone) {
+            out.push(zone);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `name` is `zone` or below it.
+pub fn in_zone(name: &str, zone: &str) -> bool {
+    name == zone
+        || (name.len() > zone.len()
+            && name.ends_with(zone)
+            && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
 }
 
 #[cfg(test)]
@@ -159,16 +221,13 @@ mod tests {
 }
 
 /// A TXT record an order wrote, and where its removal stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsChallengeRecord {
-    #[serde(skip)]
     pub order_id: String,
     pub domain: String,
-    #[serde(skip)]
     pub provider_id: String,
     /// Where the value was written (after CNAME delegation).
     pub fqdn: String,
-    #[serde(skip)]
     pub value: String,
     /// `present` (written, not yet removed), `removed`, or `remove_failed` (retried later).
     pub state: String,

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::{Error, Result, ids, timestamp};
 
 /// The event types of API.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum EventKind {
     #[serde(rename = "certificate.issued")]
     CertificateIssued,
@@ -81,7 +81,7 @@ impl FromStr for EventKind {
 }
 
 /// One event.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     pub id: String,
     #[serde(rename = "type")]

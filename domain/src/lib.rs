@@ -1,10 +1,11 @@
 //! ScaiVault's domain: the types, validation and state-machine rules, and the per-aggregate store
-//! traits ([`store`]) that every other crate shares. It knows nothing of actors, jobs or SQL, so
-//! rules live in one place and can be tested without any of them. Of HTTP it knows only the
-//! OpenAPI schemas: the API still answers with these records, so they derive `utoipa::ToSchema`.
+//! traits ([`store`]) that every other crate shares. It knows nothing of actors, jobs, SQL or
+//! HTTP, so rules live in one place and can be tested without any of them; the API's bodies are
+//! built from these records by the contract crate.
 
 pub mod account;
 pub mod certificate;
+pub mod dns_pick;
 pub mod dns_provider;
 pub mod error;
 pub mod event;

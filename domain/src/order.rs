@@ -14,7 +14,7 @@ use crate::pki::KeyType;
 use crate::{Error, Result};
 
 /// How domain control is proven (RFC 8555 §8.3, §8.4; RFC 8737).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ChallengeType {
     #[serde(rename = "http-01")]
     Http01,
@@ -58,7 +58,7 @@ impl FromStr for ChallengeType {
 }
 
 /// An order's status, as the API shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderStatus {
     Pending,
@@ -128,7 +128,7 @@ impl FromStr for OrderStatus {
 
 /// Why an order failed: a stable code and a message naming the domain, the challenge and the
 /// CA's problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderError {
     pub code: String,
     pub message: String,
@@ -144,9 +144,8 @@ impl OrderError {
 }
 
 /// An order.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OrderRecord {
-    #[serde(rename = "order_id")]
     pub id: String,
     pub account_id: String,
     /// The managed certificate this order renews, or the one it created once valid.
@@ -155,44 +154,33 @@ pub struct OrderRecord {
     pub challenge_type: ChallengeType,
     pub key_type: KeyType,
     /// The caller's CSR; then the service holds no private key.
-    #[serde(skip)]
     pub csr_pem: Option<String>,
     pub profile: Option<String>,
     pub auto_renew: bool,
     pub dns_provider_id: Option<String>,
     pub status: OrderStatus,
     /// The order's URL at the CA.
-    #[serde(rename = "ca_order_url")]
     pub order_url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<OrderError>,
     /// How many orders were placed at the CA for this one (see `Store::replace_ca_order`).
     pub ca_attempts: i64,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub not_after: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
 /// One identifier's challenge in an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChallengeRecord {
-    #[serde(skip)]
     pub order_id: String,
     pub domain: String,
-    #[serde(rename = "type")]
     pub challenge_type: ChallengeType,
     /// `pending`, `processing`, `valid` or `invalid` (RFC 8555 §7.1.6).
     pub status: String,
     pub token: String,
     pub key_authorization: String,
-    #[serde(skip)]
     pub authorization_url: String,
-    #[serde(skip)]
     pub challenge_url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// A provider name as callers send it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Letsencrypt,
@@ -25,7 +25,7 @@ pub enum Provider {
 }
 
 /// A provider's environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     Production,
@@ -33,7 +33,7 @@ pub enum Environment {
 }
 
 /// Whether a provider can still be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderStatus {
     Active,
@@ -41,7 +41,7 @@ pub enum ProviderStatus {
 }
 
 /// One row of the provider table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ProviderInfo {
     pub name: Provider,
     pub display_name: &'static str,
@@ -185,5 +185,55 @@ impl ProviderInfo {
             Environment::Production => self.production_directory,
             Environment::Staging => self.staging_directory,
         }
+    }
+}
+
+/// Directory URLs that replace a provider's published ones, keyed like `[acme.directories]`:
+/// the provider's name for production, with `_staging` for staging (`letsencrypt`,
+/// `letsencrypt_staging`, ...). For a CA reached through a proxy or a mirror, and for tests that
+/// put a local CA where a public one would be. Accounts keep the URL they were registered with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Directories(std::collections::BTreeMap<(Provider, Environment), String>);
+
+impl Directories {
+    /// The overrides from `(table name, URL)` pairs; an unknown name or a URL that is not
+    /// https is an error naming it.
+    pub fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
+        let mut map = std::collections::BTreeMap::new();
+        for (name, url) in pairs {
+            let (provider, environment) = match name.strip_suffix("_staging") {
+                Some(provider) => (provider, Environment::Staging),
+                None => (name, Environment::Production),
+            };
+            let provider: Provider = provider
+                .parse()
+                .ok()
+                .filter(|p| *p != Provider::Custom)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        name,
+                        format!(
+                            "{name} names no provider's directory (letsencrypt, zerossl, buypass, \
+                             google, each with _staging for its staging directory)"
+                        ),
+                    )
+                })?;
+            if !url.starts_with("https://") || url.chars().any(char::is_whitespace) {
+                return Err(Error::invalid(
+                    name,
+                    format!("{url:?} is not an https:// URL (RFC 8555 §6.1)"),
+                ));
+            }
+            map.insert((provider, environment), url.to_owned());
+        }
+        Ok(Self(map))
+    }
+
+    /// The directory of `provider`'s `environment`: the override, else the published one.
+    pub fn of(&self, provider: Provider, environment: Environment) -> Option<&str> {
+        self.0
+            .get(&(provider, environment))
+            .map(String::as_str)
+            .or_else(|| provider.info().directory(environment))
     }
 }

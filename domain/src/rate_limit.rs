@@ -15,6 +15,8 @@ use psl::Psl;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::provider::{Environment, Provider};
+
 /// One limit: at most `max` entries within any `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
@@ -28,6 +30,9 @@ pub struct RateLimits {
     pub orders_per_account: Option<Limit>,
     pub certificates_per_domain: Option<Limit>,
     pub duplicates: Option<Limit>,
+    /// Authorizations of the account not yet valid or invalid, at any one time (not a window:
+    /// they clear as orders finish or expire). Counted from the account's pending orders.
+    pub pending_authorizations: Option<u32>,
 }
 
 /// What a ledger entry counts.
@@ -40,6 +45,9 @@ pub enum LedgerKind {
     Certificate,
     /// A certificate for an exact set of names; subject: the names, sorted, comma-joined.
     Duplicate,
+    /// An authorization still pending; subject: the account id. Never a ledger row: counted
+    /// from the account's pending orders.
+    PendingAuthorization,
 }
 
 impl LedgerKind {
@@ -48,6 +56,7 @@ impl LedgerKind {
             LedgerKind::Order => "order",
             LedgerKind::Certificate => "certificate",
             LedgerKind::Duplicate => "duplicate",
+            LedgerKind::PendingAuthorization => "pending_authorization",
         }
     }
 
@@ -57,6 +66,7 @@ impl LedgerKind {
             LedgerKind::Order => "orders_per_account",
             LedgerKind::Certificate => "certificates_per_domain",
             LedgerKind::Duplicate => "duplicates",
+            LedgerKind::PendingAuthorization => "pending_authorizations",
         }
     }
 }
@@ -86,10 +96,7 @@ pub struct LedgerEntry {
 
 /// A refusal: the limit, what it counted and when the caller may try again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the local rate-limit ledger refuses: {count} of {max} {} for {subject} within {}; try again in {} s",
-    .kind.limit_name(), humanize(*.window), .retry_after.as_secs()
-)]
+#[error("{}", self.describe())]
 pub struct RateLimitRefusal {
     pub kind: LedgerKind,
     pub subject: String,
@@ -98,6 +105,52 @@ pub struct RateLimitRefusal {
     pub window: Duration,
     /// When enough counted entries have left the window for one more.
     pub retry_after: Duration,
+}
+
+impl RateLimitRefusal {
+    fn describe(&self) -> String {
+        let limit = self.kind.limit_name();
+        let (count, max, subject) = (self.count, self.max, &self.subject);
+        let wait = self.retry_after.as_secs();
+        if self.kind == LedgerKind::PendingAuthorization {
+            format!(
+                "the local rate-limit ledger refuses: account {subject} would have {count} \
+                 {limit} (at most {max}); they clear as its pending orders finish; try again in \
+                 {wait} s"
+            )
+        } else {
+            format!(
+                "the local rate-limit ledger refuses: {count} of {max} {limit} for {subject} \
+                 within {}; try again in {wait} s",
+                humanize(self.window)
+            )
+        }
+    }
+}
+
+/// How long a caller refused for pending authorizations is told to wait: they clear as the
+/// account's orders are validated, which takes seconds to minutes, not a window's length.
+pub const PENDING_AUTHORIZATIONS_RETRY: Duration = Duration::from_secs(60);
+
+/// Whether an order adding `new` authorizations fits next to the account's `pending` ones.
+pub fn check_pending_authorizations(
+    account_id: &str,
+    max: u32,
+    pending: u32,
+    new: u32,
+) -> Result<(), RateLimitRefusal> {
+    let count = pending.saturating_add(new);
+    if count <= max {
+        return Ok(());
+    }
+    Err(RateLimitRefusal {
+        kind: LedgerKind::PendingAuthorization,
+        subject: account_id.to_owned(),
+        count,
+        max,
+        window: Duration::ZERO,
+        retry_after: PENDING_AUTHORIZATIONS_RETRY,
+    })
 }
 
 fn humanize(window: Duration) -> String {
@@ -198,20 +251,51 @@ pub fn check(
     })
 }
 
-/// The limits configured per provider (`letsencrypt`, `zerossl`, ..., `custom` for every custom
-/// account); a provider without an entry is unlimited.
+/// The limits configured per table: a provider's production directory (`letsencrypt`,
+/// `zerossl`, ...), its staging directory (`letsencrypt_staging`, ...), and `custom` for every
+/// custom account; a table not configured is unlimited.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderLimits(pub std::collections::BTreeMap<String, RateLimits>);
 
 impl ProviderLimits {
-    /// The limits of `provider` (as `Provider::as_str` names it); unlimited when not configured.
-    pub fn of(&self, provider: &str) -> RateLimits {
-        self.0.get(provider).copied().unwrap_or_default()
+    /// The limits of the table `name`; unlimited when not configured.
+    pub fn of(&self, name: &str) -> RateLimits {
+        self.0.get(name).copied().unwrap_or_default()
+    }
+
+    /// The limits that apply to an account: its provider's table for its environment.
+    pub fn of_account(&self, provider: Provider, environment: Environment) -> RateLimits {
+        self.of(&table_name(provider, environment))
+    }
+}
+
+/// The `[rate_limits.<table>]` of a provider's environment: the provider's name for production,
+/// with `_staging` for staging (staging directories have their own, looser limits: production
+/// numbers would refuse what the CA accepts). `custom` has one table: its directory is the
+/// caller's, whatever it calls its environment.
+pub fn table_name(provider: Provider, environment: Environment) -> String {
+    match (provider, environment) {
+        (Provider::Custom, _) | (_, Environment::Production) => provider.as_str().to_owned(),
+        (_, Environment::Staging) => format!("{}_staging", provider.as_str()),
+    }
+}
+
+/// Whether `name` is a table `[rate_limits.<name>]` can configure.
+pub fn is_table_name(name: &str) -> bool {
+    let (provider, staging) = match name.strip_suffix("_staging") {
+        Some(provider) => (provider, true),
+        None => (name, false),
+    };
+    match provider.parse::<Provider>() {
+        Ok(Provider::Custom) => !staging,
+        Ok(_) => true,
+        Err(_) => false,
     }
 }
 
 /// Let's Encrypt's published limits (2026): 300 new orders per account per 3 h, 50 certificates
-/// per registered domain per 7 days, 5 duplicate certificates per 7 days.
+/// per registered domain per 7 days, 5 duplicate certificates per 7 days, 300 pending
+/// authorizations per account.
 pub const LETSENCRYPT: RateLimits = RateLimits {
     orders_per_account: Some(Limit {
         max: 300,
@@ -225,6 +309,7 @@ pub const LETSENCRYPT: RateLimits = RateLimits {
         max: 5,
         window: Duration::from_secs(7 * 86_400),
     }),
+    pending_authorizations: Some(300),
 };
 
 #[cfg(test)]
@@ -326,6 +411,56 @@ mod tests {
         assert_eq!(
             check(&key, zero, &[], now).expect_err("zero").retry_after,
             Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn staging_has_its_own_table_and_custom_one_for_all() {
+        use Environment::{Production, Staging};
+        assert_eq!(table_name(Provider::Letsencrypt, Production), "letsencrypt");
+        assert_eq!(
+            table_name(Provider::Letsencrypt, Staging),
+            "letsencrypt_staging"
+        );
+        assert_eq!(table_name(Provider::Custom, Staging), "custom");
+        for name in [
+            "letsencrypt",
+            "letsencrypt_staging",
+            "google_staging",
+            "custom",
+        ] {
+            assert!(is_table_name(name), "{name}");
+        }
+        for name in [
+            "custom_staging",
+            "pebble",
+            "_staging",
+            "letsencrypt_production",
+        ] {
+            assert!(!is_table_name(name), "{name}");
+        }
+        let limits = ProviderLimits([("letsencrypt".to_owned(), LETSENCRYPT)].into());
+        assert_eq!(
+            limits.of_account(Provider::Letsencrypt, Production),
+            LETSENCRYPT
+        );
+        assert_eq!(
+            limits.of_account(Provider::Letsencrypt, Staging),
+            RateLimits::default()
+        );
+    }
+
+    #[test]
+    fn pending_authorizations_count_the_new_order_too() {
+        assert!(check_pending_authorizations("acme_1", 300, 297, 3).is_ok());
+        let refusal = check_pending_authorizations("acme_1", 300, 298, 3).expect_err("over");
+        assert_eq!((refusal.count, refusal.max), (301, 300));
+        assert_eq!(refusal.kind.limit_name(), "pending_authorizations");
+        assert_eq!(refusal.retry_after, PENDING_AUTHORIZATIONS_RETRY);
+        assert!(
+            refusal
+                .to_string()
+                .contains("301 pending_authorizations (at most 300)")
         );
     }
 }

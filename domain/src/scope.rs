@@ -8,19 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 /// What a token may do. Scopes are independent: `admin` does not imply `pki:keys`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Scope {
     #[serde(rename = "pki:read")]
     PkiRead,

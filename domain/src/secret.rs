@@ -1,7 +1,6 @@
 //! Secrets stored under paths such as `infra/aws/route53/access-key-id`. DNS providers refer to
 //! them by path, so a path is validated strictly: it is part of other records' configuration.
 
-use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::{Error, Result};
@@ -12,15 +11,12 @@ pub const MAX_PATH_LEN: usize = 512;
 pub const MAX_VALUE_LEN: usize = 64 * 1024;
 
 /// A stored secret; `sealed` holds the value sealed under [`aad`] of the path.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct SecretRecord {
     pub path: String,
-    #[serde(skip)]
     pub sealed: Vec<u8>,
     pub version: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 

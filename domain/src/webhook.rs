@@ -28,13 +28,12 @@ pub const SECRET_MAX: usize = 256;
 
 /// A webhook subscription. The secret is not part of it: it is stored sealed beside it and never
 /// read back through the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookRecord {
     pub id: String,
     pub url: String,
     /// Event types, or `["*"]` for all.
     pub events: Vec<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -114,7 +113,7 @@ pub fn generate_secret() -> String {
 }
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Not yet accepted by the receiver; an attempt is queued.
@@ -158,7 +157,7 @@ impl FromStr for DeliveryStatus {
 }
 
 /// One event for one webhook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryRecord {
     pub id: String,
     pub webhook_id: String,
@@ -172,27 +171,21 @@ pub struct DeliveryRecord {
     /// The receiver's HTTP status at the last attempt that got an answer.
     pub last_status_code: Option<i64>,
     /// When the next attempt is due, while pending after a failure.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub next_attempt_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub delivered_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Every attempt, oldest first.
     pub attempt_log: Vec<DeliveryAttempt>,
     /// The exact body POSTed at every attempt: the event as JSON.
-    #[serde(skip)]
     pub payload: String,
 }
 
 /// One attempt at a delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryAttempt {
-    #[serde(skip)]
     pub delivery_id: String,
     /// 1 for the first attempt.
     pub attempt: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     /// The receiver's HTTP status, when it answered.
     pub status_code: Option<i64>,

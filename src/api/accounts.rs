@@ -4,53 +4,43 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use scaivault_contract::{
+    Account, AccountList, ErrorBody, PageQuery, ProviderList, ProviderView, Register,
+};
 use scaivault_domain::account::RegistrationInput;
 use scaivault_domain::provider::PROVIDERS;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use scaivault_domain::scope::Scope;
+use scaivault_domain::timestamp;
 
 use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pagination::{Cursor, Page};
 use crate::state::AppState;
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Register {
-    name: String,
-    #[schema(value_type = scaivault_domain::provider::Provider)]
-    provider: String,
-    #[schema(value_type = Option<scaivault_domain::provider::Environment>)]
-    environment: Option<String>,
-    email: String,
-    directory_url: Option<String>,
-    eab: Option<EabInput>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EabInput {
-    kid: String,
-    hmac_key: String,
-}
 
 #[utoipa::path(
     post, path = "/v1/pki/acme/accounts", operation_id = "register_account", tag = "acme", security(("bearer" = ["pki:write"])),
     request_body = Register,
     responses(
-        (status = 201, description = "Registered at the CA", body = scaivault_domain::account::AccountRecord),
-        (status = 400, description = "`invalid_request` (`details.field`), `provider_discontinued`, `eab_required`, or `ca_rejected` (`details.ca_problem`)", body = super::schemas::ErrorBody),
-        (status = 409, description = "`conflict`", body = super::schemas::ErrorBody),
-        (status = 429, description = "`backend_rate_limited`: the CA's or the local rate limit (`Retry-After`)", body = super::schemas::ErrorBody),
-        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::schemas::ErrorBody),
-        (status = 503, description = "`unavailable`: the account actors are not running (`Retry-After`)", body = super::schemas::ErrorBody),
+        (status = 201, description = "Registered at the CA", body = Account),
+        (status = 400, description = "`invalid_request` (`details.field`), `provider_discontinued`, `eab_required`, or `ca_rejected` (`details.ca_problem`)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: `zerossl_api_key_path` needs `secrets:read` too", body = ErrorBody),
+        (status = 409, description = "`conflict`", body = ErrorBody),
+        (status = 429, description = "`backend_rate_limited`: the CA's or the local rate limit (`Retry-After`)", body = ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the account actors are not running (`Retry-After`)", body = ErrorBody),
     ),
 )]
 pub async fn register(
     State(state): State<AppState>,
-    _: Authorized<need::PkiWrite>,
+    caller: Authorized<need::PkiWrite>,
     ApiJson(body): ApiJson<Register>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Account>)> {
+    // The secret's value goes to ZeroSSL, not to the caller; still, only a caller who may read
+    // it may have it used.
+    if body.zerossl_api_key_path.is_some() {
+        caller.0.require(Scope::SecretsRead)?;
+    }
     let (eab_kid, eab_hmac_key) = match body.eab {
         Some(eab) => (Some(eab.kid), Some(eab.hmac_key)),
         None => (None, None),
@@ -59,95 +49,110 @@ pub async fn register(
         .accounts
         .register(RegistrationInput {
             name: body.name,
-            provider: body.provider,
-            environment: body.environment,
+            provider: body.provider.as_str().to_owned(),
+            environment: body.environment.map(|e| e.as_str().to_owned()),
             email: body.email,
             directory_url: body.directory_url,
             eab_kid,
             eab_hmac_key,
+            zerossl_api_key_path: body.zerossl_api_key_path,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(record))))
+    Ok((StatusCode::CREATED, Json(Account::from(&record))))
 }
 
 #[utoipa::path(
     get, path = "/v1/pki/acme/accounts", operation_id = "list_accounts", tag = "acme", security(("bearer" = ["pki:read"])),
-    responses((status = 200, description = "Every account", body = super::schemas::AccountList)),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of accounts, newest first", body = AccountList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = ErrorBody),
+    ),
 )]
+/// Accounts, newest first, `limit` (default 50, at most 100) per page; `next_cursor` continues.
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::PkiRead>,
-) -> ApiResult<Json<Value>> {
-    let accounts = state.store.list_accounts().await?;
-    Ok(Json(json!({ "accounts": accounts })))
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<AccountList>> {
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let accounts = state
+        .store
+        .accounts_page(page.limit, page.before.clone())
+        .await?;
+    let next = page.next(
+        accounts.last().map(|a| Cursor {
+            created_at: timestamp::to_millis(a.created_at),
+            id: a.id.clone(),
+        }),
+        accounts.len(),
+    );
+    Ok(Json(AccountList {
+        accounts: accounts.iter().map(Account::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 #[utoipa::path(
     get, path = "/v1/pki/acme/accounts/{id}", operation_id = "get_account", tag = "acme", security(("bearer" = ["pki:read"])),
     params(("id" = String, Path, description = "Account id (`acme_...`)")),
     responses(
-        (status = 200, description = "The account", body = scaivault_domain::account::AccountRecord),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 200, description = "The account", body = Account),
+        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<need::PkiRead>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Account>> {
     let record = state
         .store
         .get_account(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("account {id} not found")))?;
-    Ok(Json(json!(record)))
+    Ok(Json(Account::from(&record)))
 }
 
 #[utoipa::path(
     delete, path = "/v1/pki/acme/accounts/{id}", operation_id = "deactivate_account", tag = "acme", security(("bearer" = ["pki:write"])),
     params(("id" = String, Path, description = "Account id (`acme_...`)")),
     responses(
-        (status = 200, description = "Deactivated at the CA and here", body = scaivault_domain::account::AccountRecord),
-        (status = 400, description = "`ca_rejected`: the CA refused (`details.ca_problem`)", body = super::schemas::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
-        (status = 409, description = "`conflict`: already deactivated", body = super::schemas::ErrorBody),
-        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = super::schemas::ErrorBody),
-        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::schemas::ErrorBody),
-        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::schemas::ErrorBody),
+        (status = 200, description = "Deactivated at the CA and here", body = Account),
+        (status = 400, description = "`ca_rejected`: the CA refused (`details.ca_problem`)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`conflict`: already deactivated", body = ErrorBody),
+        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = ErrorBody),
     ),
 )]
 /// Deactivates the account at the CA (RFC 8555 §7.3.6) and marks it deactivated here; the
-/// record stays, so certificates issued through it keep their history.
+/// record stays, so certificates issued through it keep their history. Its unfinished orders
+/// end as `deactivated`, with the reason in their `error`.
 pub async fn deactivate(
     State(state): State<AppState>,
     _: Authorized<need::PkiWrite>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Account>> {
     let record = state.accounts.deactivate(&id).await?;
-    Ok(Json(json!(record)))
+    state.orders.account_deactivated(&id).await?;
+    Ok(Json(Account::from(&record)))
 }
 
 #[utoipa::path(
     get, path = "/v1/pki/acme/providers", operation_id = "list_providers", tag = "acme", security(("bearer" = ["pki:read"])),
-    responses((status = 200, description = "Every provider with its directory URLs and status", body = super::schemas::ProviderList)),
+    responses((status = 200, description = "Every provider with its directory URLs and status", body = ProviderList)),
 )]
-pub async fn providers(_: Authorized<need::PkiRead>) -> ApiResult<Json<Value>> {
-    let providers: Vec<Value> = PROVIDERS
-        .iter()
-        .map(|p| {
-            json!({
-                "name": p.name,
-                "display_name": p.display_name,
-                "status": p.status,
-                "discontinued_on": p.discontinued_on,
-                "eab_required": p.eab_required,
-                "environments": {
-                    "production": p.production_directory,
-                    "staging": p.staging_directory,
-                },
-                "notes": p.notes,
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "providers": providers })))
+pub async fn providers(
+    State(state): State<AppState>,
+    _: Authorized<need::PkiRead>,
+) -> ApiResult<Json<ProviderList>> {
+    let directories = state.accounts.directories();
+    Ok(Json(ProviderList {
+        providers: PROVIDERS
+            .iter()
+            .map(|info| ProviderView::new(info, directories))
+            .collect(),
+    }))
 }

@@ -5,11 +5,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use scaivault_contract::{
+    Certificate, CertificateDetail, CertificateList, CertificateVersion, ErrorBody, ErrorCode,
+    PageQuery, RenewalOrder,
+};
 use scaivault_domain::certificate::{CertificateRecord, version_key_aad};
-use scaivault_domain::pki::serial_with_colons;
 use scaivault_domain::timestamp;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
@@ -17,27 +18,19 @@ use super::extract::{ApiPath, ApiQuery};
 use super::pagination::{Cursor, Page};
 use crate::state::AppState;
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListCertificates {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 #[utoipa::path(
     get, path = "/v1/pki/certificates", operation_id = "list_certificates", tag = "certificates", security(("bearer" = ["pki:read"])),
-    params(ListCertificates),
+    params(PageQuery),
     responses(
-        (status = 200, description = "A page of managed certificates, newest first", body = super::schemas::CertificateList),
-        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::schemas::ErrorBody),
+        (status = 200, description = "A page of managed certificates, newest first", body = CertificateList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = ErrorBody),
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::PkiRead>,
-    ApiQuery(query): ApiQuery<ListCertificates>,
-) -> ApiResult<Json<Value>> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<CertificateList>> {
     let page = Page::new(query.limit, query.cursor.as_deref())?;
     let certificates = state
         .store
@@ -50,39 +43,31 @@ pub async fn list(
         }),
         certificates.len(),
     );
-    Ok(Json(
-        json!({ "certificates": certificates, "next_cursor": next }),
-    ))
+    Ok(Json(CertificateList {
+        certificates: certificates.iter().map(Certificate::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 #[utoipa::path(
     get, path = "/v1/pki/certificates/{id}", operation_id = "get_certificate", tag = "certificates", security(("bearer" = ["pki:read"])),
     params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
     responses(
-        (status = 200, description = "The certificate with its versions", body = super::schemas::CertificateDetail),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 200, description = "The certificate with its versions", body = CertificateDetail),
+        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<need::PkiRead>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CertificateDetail>> {
     let certificate = find(&state, &id).await?;
     let versions = state.store.certificate_versions(&id).await?;
-    let mut answer = json!(certificate);
-    answer["serial_number"] = json!(serial_with_colons(&certificate.serial_number));
-    answer["versions"] = json!(
-        versions
-            .iter()
-            .map(|v| {
-                let mut row = json!(v);
-                row["serial_number"] = json!(serial_with_colons(&v.serial_number));
-                row
-            })
-            .collect::<Vec<_>>()
-    );
-    Ok(Json(answer))
+    Ok(Json(CertificateDetail {
+        certificate: Certificate::from(&certificate),
+        versions: versions.iter().map(CertificateVersion::from).collect(),
+    }))
 }
 
 #[utoipa::path(
@@ -90,7 +75,7 @@ pub async fn get(
     params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
     responses(
         (status = 200, description = "The current chain, leaf first", content_type = "application/x-pem-file", body = String),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 /// The current chain, leaf first.
@@ -118,8 +103,8 @@ pub async fn pem(
     params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
     responses(
         (status = 200, description = "The current private key, PKCS#8 PEM", content_type = "application/x-pem-file", body = String),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
-        (status = 409, description = "`no_private_key`: issued from the caller's CSR", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`no_private_key`: issued from the caller's CSR", body = ErrorBody),
     ),
 )]
 /// The current private key (PKCS#8 PEM). Refused when the caller supplied the CSR: then the
@@ -134,7 +119,7 @@ pub async fn key(
     let sealed = state.store.version_key(&id, version).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
-            "no_private_key",
+            ErrorCode::NoPrivateKey,
             format!("certificate {id} was issued from the caller's CSR; the service holds no private key for it"),
         )
     })?;
@@ -152,13 +137,13 @@ pub async fn key(
     post, path = "/v1/pki/certificates/{id}/renew", operation_id = "renew_certificate", tag = "certificates", security(("bearer" = ["pki:write"])),
     params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
     responses(
-        (status = 202, description = "The renewal order (`joined` when one was already in flight)", body = super::schemas::RenewalOrder),
-        (status = 400, description = "`ca_rejected` (`details.ca_problem`)", body = super::schemas::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
-        (status = 409, description = "`conflict`: e.g. the account is deactivated", body = super::schemas::ErrorBody),
-        (status = 429, description = "`rate_limited` or `backend_rate_limited` (`Retry-After`)", body = super::schemas::ErrorBody),
-        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = super::schemas::ErrorBody),
-        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::schemas::ErrorBody),
+        (status = 202, description = "The renewal order (`joined` when one was already in flight)", body = RenewalOrder),
+        (status = 400, description = "`ca_rejected` (`details.ca_problem`)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`conflict`: e.g. the account is deactivated", body = ErrorBody),
+        (status = 429, description = "`rate_limited` or `backend_rate_limited` (`Retry-After`)", body = ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = ErrorBody),
     ),
 )]
 /// Renews now (also with auto_renew off): 202 with the renewal order; a renewal already in
@@ -167,13 +152,13 @@ pub async fn renew(
     State(state): State<AppState>,
     caller: Authorized<need::PkiWrite>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RenewalOrder>)> {
     state.order_rate.admit(&caller.0.token_id)?;
     let (order, challenges, joined) = state.orders.renew(&id).await?;
-    let mut answer = json!(order);
-    answer["challenges"] = json!(challenges);
-    answer["joined"] = json!(joined);
-    Ok((StatusCode::ACCEPTED, Json(answer)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RenewalOrder::new(&order, &challenges, joined)),
+    ))
 }
 
 /// The certificate `id`, or 404.

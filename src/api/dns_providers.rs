@@ -2,103 +2,105 @@
 //! keys ending in `_path` are secret paths: the secrets are resolved when the provider is used,
 //! so credentials never travel through this API.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use scaivault_domain::dns_provider::{DnsProviderRecord, validate_config};
+use scaivault_contract::{CreateDnsProvider, DnsProvider, DnsProviderList, ErrorBody, PageQuery};
+use scaivault_domain::dns_provider::{DnsProviderRecord, normalize_zones, validate_config};
 use scaivault_domain::{ids, timestamp};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pagination::{Cursor, Page};
 use crate::state::AppState;
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateProvider {
-    name: String,
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    config: BTreeMap<String, Value>,
-}
 
 #[utoipa::path(
     post, path = "/v1/pki/dns-providers", operation_id = "create_dns_provider", tag = "dns-providers", security(("bearer" = ["admin"])),
-    request_body = CreateProvider,
+    request_body = CreateDnsProvider,
     responses(
-        (status = 201, description = "Created", body = scaivault_domain::dns_provider::DnsProviderRecord),
-        (status = 400, description = "`invalid_request`: bad name, type or config (`details.field`)", body = super::schemas::ErrorBody),
-        (status = 409, description = "`conflict`", body = super::schemas::ErrorBody),
+        (status = 201, description = "Created", body = DnsProvider),
+        (status = 400, description = "`invalid_request`: bad name, type or config (`details.field`)", body = ErrorBody),
+        (status = 409, description = "`conflict`: the name is taken, or another provider is already the default", body = ErrorBody),
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
     principal: Authorized<need::Admin>,
-    ApiJson(body): ApiJson<CreateProvider>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    ApiJson(body): ApiJson<CreateDnsProvider>,
+) -> ApiResult<(StatusCode, Json<DnsProvider>)> {
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::invalid("name", "name: 1 to 100 characters"));
     }
-    let mut config = BTreeMap::new();
-    for (key, value) in body.config {
-        let Value::String(text) = value else {
-            return Err(ApiError::invalid(
-                &format!("config.{key}"),
-                format!("config.{key}: values are strings"),
-            ));
-        };
-        config.insert(key, text);
-    }
+    let config = body.config;
     validate_config(&body.kind, &config)?;
+    let zones = normalize_zones(body.zones.as_deref().unwrap_or_default())?;
     let record = DnsProviderRecord {
         id: ids::new_id("dnsp"),
         name: name.to_owned(),
         kind: body.kind,
         config,
+        zones,
+        is_default: body.default.unwrap_or(false),
         created_at: timestamp::now(),
     };
     state.store.insert_dns_provider(&record).await?;
     tracing::info!(provider = %record.id, kind = %record.kind, by = %principal.token_id, "created DNS provider");
-    Ok((StatusCode::CREATED, Json(json!(record))))
+    Ok((StatusCode::CREATED, Json(DnsProvider::from(&record))))
 }
 
 #[utoipa::path(
     get, path = "/v1/pki/dns-providers", operation_id = "list_dns_providers", tag = "dns-providers", security(("bearer" = ["admin"])),
-    responses((status = 200, description = "Every DNS provider", body = super::schemas::DnsProviderList)),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of DNS providers, newest first", body = DnsProviderList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = ErrorBody),
+    ),
 )]
+/// DNS providers, newest first, `limit` (default 50, at most 100) per page; `next_cursor` continues.
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
-) -> ApiResult<Json<Value>> {
-    let providers = state.store.list_dns_providers().await?;
-    Ok(Json(json!({ "dns_providers": providers })))
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<DnsProviderList>> {
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let providers = state
+        .store
+        .dns_providers_page(page.limit, page.before.clone())
+        .await?;
+    let next = page.next(
+        providers.last().map(|p| Cursor {
+            created_at: timestamp::to_millis(p.created_at),
+            id: p.id.clone(),
+        }),
+        providers.len(),
+    );
+    Ok(Json(DnsProviderList {
+        dns_providers: providers.iter().map(DnsProvider::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 #[utoipa::path(
     get, path = "/v1/pki/dns-providers/{id}", operation_id = "get_dns_provider", tag = "dns-providers", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "DNS provider id (`dnsp_...`)")),
     responses(
-        (status = 200, description = "The DNS provider", body = scaivault_domain::dns_provider::DnsProviderRecord),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 200, description = "The DNS provider", body = DnsProvider),
+        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DnsProvider>> {
     let provider = state
         .store
         .get_dns_provider(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("DNS provider {id} not found")))?;
-    Ok(Json(json!(provider)))
+    Ok(Json(DnsProvider::from(&provider)))
 }
 
 #[utoipa::path(
@@ -106,8 +108,8 @@ pub async fn get(
     params(("id" = String, Path, description = "DNS provider id (`dnsp_...`)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
-        (status = 409, description = "`conflict`: an order in flight uses it", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`conflict`: an order in flight uses it", body = ErrorBody),
     ),
 )]
 /// 409 while an order in flight uses the provider (its records must still be removed).

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scaivault_actors::{AcmeProblem, Error as ActorError};
+use scaivault_contract::{ErrorBody, ErrorCode, ErrorDetail};
 use scaivault_domain::account::RegistrationRefusal;
 use serde_json::{Value, json};
 
@@ -17,7 +18,7 @@ pub const DEFAULT_RATE_LIMIT_RETRY_AFTER: u64 = 3600;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub details: Option<Value>,
     /// Seconds, for `Retry-After` on 429 and 503.
@@ -25,7 +26,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -41,16 +42,16 @@ impl ApiError {
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, message)
             .with_details(json!({ "field": field }))
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
 
     /// An unexpected failure: logged in full, answered without detail.
@@ -58,7 +59,7 @@ impl ApiError {
         tracing::error!(error = %err, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "internal error; the service log has the details under this request's id",
         )
     }
@@ -71,7 +72,7 @@ impl ApiError {
             P::RateLimited => {
                 let mut err = Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    "backend_rate_limited",
+                    ErrorCode::BackendRateLimited,
                     format!("the CA's rate limit was hit: {detail}"),
                 );
                 // RFC 8555 §6.6: the CA's Retry-After (read from the response by our ACME HTTP
@@ -86,7 +87,7 @@ impl ApiError {
             }
             P::ExternalAccountRequired => Self::new(
                 StatusCode::BAD_REQUEST,
-                "eab_required",
+                ErrorCode::EabRequired,
                 format!("the CA requires External Account Binding: {detail}"),
             )
             .with_details(details),
@@ -105,13 +106,13 @@ impl ApiError {
             | P::Caa
             | P::AlreadyRevoked => Self::new(
                 StatusCode::BAD_REQUEST,
-                "ca_rejected",
+                ErrorCode::CaRejected,
                 format!("the CA refused the request: {detail}"),
             )
             .with_details(details),
             _ => Self::new(
                 StatusCode::BAD_GATEWAY,
-                "backend_error",
+                ErrorCode::BackendError,
                 format!("the CA failed: {detail}"),
             )
             .with_details(details),
@@ -127,7 +128,9 @@ impl From<scaivault_domain::Error> for ApiError {
                 ApiError::invalid(&field, format!("{field}: {message}"))
             }
             E::NotFound { kind, id } => ApiError::not_found(format!("{kind} {id} not found")),
-            E::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            E::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
+            }
             other @ (E::Crypto(_) | E::Store { .. }) => ApiError::internal(other),
         }
     }
@@ -140,19 +143,21 @@ impl From<ActorError> for ApiError {
             ActorError::Refused(RegistrationRefusal::Invalid(err)) => err.into(),
             ActorError::Refused(refusal @ RegistrationRefusal::Discontinued { .. }) => Self::new(
                 StatusCode::BAD_REQUEST,
-                "provider_discontinued",
+                ErrorCode::ProviderDiscontinued,
                 refusal.to_string(),
             ),
-            ActorError::Refused(refusal @ RegistrationRefusal::EabRequired { .. }) => {
-                Self::new(StatusCode::BAD_REQUEST, "eab_required", refusal.to_string())
-                    .with_details(json!({ "field": "eab" }))
-            }
+            ActorError::Refused(refusal @ RegistrationRefusal::EabRequired { .. }) => Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::EabRequired,
+                refusal.to_string(),
+            )
+            .with_details(json!({ "field": "eab" })),
             ActorError::Acme { problem } => Self::from_problem(problem),
             ActorError::LocalRateLimit(refusal) => {
                 let seconds = refusal.retry_after.as_secs();
                 let mut err = Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    "backend_rate_limited",
+                    ErrorCode::BackendRateLimited,
                     refusal.to_string(),
                 )
                 .with_details(json!({
@@ -169,18 +174,22 @@ impl From<ActorError> for ApiError {
             }
             ActorError::Unreachable { url, reason } => Self::new(
                 StatusCode::BAD_GATEWAY,
-                "backend_error",
+                ErrorCode::BackendError,
                 format!("the ACME server could not be reached: {reason}"),
             )
             .with_details(json!({ "directory_url": url, "reason": reason })),
             ActorError::Unavailable(message) => {
-                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
+                let mut err = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Unavailable,
+                    message,
+                );
                 err.retry_after = Some(5);
                 err
             }
             ActorError::Dns(err) => Self::new(
                 StatusCode::BAD_GATEWAY,
-                "backend_error",
+                ErrorCode::BackendError,
                 format!("DNS provider: {err}"),
             ),
             other @ ActorError::Roots(_) => ApiError::internal(other),
@@ -190,10 +199,13 @@ impl From<ActorError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
-        if let Some(details) = self.details {
-            body["error"]["details"] = details;
-        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())

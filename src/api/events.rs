@@ -3,10 +3,9 @@
 
 use axum::Json;
 use axum::extract::State;
+use scaivault_contract::{ErrorBody, Event, EventList, ListEvents};
 use scaivault_domain::event::{EventKind, EventQuery};
 use scaivault_domain::timestamp;
-use serde::Deserialize;
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -16,34 +15,22 @@ use super::extract::ApiQuery;
 use super::pagination::{Cursor, Page};
 use crate::state::AppState;
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListEvents {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    /// RFC 3339; events created at or after it.
-    since: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 #[utoipa::path(
     get, path = "/v1/events", operation_id = "list_events", tag = "events", security(("bearer" = ["pki:read"])),
     params(ListEvents),
     responses(
-        (status = 200, description = "A page of events, oldest first", body = super::schemas::EventList),
-        (status = 400, description = "`invalid_request`: bad type, since, limit or cursor", body = super::schemas::ErrorBody),
+        (status = 200, description = "A page of events, oldest first", body = EventList),
+        (status = 400, description = "`invalid_request`: bad type, since, limit or cursor", body = ErrorBody),
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::PkiRead>,
     ApiQuery(query): ApiQuery<ListEvents>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventList>> {
     // The cursor is a position in the log; here it means "after", as the log is read forwards.
     let page = Page::new(query.limit, query.cursor.as_deref())?;
-    let kind: Option<EventKind> = query.kind.as_deref().map(str::parse).transpose()?;
+    let kind: Option<EventKind> = query.kind.map(Into::into);
     let after = match (page.before.clone(), &query.since) {
         (Some(cursor), _) => Some(cursor),
         (None, Some(since)) => {
@@ -70,5 +57,8 @@ pub async fn list(
         }),
         events.len(),
     );
-    Ok(Json(json!({ "events": events, "next_cursor": next })))
+    Ok(Json(EventList {
+        events: events.iter().map(Event::from).collect(),
+        next_cursor: next,
+    }))
 }

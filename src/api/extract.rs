@@ -1,9 +1,13 @@
-//! Extractors whose rejections speak the API's error format instead of axum's plain text.
+//! Extractors whose rejections speak the API's error format instead of axum's plain text. JSON
+//! bodies and query strings are read through `serde_path_to_error`, so a value of the wrong
+//! shape is reported with the path of the field it was found at (`details.field`).
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use scaivault_contract::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -20,44 +24,79 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                "send the body as JSON with Content-Type: application/json",
+            ));
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PayloadTooLarge,
+                    format!("the body is larger than {BODY_LIMIT} bytes"),
+                )
+                .with_details(json!({ "limit_bytes": BODY_LIMIT }))
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidRequest,
+                    rejection.body_text(),
+                )
+            }
+        })?;
+        let mut reader = serde_json::Deserializer::from_slice(&bytes);
+        let value =
+            serde_path_to_error::deserialize(&mut reader).map_err(|err| body_error(err, &bytes))?;
+        reader.end().map_err(|err| syntax_error(&err))?;
+        Ok(ApiJson(value))
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::JsonDataError(err) => shape_error(
-            format!(
-                "the body does not match the expected shape: {}",
-                err.body_text()
-            ),
-            JSON_DATA_PREFIX,
-        ),
-        JsonRejection::JsonSyntaxError(err) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("the body is not valid JSON: {}", err.body_text()),
-        ),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON with Content-Type: application/json",
-        ),
-        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the body is larger than {} bytes", BODY_LIMIT),
-            )
-            .with_details(json!({ "limit_bytes": BODY_LIMIT }))
+/// `application/json`, or any `application/*+json`, with or without parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn syntax_error(err: &serde_json::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidJson,
+        format!("the body is not valid JSON: {err}"),
+    )
+}
+
+fn body_error(err: serde_path_to_error::Error<serde_json::Error>, body: &[u8]) -> ApiError {
+    use serde_json::error::Category;
+    match err.inner().classify() {
+        // serde_json reports some shape errors as syntax: an enum given an array or a number
+        // reads as "expected value". Only a body that is not JSON at all is `invalid_json`
+        // (read as a `Value`: skipping with `IgnoredAny` would not check that keys are UTF-8).
+        Category::Syntax | Category::Eof
+            if serde_json::from_slice::<serde_json::Value>(body).is_err() =>
+        {
+            syntax_error(err.inner())
         }
-        other => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            other.body_text(),
+        Category::Syntax | Category::Eof => shape_error(
+            "the body does not match the expected shape",
+            &err.path().to_string(),
+            &"a value of the wrong type",
+        ),
+        Category::Data | Category::Io => shape_error(
+            "the body does not match the expected shape",
+            &err.path().to_string(),
+            err.inner(),
         ),
     }
 }
@@ -75,7 +114,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             .map_err(|rejection: PathRejection| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     rejection.body_text(),
                 )
             })
@@ -88,98 +127,131 @@ pub struct ApiQuery<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(value)| ApiQuery(value))
-            .map_err(|rejection: QueryRejection| shape_error(rejection.body_text(), QUERY_PREFIX))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let reader = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(reader)
+            .map(ApiQuery)
+            .map_err(|err| {
+                shape_error(
+                    "the query string does not match",
+                    &err.path().to_string(),
+                    err.inner(),
+                )
+            })
     }
 }
 
-/// How axum introduces a serde error in a JSON body, and in a query string.
-const JSON_DATA_PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
-const QUERY_PREFIX: &str = "Failed to deserialize query string: ";
-
-/// `invalid_request` for input of the wrong shape, naming the field (`details.field`) when the
-/// error does: axum reports serde errors as `<prefix><path>: <problem>` (the path from
-/// `serde_path_to_error`, e.g. `domains`, `events[0]`, `eab.hmac_key`, or an unknown field's
-/// name), which is what a caller needs to fix the request. Anything else (no path, or a position
-/// in a body that is not an object) leaves `details` out rather than guess.
-fn shape_error(message: String, prefix: &str) -> ApiError {
-    let field = message
-        .split_once(prefix)
-        .and_then(|(_, rest)| rest.split_once(": "))
-        .map(|(path, _)| path)
-        .filter(|path| {
-            path.bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-                && path
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'[' | b']'))
-        })
-        .map(str::to_owned);
-    match field {
-        Some(field) => ApiError::invalid(&field, message),
-        None => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message),
+/// `invalid_request` for input of the wrong shape, naming the field (`details.field`) when
+/// serde's path does: `domains`, `events[0]`, `eab.hmac_key`, or an unknown field's name. A path
+/// that names no field (`.` for the whole body, `[0]` in a body that is not an object) leaves
+/// `details` out rather than guess.
+fn shape_error(what: &str, path: &str, err: &dyn std::fmt::Display) -> ApiError {
+    let names_a_field = path
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    if names_a_field {
+        ApiError::invalid(path, format!("{what}: {path}: {err}"))
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            format!("{what}: {err}"),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
     use super::*;
 
-    fn field(message: &str, prefix: &str) -> Option<String> {
-        shape_error(message.to_owned(), prefix)
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "only the errors are read")]
+    struct Body {
+        name: String,
+        domains: Vec<String>,
+        #[serde(default)]
+        eab: Option<Eab>,
+        #[serde(default)]
+        events: Vec<u8>,
+        #[serde(default)]
+        config: BTreeMap<String, String>,
+        #[serde(default)]
+        challenge_type: Option<scaivault_contract::ChallengeType>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code, reason = "only the errors are read")]
+    struct Eab {
+        hmac_key: String,
+    }
+
+    fn field(body: &str) -> (ErrorCode, Option<String>) {
+        let mut reader = serde_json::Deserializer::from_slice(body.as_bytes());
+        let err = serde_path_to_error::deserialize::<_, Body>(&mut reader)
+            .map(|_| reader.end().expect("no trailing data"))
+            .map_err(|err| body_error(err, body.as_bytes()))
+            .expect_err("the body is refused");
+        let field = err
             .details
-            .and_then(|d| d["field"].as_str().map(str::to_owned))
+            .and_then(|d| d["field"].as_str().map(str::to_owned));
+        (err.code, field)
     }
 
     #[test]
-    fn shape_errors_name_the_field_when_serde_does() {
-        let json = |rest: &str| format!("the body does not match: {JSON_DATA_PREFIX}{rest}");
+    fn shape_errors_name_the_field_serde_stopped_at() {
+        let invalid = |f: &str| (ErrorCode::InvalidRequest, Some(f.to_owned()));
         assert_eq!(
-            field(
-                &json(
-                    "domains: invalid type: string \"a\", expected a sequence at line 1 column 9"
-                ),
-                JSON_DATA_PREFIX
-            ),
-            Some("domains".into())
+            field(r#"{"name": "a", "domains": "a"}"#),
+            invalid("domains")
         );
         assert_eq!(
-            field(
-                &json("eab.hmac_key: invalid type: integer `1`, expected a string"),
-                JSON_DATA_PREFIX
-            ),
-            Some("eab.hmac_key".into())
+            field(r#"{"name": "a", "domains": [], "eab": {"hmac_key": 1}}"#),
+            invalid("eab.hmac_key")
         );
         assert_eq!(
-            field(
-                &json("colour: unknown field `colour`, expected `value`"),
-                JSON_DATA_PREFIX
-            ),
-            Some("colour".into())
+            field(r#"{"name": "a", "domains": [], "colour": 1}"#),
+            invalid("colour")
         );
         assert_eq!(
-            field(
-                &json("events[0]: invalid type: integer `1`"),
-                JSON_DATA_PREFIX
-            ),
-            Some("events[0]".into())
+            field(r#"{"name": "a", "domains": [], "events": ["x"]}"#),
+            invalid("events[0]")
         );
         assert_eq!(
-            field(&json("[0]: invalid type: sequence"), JSON_DATA_PREFIX),
-            None
+            field(r#"{"name": "a", "domains": [], "config": {"zone": 1}}"#),
+            invalid("config.zone")
         );
-        assert_eq!(field(&json("missing field `name`"), JSON_DATA_PREFIX), None);
+        // serde_json calls an enum given an array a syntax error; the body is JSON all the same.
         assert_eq!(
-            field(
-                &format!("{QUERY_PREFIX}limit: invalid digit found in string"),
-                QUERY_PREFIX
-            ),
-            Some("limit".into())
+            field(r#"{"name": "a", "domains": [], "challenge_type": [1, 2]}"#),
+            invalid("challenge_type")
         );
-        assert_eq!(field("something else: entirely", QUERY_PREFIX), None);
+        assert_eq!(field(r#"[1]"#), (ErrorCode::InvalidRequest, None));
+        assert_eq!(
+            field(r#"{"domains": []}"#),
+            (ErrorCode::InvalidRequest, None)
+        );
+        assert_eq!(field(r#"{"name": "a""#), (ErrorCode::InvalidJson, None));
+    }
+
+    #[test]
+    fn json_media_types() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
+            is_json(&headers)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/merge-patch+json"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/jsonx"));
+        assert!(!is_json(&HeaderMap::new()));
     }
 }

@@ -33,6 +33,10 @@ const QUEUES: [&str; 3] = [
 const STATES: [&str; 6] = ["pending", "queued", "running", "done", "failed", "killed"];
 
 /// The exposition text.
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "metrics", tag = "probes",
+    responses((status = 200, description = "Metrics in the Prometheus text format, version 0.0.4", content_type = "text/plain", body = String)),
+)]
 pub async fn render(
     State(state): State<AppState>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {

@@ -17,11 +17,6 @@ pub mod pagination;
 pub mod principal;
 pub mod request_id;
 pub mod revoke;
-#[allow(
-    dead_code,
-    reason = "schema-only: describe the JSON the handlers assemble"
-)]
-pub mod schemas;
 pub mod secrets;
 pub mod token_cache;
 pub mod tokens;
@@ -30,72 +25,54 @@ pub mod webhooks;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
-use axum::routing::{get, post};
 use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use scaivault_contract::ErrorCode;
 
 use self::error::ApiError;
 use crate::state::AppState;
 
-/// Every route, without state: the OpenAPI test reads the route table from it. A route added
-/// here must be documented in [`openapi::ApiDoc`] (`openapi::tests` fails otherwise).
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
-        .route("/v1/auth/tokens", post(tokens::create).get(tokens::list))
-        .route(
-            "/v1/auth/tokens/{id}",
-            axum::routing::delete(tokens::delete),
-        )
-        .route(
-            "/v1/secrets/{*path}",
-            get(secrets::get).put(secrets::put).delete(secrets::delete),
-        )
-        .route("/v1/pki/acme/providers", get(accounts::providers))
-        .route(
-            "/v1/pki/acme/accounts",
-            post(accounts::register).get(accounts::list),
-        )
-        .route(
-            "/v1/pki/acme/accounts/{id}",
-            get(accounts::get).delete(accounts::deactivate),
-        )
-        .route("/v1/pki/acme/issue", post(orders::issue))
-        .route("/v1/pki/acme/orders", get(orders::list))
-        .route("/v1/pki/acme/orders/{id}", get(orders::get))
-        .route("/v1/pki/certificates", get(certificates::list))
-        .route("/v1/pki/certificates/{id}", get(certificates::get))
-        .route("/v1/pki/certificates/{id}/pem", get(certificates::pem))
-        .route("/v1/pki/certificates/{id}/key", get(certificates::key))
-        .route("/v1/pki/certificates/{id}/renew", post(certificates::renew))
-        .route("/v1/pki/revoke", post(revoke::revoke))
-        .route(
-            "/v1/pki/dns-providers",
-            post(dns_providers::create).get(dns_providers::list),
-        )
-        .route(
-            "/v1/pki/dns-providers/{id}",
-            get(dns_providers::get).delete(dns_providers::delete),
-        )
-        .route("/v1/events", get(events::list))
-        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
-        .route(
-            "/v1/webhooks/{id}",
-            get(webhooks::get).delete(webhooks::delete),
-        )
-        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
-        .route(
-            crate::challenges::http01::PATH,
-            get(crate::challenges::http01::respond),
-        )
-        .route("/v1/openapi.json", get(openapi::document))
+/// Every route with its OpenAPI operation, without state: the router and the document
+/// ([`openapi::document`]) are both read from this one table, each handler's path and method
+/// from its `#[utoipa::path]` annotation.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(metrics::render))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::delete))
+        .routes(routes!(secrets::put, secrets::get, secrets::delete))
+        .routes(routes!(accounts::providers))
+        .routes(routes!(accounts::register, accounts::list))
+        .routes(routes!(accounts::get, accounts::deactivate))
+        .routes(routes!(orders::issue))
+        .routes(routes!(orders::list))
+        .routes(routes!(orders::get))
+        .routes(routes!(certificates::list))
+        .routes(routes!(certificates::get))
+        .routes(routes!(certificates::pem))
+        .routes(routes!(certificates::key))
+        .routes(routes!(certificates::renew))
+        .routes(routes!(revoke::revoke))
+        .routes(routes!(dns_providers::create, dns_providers::list))
+        .routes(routes!(dns_providers::get, dns_providers::delete))
+        .routes(routes!(events::list))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(crate::challenges::http01::respond))
 }
 
 /// The whole API router.
 pub fn router(state: AppState) -> Router {
-    let api = routes()
+    let (api, _) = routes().split_for_parts();
+    let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
@@ -123,7 +100,7 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method",
     )
 }

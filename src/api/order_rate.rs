@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use scaivault_contract::ErrorCode;
 use serde_json::json;
 
 use super::error::ApiError;
@@ -58,7 +59,7 @@ impl OrderRate {
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut error = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!(
                 "this token placed {} orders in the last minute (server.orders_per_minute)",
                 self.per_minute

@@ -1,6 +1,7 @@
 //! The caller behind a request, once its token is verified.
 
 use axum::http::StatusCode;
+use scaivault_contract::ErrorCode;
 use scaivault_domain::scope::Scope;
 use serde_json::json;
 
@@ -21,7 +22,7 @@ impl Principal {
         } else {
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("this token lacks the scope {scope}"),
             )
             .with_details(json!({ "required_scope": scope.as_str() })))

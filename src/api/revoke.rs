@@ -9,49 +9,37 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use scaivault_actors::{Error as ActorError, ProblemKind};
+use scaivault_contract::{ErrorBody, ErrorCode, RevokeBody, Revoked};
 use scaivault_domain::pki::serial_with_colons;
-use scaivault_domain::revocation::RevokeRequest;
-use scaivault_domain::timestamp;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use scaivault_domain::revocation::{RevocationReason, RevokeRequest};
+use serde_json::json;
 
 use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiJson;
 use crate::state::AppState;
 
-/// The request body. Fields are optional here so that a missing one is reported by name
-/// (`details.field`) by the domain's validation rather than as a shapeless body error.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeBody {
-    serial_number: Option<String>,
-    #[schema(value_type = Option<scaivault_domain::revocation::RevocationReason>)]
-    reason: Option<String>,
-    use_acme: Option<bool>,
-}
-
 #[utoipa::path(
     post, path = "/v1/pki/revoke", operation_id = "revoke_certificate", tag = "certificates", security(("bearer" = ["pki:write"])),
     request_body = RevokeBody,
     responses(
-        (status = 200, description = "Revoked", body = super::schemas::Revoked),
-        (status = 400, description = "`invalid_request`: bad serial_number or reason (`details.field`)", body = super::schemas::ErrorBody),
-        (status = 404, description = "`not_found`: no certificate with that serial was issued here", body = super::schemas::ErrorBody),
-        (status = 409, description = "`conflict`: already revoked, the account is deactivated, or the CA says `alreadyRevoked`", body = super::schemas::ErrorBody),
-        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = super::schemas::ErrorBody),
-        (status = 502, description = "`backend_error`: the CA refused or could not be reached", body = super::schemas::ErrorBody),
-        (status = 503, description = "`unavailable` (`Retry-After`)", body = super::schemas::ErrorBody),
+        (status = 200, description = "Revoked", body = Revoked),
+        (status = 400, description = "`invalid_request`: bad serial_number or reason (`details.field`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no certificate with that serial was issued here", body = ErrorBody),
+        (status = 409, description = "`conflict`: already revoked, the account is deactivated, or the CA says `alreadyRevoked`", body = ErrorBody),
+        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = ErrorBody),
+        (status = 502, description = "`backend_error`: the CA refused or could not be reached", body = ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = ErrorBody),
     ),
 )]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Authorized<need::PkiWrite>,
     ApiJson(body): ApiJson<RevokeBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Revoked>> {
     let request = RevokeRequest::new(
         body.serial_number.as_deref().unwrap_or_default(),
-        body.reason.as_deref(),
+        body.reason.map(|r| RevocationReason::from(r).as_str()),
         body.use_acme,
     )?;
     let revoked = state
@@ -62,17 +50,17 @@ pub async fn revoke(
     let revocation = &revoked.revocation;
     tracing::info!(certificate = %revocation.certificate_id, version = revocation.version,
         by = %principal.token_id, "revocation requested through the API");
-    Ok(Json(json!({
-        "serial_number": serial_with_colons(&revocation.serial_number),
-        "certificate_id": revocation.certificate_id,
-        "version": revocation.version,
-        "order_id": revocation.order_id,
-        "status": "revoked",
-        "reason": revocation.revocation.reason,
-        "revoked_at": timestamp::rfc3339(revocation.revocation.at),
-        "via_acme": revocation.revocation.via_acme,
-        "certificate_revoked": revoked.certificate_revoked,
-    })))
+    Ok(Json(Revoked {
+        serial_number: serial_with_colons(&revocation.serial_number),
+        certificate_id: revocation.certificate_id.clone(),
+        version: revocation.version,
+        order_id: revocation.order_id.clone(),
+        status: "revoked".to_owned(),
+        reason: revocation.revocation.reason.into(),
+        revoked_at: revocation.revocation.at,
+        via_acme: revocation.revocation.via_acme,
+        certificate_revoked: revoked.certificate_revoked,
+    }))
 }
 
 /// Revocation's own reading of the CA's problems (RFC 8555 §7.6): `alreadyRevoked` is a 409
@@ -92,7 +80,7 @@ fn ca_refusal(err: ActorError, request: &RevokeRequest) -> ApiError {
             if problem.kind == ProblemKind::AlreadyRevoked {
                 ApiError::new(
                     StatusCode::CONFLICT,
-                    "conflict",
+                    ErrorCode::Conflict,
                     format!(
                         "the CA reports the certificate with serial {serial} already revoked \
                          ({detail}); nothing was marked here: revoke with use_acme false to \
@@ -103,7 +91,7 @@ fn ca_refusal(err: ActorError, request: &RevokeRequest) -> ApiError {
             } else {
                 ApiError::new(
                     StatusCode::BAD_GATEWAY,
-                    "backend_error",
+                    ErrorCode::BackendError,
                     format!(
                         "the CA refused to revoke the certificate with serial {serial}: {detail}"
                     ),

@@ -4,30 +4,23 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use scaivault_contract::{ErrorBody, PutSecret, Secret, SecretWithValue};
 use scaivault_domain::secret::{self, SecretRecord};
 use scaivault_domain::timestamp;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PutSecret {
-    value: String,
-}
-
 #[utoipa::path(
-    put, path = "/v1/secrets/{path}", operation_id = "put_secret", tag = "secrets", security(("bearer" = ["secrets:write"])),
+    put, path = "/v1/secrets/{*path}", operation_id = "put_secret", tag = "secrets", security(("bearer" = ["secrets:write"])),
     params(("path" = String, Path, description = "The secret's path, e.g. `infra/aws/route53/access-key-id`; may contain slashes")),
     request_body = PutSecret,
     responses(
-        (status = 200, description = "Replaced; the version went up", body = scaivault_domain::secret::SecretRecord),
-        (status = 201, description = "Created", body = scaivault_domain::secret::SecretRecord),
-        (status = 400, description = "`invalid_request`: bad path or value (`details.field`)", body = super::schemas::ErrorBody),
+        (status = 200, description = "Replaced; the version went up", body = Secret),
+        (status = 201, description = "Created", body = Secret),
+        (status = 400, description = "`invalid_request`: bad path or value (`details.field`)", body = ErrorBody),
     ),
 )]
 pub async fn put(
@@ -35,7 +28,7 @@ pub async fn put(
     principal: Authorized<need::SecretsWrite>,
     ApiPath(path): ApiPath<String>,
     ApiJson(body): ApiJson<PutSecret>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Secret>)> {
     secret::validate_path(&path)?;
     secret::validate_value(&body.value)?;
     let now = timestamp::now();
@@ -56,23 +49,23 @@ pub async fn put(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!(stored))))
+    Ok((status, Json(Secret::from(&stored))))
 }
 
 #[utoipa::path(
-    get, path = "/v1/secrets/{path}", operation_id = "get_secret", tag = "secrets", security(("bearer" = ["secrets:read"])),
+    get, path = "/v1/secrets/{*path}", operation_id = "get_secret", tag = "secrets", security(("bearer" = ["secrets:read"])),
     params(("path" = String, Path, description = "The secret's path; may contain slashes")),
     responses(
-        (status = 200, description = "The secret with its value", body = super::schemas::SecretWithValue),
-        (status = 400, description = "`invalid_request`: bad path", body = super::schemas::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 200, description = "The secret with its value", body = SecretWithValue),
+        (status = 400, description = "`invalid_request`: bad path", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<need::SecretsRead>,
     ApiPath(path): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SecretWithValue>> {
     secret::validate_path(&path)?;
     let stored = state
         .store
@@ -81,18 +74,19 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found(format!("no secret at {path}")))?;
     let plain = state.key.open(&secret::aad(&path), &stored.sealed)?;
     let value = String::from_utf8(plain).map_err(ApiError::internal)?;
-    let mut body = json!(stored);
-    body["value"] = Value::String(value);
-    Ok(Json(body))
+    Ok(Json(SecretWithValue {
+        record: Secret::from(&stored),
+        value,
+    }))
 }
 
 #[utoipa::path(
-    delete, path = "/v1/secrets/{path}", operation_id = "delete_secret", tag = "secrets", security(("bearer" = ["secrets:write"])),
+    delete, path = "/v1/secrets/{*path}", operation_id = "delete_secret", tag = "secrets", security(("bearer" = ["secrets:write"])),
     params(("path" = String, Path, description = "The secret's path; may contain slashes")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "`invalid_request`: bad path", body = super::schemas::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 400, description = "`invalid_request`: bad path", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 pub async fn delete(

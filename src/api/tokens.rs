@@ -3,39 +3,29 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use scaivault_contract::{CreateToken, CreatedToken, ErrorBody, PageQuery, Token, TokenList};
 use scaivault_domain::scope::Scope;
 use scaivault_domain::{timestamp, token};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pagination::{Cursor, Page};
 use crate::state::AppState;
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    name: String,
-    #[schema(value_type = Vec<scaivault_domain::scope::Scope>)]
-    scopes: Vec<String>,
-    /// e.g. `"90d"`; no expiry when absent.
-    expires_in: Option<String>,
-}
 
 #[utoipa::path(
     post, path = "/v1/auth/tokens", operation_id = "create_token", tag = "tokens", security(("bearer" = ["admin"])),
     request_body = CreateToken,
     responses(
-        (status = 201, description = "Created; the token value is shown only here", body = super::schemas::CreatedToken),
-        (status = 400, description = "`invalid_request`: bad name, scope or expires_in (`details.field`)", body = super::schemas::ErrorBody),
+        (status = 201, description = "Created; the token value is shown only here", body = CreatedToken),
+        (status = 400, description = "`invalid_request`: bad name, scope or expires_in (`details.field`)", body = ErrorBody),
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
     principal: Authorized<need::Admin>,
     ApiJson(body): ApiJson<CreateToken>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::invalid("name", "name: 1 to 100 characters"));
@@ -46,11 +36,7 @@ pub async fn create(
             "scopes: give at least one scope",
         ));
     }
-    let scopes = body
-        .scopes
-        .iter()
-        .map(|s| s.parse::<Scope>())
-        .collect::<Result<Vec<_>, _>>()?;
+    let scopes: Vec<Scope> = body.scopes.into_iter().map(Into::into).collect();
     let now = timestamp::now();
     let expires_at = match body.expires_in.as_deref() {
         None => None,
@@ -69,21 +55,45 @@ pub async fn create(
     let minted = token::mint(name, scopes, now, expires_at);
     state.store.insert_token(&minted.record).await?;
     tracing::info!(token = %minted.record.id, by = %principal.token_id, "created API token");
-    let mut body = json!(minted.record);
-    body["token"] = Value::String(minted.value);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            record: Token::from(&minted.record),
+            token: minted.value,
+        }),
+    ))
 }
 
 #[utoipa::path(
     get, path = "/v1/auth/tokens", operation_id = "list_tokens", tag = "tokens", security(("bearer" = ["admin"])),
-    responses((status = 200, description = "Every token (never a value)", body = super::schemas::TokenList)),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of tokens, newest first (never a value)", body = TokenList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = ErrorBody),
+    ),
 )]
+/// Tokens, newest first, `limit` (default 50, at most 100) per page; `next_cursor` continues.
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
-) -> ApiResult<Json<Value>> {
-    let tokens = state.store.list_tokens().await?;
-    Ok(Json(json!({ "tokens": tokens })))
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<TokenList>> {
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let tokens = state
+        .store
+        .tokens_page(page.limit, page.before.clone())
+        .await?;
+    let next = page.next(
+        tokens.last().map(|t| Cursor {
+            created_at: timestamp::to_millis(t.created_at),
+            id: t.id.clone(),
+        }),
+        tokens.len(),
+    );
+    Ok(Json(TokenList {
+        tokens: tokens.iter().map(Token::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 #[utoipa::path(
@@ -91,7 +101,7 @@ pub async fn list(
     params(("id" = String, Path, description = "Token id (`tok_...`)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 pub async fn delete(

@@ -10,11 +10,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use scaivault_contract::{
+    CreateWebhook, CreatedWebhook, Delivery, DeliveryList, ErrorBody, PageQuery, Webhook,
+    WebhookList,
+};
 use scaivault_domain::webhook::{self, WebhookRecord};
 use scaivault_domain::{ids, timestamp};
 use scaivault_jobs::{TargetRefused, check_target, parse_url};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
@@ -25,49 +28,25 @@ use crate::state::AppState;
 /// The longest URL accepted.
 const URL_MAX: usize = 2048;
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateWebhook {
-    url: String,
-    events: Vec<String>,
-    /// The HMAC key for `X-ScaiVault-Signature`; generated when absent.
-    secret: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 /// A refused URL as `invalid_request` naming the field and the reason's stable code.
 fn refused_url(refused: &TargetRefused) -> ApiError {
     ApiError::invalid("url", format!("url: {refused}"))
         .with_details(json!({ "field": "url", "reason": refused.reason }))
 }
 
-/// The webhook as the API shows it: never the secret.
-fn shown(record: &WebhookRecord) -> Value {
-    let mut body = json!(record);
-    body["secret_set"] = Value::Bool(true);
-    body
-}
-
 #[utoipa::path(
     post, path = "/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", security(("bearer" = ["admin"])),
     request_body = CreateWebhook,
     responses(
-        (status = 201, description = "Created; the secret is shown only here", body = super::schemas::CreatedWebhook),
-        (status = 400, description = "`invalid_request`: bad url (`details.reason`), events or secret", body = super::schemas::ErrorBody),
+        (status = 201, description = "Created; the secret is shown only here", body = CreatedWebhook),
+        (status = 400, description = "`invalid_request`: bad url (`details.reason`), events or secret", body = ErrorBody),
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
     principal: Authorized<need::Admin>,
     ApiJson(body): ApiJson<CreateWebhook>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     if body.url.len() > URL_MAX {
         return Err(ApiError::invalid(
             "url",
@@ -99,25 +78,29 @@ pub async fn create(
     state.store.insert_webhook(&record, &sealed).await?;
     tracing::info!(webhook = %record.id, host = url.host_str().unwrap_or_default(),
         events = ?record.events, by = %principal.token_id, "created webhook");
-    let mut answer = shown(&record);
     // The only time the secret leaves the service.
-    answer["secret"] = Value::String(secret);
-    Ok((StatusCode::CREATED, Json(answer)))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedWebhook {
+            record: Webhook::from(&record),
+            secret,
+        }),
+    ))
 }
 
 #[utoipa::path(
     get, path = "/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks", security(("bearer" = ["admin"])),
-    params(ListQuery),
+    params(PageQuery),
     responses(
-        (status = 200, description = "A page of webhooks, newest first", body = super::schemas::WebhookList),
-        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::schemas::ErrorBody),
+        (status = 200, description = "A page of webhooks, newest first", body = WebhookList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = ErrorBody),
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<WebhookList>> {
     let page = Page::new(query.limit, query.cursor.as_deref())?;
     let webhooks = state
         .store
@@ -130,8 +113,10 @@ pub async fn list(
         }),
         webhooks.len(),
     );
-    let webhooks: Vec<Value> = webhooks.iter().map(shown).collect();
-    Ok(Json(json!({ "webhooks": webhooks, "next_cursor": next })))
+    Ok(Json(WebhookList {
+        webhooks: webhooks.iter().map(Webhook::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 async fn find(state: &AppState, id: &str) -> ApiResult<WebhookRecord> {
@@ -146,16 +131,16 @@ async fn find(state: &AppState, id: &str) -> ApiResult<WebhookRecord> {
     get, path = "/v1/webhooks/{id}", operation_id = "get_webhook", tag = "webhooks", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "Webhook id (`whk_...`)")),
     responses(
-        (status = 200, description = "The webhook (never its secret)", body = super::schemas::WebhookView),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 200, description = "The webhook (never its secret)", body = Webhook),
+        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(shown(&find(&state, &id).await?)))
+) -> ApiResult<Json<Webhook>> {
+    Ok(Json(Webhook::from(&find(&state, &id).await?)))
 }
 
 #[utoipa::path(
@@ -163,7 +148,7 @@ pub async fn get(
     params(("id" = String, Path, description = "Webhook id (`whk_...`)")),
     responses(
         (status = 204, description = "Deleted with its deliveries"),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 /// Deletes the webhook with its deliveries; attempts still queued find them gone and end.
@@ -182,11 +167,11 @@ pub async fn delete(
 
 #[utoipa::path(
     get, path = "/v1/webhooks/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks", security(("bearer" = ["admin"])),
-    params(("id" = String, Path, description = "Webhook id (`whk_...`)"), ListQuery),
+    params(("id" = String, Path, description = "Webhook id (`whk_...`)"), PageQuery),
     responses(
-        (status = 200, description = "A page of deliveries, newest first, each with its attempts", body = super::schemas::DeliveryList),
-        (status = 400, description = "`invalid_request`: bad limit or cursor", body = super::schemas::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::schemas::ErrorBody),
+        (status = 200, description = "A page of deliveries, newest first, each with its attempts", body = DeliveryList),
+        (status = 400, description = "`invalid_request`: bad limit or cursor", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
     ),
 )]
 /// The webhook's deliveries, newest first, each with its attempts.
@@ -194,8 +179,8 @@ pub async fn deliveries(
     State(state): State<AppState>,
     _: Authorized<need::Admin>,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<DeliveryList>> {
     let page = Page::new(query.limit, query.cursor.as_deref())?;
     find(&state, &id).await?;
     let deliveries = state
@@ -209,7 +194,8 @@ pub async fn deliveries(
         }),
         deliveries.len(),
     );
-    Ok(Json(
-        json!({ "deliveries": deliveries, "next_cursor": next }),
-    ))
+    Ok(Json(DeliveryList {
+        deliveries: deliveries.iter().map(Delivery::from).collect(),
+        next_cursor: next,
+    }))
 }

@@ -6,15 +6,26 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use scaivault_contract::ErrorBody;
 use scaivault_domain::SharedStore;
 
 use crate::api::error::ApiError;
 use crate::api::extract::ApiPath;
 
-/// The route's path.
+/// The route's path (as its annotation spells it; `openapi::tests` checks they agree).
 pub const PATH: &str = "/.well-known/acme-challenge/{token}";
 
 /// Answers one token. Tokens are base64url (RFC 8555 §8.1); anything else cannot be ours.
+/// Also served on `[challenges] http01_listen`.
+#[utoipa::path(
+    get, path = "/.well-known/acme-challenge/{token}", operation_id = "acme_challenge", tag = "challenges",
+    params(("token" = String, Path, description = "The challenge token (base64url, RFC 8555 §8.1)")),
+    responses(
+        (status = 200, description = "The key authorization of an unfinished order's challenge with this token, as the CA fetches it (RFC 8555 §8.3)", content_type = "application/octet-stream", body = String),
+        (status = 404, description = "No pending challenge with this token", body = ErrorBody),
+        (status = 500, description = "Internal error", body = ErrorBody),
+    ),
+)]
 pub async fn respond(
     State(store): State<SharedStore>,
     ApiPath(token): ApiPath<String>,

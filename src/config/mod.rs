@@ -93,6 +93,12 @@ impl fmt::Debug for SecurityConfig {
 #[serde(deny_unknown_fields)]
 pub struct AcmeConfig {
     pub extra_roots: Vec<PathBuf>,
+    /// `[acme.directories]`: directory URLs replacing a provider's published ones, by table name
+    /// (`letsencrypt`, `letsencrypt_staging`, ...).
+    #[serde(default)]
+    pub directories: std::collections::BTreeMap<String, String>,
+    /// ZeroSSL's API, where ZeroSSL accounts get their EAB credentials.
+    pub zerossl_api: String,
     /// ACME requests in flight to one CA at a time (1 or more).
     pub max_concurrent_requests: usize,
 }
@@ -152,8 +158,9 @@ pub struct ClusterConfig {
     pub lease: HumanDuration,
 }
 
-/// `[rate_limits.<provider>]` (`letsencrypt`, `zerossl`, `buypass`, `google`, or `custom` for
-/// every custom account): a count missing or 0 is unlimited; a window missing is Let's
+/// `[rate_limits.<table>]`: a provider's production directory (`letsencrypt`, `zerossl`,
+/// `buypass`, `google`), its staging directory (`letsencrypt_staging`, ...), or `custom` for
+/// every custom account: a count missing or 0 is unlimited; a window missing is Let's
 /// Encrypt's (3h for orders, 7d for the others).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,6 +174,8 @@ pub struct RateLimitConfig {
     /// Certificates for the same exact set of names per `duplicates_window`.
     pub duplicates: Option<u32>,
     pub duplicates_window: Option<HumanDuration>,
+    /// Authorizations of one account still pending at any one time (no window).
+    pub pending_authorizations: Option<u32>,
 }
 
 impl RateLimitConfig {
@@ -187,11 +196,23 @@ impl RateLimitConfig {
                 7 * 86_400,
             ),
             duplicates: limit(self.duplicates, self.duplicates_window, 7 * 86_400),
+            pending_authorizations: self.pending_authorizations.filter(|max| *max > 0),
         }
     }
 }
 
 impl Config {
+    /// The providers' directories with `[acme.directories]` applied (checked at load).
+    pub fn directories(&self) -> scaivault_domain::provider::Directories {
+        scaivault_domain::provider::Directories::new(
+            self.acme
+                .directories
+                .iter()
+                .map(|(name, url)| (name.as_str(), url.as_str())),
+        )
+        .unwrap_or_default()
+    }
+
     /// Every configured provider's limits, for the ledger.
     pub fn provider_limits(&self) -> scaivault_domain::rate_limit::ProviderLimits {
         scaivault_domain::rate_limit::ProviderLimits(
@@ -339,12 +360,10 @@ impl Config {
             problems.push("  cluster.lease: at least 1s".into());
         }
         for (provider, limits) in &self.rate_limits {
-            if provider
-                .parse::<scaivault_domain::provider::Provider>()
-                .is_err()
-            {
+            if !scaivault_domain::rate_limit::is_table_name(provider) {
                 problems.push(format!(
-                    "  rate_limits.{provider}: not a provider (letsencrypt, zerossl, buypass, google, custom)"
+                    "  rate_limits.{provider}: not a provider's table (letsencrypt, zerossl, buypass, google, \
+                     each with _staging for its staging directory, or custom)"
                 ));
             }
             for (key, window) in [
@@ -357,6 +376,22 @@ impl Config {
                         "  rate_limits.{provider}.{key}: must be greater than zero"
                     ));
                 }
+            }
+        }
+        if !(self.acme.zerossl_api.starts_with("https://")
+            || self.acme.zerossl_api.starts_with("http://"))
+        {
+            problems.push("  acme.zerossl_api: an http(s):// URL".into());
+        }
+        for (name, url) in &self.acme.directories {
+            if let Err(err) =
+                scaivault_domain::provider::Directories::new([(name.as_str(), url.as_str())])
+            {
+                let message = match err {
+                    scaivault_domain::Error::Invalid { message, .. } => message,
+                    other => other.to_string(),
+                };
+                problems.push(format!("  acme.directories.{name}: {message}"));
             }
         }
         if self.server.admin_listen == Some(self.server.listen) {

@@ -37,6 +37,11 @@ fn rate_limits_per_provider() {
     );
     assert_eq!(custom.orders_per_account, None);
     assert_eq!(limits.of("zerossl"), Default::default());
+    assert_eq!(letsencrypt.pending_authorizations, Some(300));
+    // Staging has its own, looser table by default.
+    let staging = limits.of("letsencrypt_staging");
+    assert_eq!(staging.orders_per_account.expect("staging").max, 1500);
+    assert_eq!(staging.duplicates.expect("staging").max, 30_000);
     assert!(
         refusal(&[("SCAIVAULT_RATE_LIMITS__NOSUCHCA__DUPLICATES", "1")])
             .contains("rate_limits.nosuchca")

@@ -7,7 +7,7 @@ use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::{Error, Result};
 use time::OffsetDateTime;
 
-use crate::dialect::{Dialect, Statement};
+use crate::dialect::{Dialect, Statement, newest_first};
 use crate::rows::AccountRow;
 use crate::sql_store::SqlStore;
 
@@ -64,6 +64,21 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                  account_url, eab_kid, created_at, deactivated_at FROM acme_accounts \
                  ORDER BY created_at DESC, id",
         )
+        .rows(self.on_pool())
+        .await?;
+        rows.into_iter().map(AccountRow::into_record).collect()
+    }
+
+    async fn accounts_page(
+        &self,
+        limit: u32,
+        before: Option<(i64, String)>,
+    ) -> Result<Vec<AccountRecord>> {
+        let rows: Vec<AccountRow> = sqlx::query::<D>(newest_first!(
+            "SELECT id, name, provider, environment, directory_url, email, status, \
+                 account_url, eab_kid, created_at, deactivated_at FROM acme_accounts"
+        ))
+        .page(limit, before)
         .rows(self.on_pool())
         .await?;
         rows.into_iter().map(AccountRow::into_record).collect()

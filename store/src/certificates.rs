@@ -8,7 +8,7 @@ use scaivault_domain::timestamp::{from_millis, to_millis};
 use scaivault_domain::{Error, Result};
 use time::OffsetDateTime;
 
-use crate::dialect::{Dialect, Statement};
+use crate::dialect::{Dialect, Statement, newest_first};
 use crate::rows::{CertificateRow, ExpiryRow, VersionRow, to_json};
 use crate::sql_store::{SqlStore, commit};
 
@@ -120,17 +120,12 @@ impl<D: Dialect> CertificateStore for SqlStore<D> {
         limit: u32,
         before: Option<(i64, String)>,
     ) -> Result<Vec<CertificateRecord>> {
-        let (before_at, before_id) = before.unwrap_or((i64::MAX, String::new()));
-        let rows: Vec<CertificateRow> = sqlx::query::<D>(
+        let rows: Vec<CertificateRow> = sqlx::query::<D>(newest_first!(
             "SELECT id, account_id, domains, challenge_type, key_type, dns_provider_id, profile, \
              auto_renew, own_csr, current_version, status, serial_number, not_after, created_at, \
-             updated_at, renew_at FROM certificates \
-             WHERE (created_at < $1 OR (created_at = $1 AND id < $2)) \
-             ORDER BY created_at DESC, id DESC LIMIT $3",
-        )
-        .arg(before_at)
-        .arg(before_id)
-        .arg(i64::from(limit))
+             updated_at, renew_at FROM certificates"
+        ))
+        .page(limit, before)
         .rows(self.on_pool())
         .await?;
         rows.into_iter().map(CertificateRow::into_record).collect()

@@ -135,6 +135,20 @@ where
     }
 }
 
+/// `SELECT .. FROM <table>` completed to one page of its rows, newest first: strictly older than
+/// the `(created_at, id)` cursor `$1`, `$2`, at most `$3` rows. Bind them with
+/// [`Statement::page`].
+macro_rules! newest_first {
+    ($select:literal) => {
+        concat!(
+            $select,
+            " WHERE (created_at < $1 OR (created_at = $1 AND id < $2)) \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        )
+    };
+}
+pub(crate) use newest_first;
+
 /// A statement of the shared SQL: its parameters bound with [`Statement::arg`], run with
 /// [`Statement::run`] or read with [`Statement::rows`], [`Statement::row`], [`Statement::one`].
 pub(crate) trait Statement<D: Dialect>: Sized {
@@ -142,6 +156,16 @@ pub(crate) trait Statement<D: Dialect>: Sized {
     fn arg<'t, T>(self, value: T) -> Self
     where
         D: Binds<'t, T>;
+
+    /// Binds the three parameters of a [`newest_first!`] page: the cursor to continue after
+    /// (none: from the newest row) and the page size.
+    fn page(self, limit: u32, before: Option<(i64, String)>) -> Self
+    where
+        D: for<'t> Binds<'t, i64> + for<'t> Binds<'t, String>,
+    {
+        let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+        self.arg(at).arg(id).arg(i64::from(limit))
+    }
 
     /// Runs it; how many rows it changed. Failures of every method are the domain's store error.
     fn run<'e>(

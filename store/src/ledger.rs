@@ -50,6 +50,18 @@ impl<D: Dialect> LedgerStore for SqlStore<D> {
         Ok(times.into_iter().map(|(at,)| from_millis(at)).collect())
     }
 
+    async fn pending_authorizations(&self, account_id: &str) -> Result<u32> {
+        let (count,): (i64,) = sqlx::query::<D>(
+            "SELECT COUNT(*) FROM acme_challenges c JOIN acme_orders o ON o.id = c.order_id \
+             WHERE o.account_id = $1 AND o.status = 'pending' \
+             AND c.status IN ('pending', 'processing')",
+        )
+        .arg(account_id)
+        .one(self.on_pool())
+        .await?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
     async fn prune_ledger(&self, scope: &str, before: OffsetDateTime) -> Result<u64> {
         sqlx::query::<D>("DELETE FROM rate_ledger WHERE scope = $1 AND created_at <= $2")
             .arg(scope)

@@ -185,6 +185,24 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         Ok(updated == 1)
     }
 
+    async fn end_orders_of_account(
+        &self,
+        account_id: &str,
+        progress: &OrderProgress,
+    ) -> Result<u64> {
+        sqlx::query::<D>(
+            "UPDATE acme_orders SET status = $2, error_code = $3, error_message = $4, \
+             updated_at = $5 WHERE account_id = $1 AND status IN ('pending', 'ready', 'processing')",
+        )
+        .arg(account_id)
+        .arg(progress.status.as_str())
+        .arg(progress.error.as_ref().map(|e| e.code.as_str()))
+        .arg(progress.error.as_ref().map(|e| e.message.as_str()))
+        .arg(to_millis(progress.at))
+        .run(self.on_pool())
+        .await
+    }
+
     async fn set_order_key(&self, id: &str, sealed_key: &[u8]) -> Result<()> {
         sqlx::query::<D>("UPDATE acme_orders SET sealed_key = $2 WHERE id = $1")
             .arg(id)

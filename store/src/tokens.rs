@@ -6,7 +6,7 @@ use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::token::TokenRecord;
 use scaivault_domain::{Result, scope};
 
-use crate::dialect::{Dialect, Statement};
+use crate::dialect::{Dialect, Statement, newest_first};
 use crate::rows::TokenRow;
 use crate::sql_store::SqlStore;
 
@@ -39,11 +39,15 @@ impl<D: Dialect> TokenStore for SqlStore<D> {
         row.map(TokenRow::into_record).transpose()
     }
 
-    async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
-        let rows: Vec<TokenRow> = sqlx::query::<D>(
-            "SELECT id, name, scopes, secret_hash, created_at, expires_at FROM api_tokens \
-             ORDER BY created_at DESC, id",
-        )
+    async fn tokens_page(
+        &self,
+        limit: u32,
+        before: Option<(i64, String)>,
+    ) -> Result<Vec<TokenRecord>> {
+        let rows: Vec<TokenRow> = sqlx::query::<D>(newest_first!(
+            "SELECT id, name, scopes, secret_hash, created_at, expires_at FROM api_tokens"
+        ))
+        .page(limit, before)
         .rows(self.on_pool())
         .await?;
         rows.into_iter().map(TokenRow::into_record).collect()

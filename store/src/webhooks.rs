@@ -6,7 +6,7 @@ use scaivault_domain::store::WebhookStore;
 use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::webhook::WebhookRecord;
 
-use crate::dialect::{Dialect, Statement};
+use crate::dialect::{Dialect, Statement, newest_first};
 use crate::rows::{WebhookRow, to_json};
 use crate::sql_store::SqlStore;
 
@@ -41,15 +41,10 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
         limit: u32,
         before: Option<(i64, String)>,
     ) -> Result<Vec<WebhookRecord>> {
-        let (before_at, before_id) = before.unwrap_or((i64::MAX, String::new()));
-        let rows: Vec<WebhookRow> = sqlx::query::<D>(
-            "SELECT id, url, events, created_at FROM webhooks \
-             WHERE (created_at < $1 OR (created_at = $1 AND id < $2)) \
-             ORDER BY created_at DESC, id DESC LIMIT $3",
-        )
-        .arg(before_at)
-        .arg(before_id)
-        .arg(i64::from(limit))
+        let rows: Vec<WebhookRow> = sqlx::query::<D>(newest_first!(
+            "SELECT id, url, events, created_at FROM webhooks"
+        ))
+        .page(limit, before)
         .rows(self.on_pool())
         .await?;
         rows.into_iter().map(WebhookRow::into_record).collect()

@@ -71,7 +71,13 @@ on_both!(tokens_round_trip, |store: SharedStore| async move {
     assert_eq!(back, minted.record);
     let second = token::mint("other", vec![Scope::SecretsRead], now(), None);
     store.insert_token(&second.record).await.expect("insert");
-    assert_eq!(store.list_tokens().await.expect("list").len(), 2);
+    // Paged newest first: the cursor of the first page leads to the second, then nothing.
+    let first = store.tokens_page(1, None).await.expect("page");
+    assert_eq!(first.len(), 1);
+    let cursor = (to_millis(first[0].created_at), first[0].id.clone());
+    let rest = store.tokens_page(10, Some(cursor)).await.expect("page");
+    assert_eq!(rest.len(), 1);
+    assert_ne!(rest[0].id, first[0].id);
     assert!(store.delete_token(&minted.record.id).await.expect("delete"));
     assert!(
         !store
@@ -197,6 +203,11 @@ on_both!(
             .collect();
         assert_eq!(names.len(), 2);
         assert!(names.contains(&"second".to_string()));
+        let first = store.accounts_page(1, None).await.expect("page");
+        let cursor = (to_millis(first[0].created_at), first[0].id.clone());
+        let rest = store.accounts_page(10, Some(cursor)).await.expect("page");
+        assert_eq!(first.len() + rest.len(), 2);
+        assert_ne!(rest[0].id, first[0].id);
     }
 );
 
@@ -429,10 +440,7 @@ on_both!(
             .await
             .expect("order")
             .expect("the order");
-        assert_eq!(
-            serde_json::to_value(&joined_order).expect("json"),
-            serde_json::to_value(&alone).expect("json")
-        );
+        assert_eq!(joined_order, alone);
         assert_eq!(joined, challenges);
         assert_eq!(joined.len(), 2);
         // An order without challenges (a caller whose order the CA had not answered yet), and
@@ -623,9 +631,33 @@ on_both!(
             config: [("nameserver".to_string(), "127.0.0.53:53".to_string())]
                 .into_iter()
                 .collect(),
+            zones: vec!["example.test".into(), "acme.example".into()],
+            is_default: true,
             created_at: now(),
         };
         store.insert_dns_provider(&provider).await.expect("insert");
+        // One default provider at most: a second is refused, naming the first.
+        let second_default = store
+            .insert_dns_provider(&DnsProviderRecord {
+                id: "dnsp_3".into(),
+                name: "other".into(),
+                ..provider.clone()
+            })
+            .await;
+        assert!(
+            matches!(&second_default, Err(Error::Conflict(m)) if m.contains("dnsp_1")),
+            "{second_default:?}"
+        );
+        store
+            .insert_dns_provider(&DnsProviderRecord {
+                id: "dnsp_3".into(),
+                name: "other".into(),
+                is_default: false,
+                ..provider.clone()
+            })
+            .await
+            .expect("a second provider that is not the default");
+        assert!(store.delete_dns_provider("dnsp_3").await.expect("delete"));
         assert!(matches!(
             store
                 .insert_dns_provider(&DnsProviderRecord {
@@ -641,7 +673,13 @@ on_both!(
             .expect("get")
             .expect("present");
         assert_eq!(back.config, provider.config);
+        assert_eq!(back.zones, provider.zones);
+        assert!(back.is_default);
         assert_eq!(store.list_dns_providers().await.expect("list").len(), 1);
+        assert_eq!(
+            store.dns_providers_page(5, None).await.expect("page")[0].id,
+            provider.id
+        );
 
         let mut in_flight = order(&acct.id, "acme_order_dns", now());
         in_flight.challenge_type = ChallengeType::Dns01;
@@ -1484,6 +1522,65 @@ on_both!(
         assert_eq!(
             deliveries[0].payload,
             serde_json::to_string(&revocation.event).expect("json")
+        );
+    }
+);
+
+on_both!(
+    pending_authorizations_count_open_challenges_of_pending_orders,
+    |store: SharedStore| async move {
+        let acct = account("pending-authz");
+        let other = account("pending-authz-other");
+        store.insert_account(&acct, b"x").await.expect("account");
+        store.insert_account(&other, b"x").await.expect("account");
+        assert_eq!(
+            store.pending_authorizations(&acct.id).await.expect("count"),
+            0
+        );
+        let at = now();
+        // Two pending orders of two names each; one name already validated.
+        for (id, token) in [("acme_order_pa1", "pa1"), ("acme_order_pa2", "pa2")] {
+            let names = ["a.example.test", "b.example.test"];
+            let challenges: Vec<ChallengeRecord> = names
+                .iter()
+                .map(|n| challenge(id, n, ChallengeType::Http01, &format!("{token}{n}")))
+                .collect();
+            store
+                .insert_order(&order(&acct.id, id, at), &challenges)
+                .await
+                .expect("order");
+        }
+        store
+            .set_challenge_status("acme_order_pa1", "a.example.test", "valid", None)
+            .await
+            .expect("status");
+        store
+            .set_challenge_status("acme_order_pa2", "b.example.test", "processing", None)
+            .await
+            .expect("status");
+        // Another account's pending order does not count.
+        store
+            .insert_order(
+                &order(&other.id, "acme_order_pa3", at),
+                &[challenge(
+                    "acme_order_pa3",
+                    "c.example.test",
+                    ChallengeType::Http01,
+                    "pa3",
+                )],
+            )
+            .await
+            .expect("order");
+        assert_eq!(
+            store.pending_authorizations(&acct.id).await.expect("count"),
+            3
+        );
+        assert_eq!(
+            store
+                .pending_authorizations(&other.id)
+                .await
+                .expect("count"),
+            1
         );
     }
 );

@@ -84,6 +84,21 @@ pub struct Issuing {
 
 /// Starts the peers and the service, and registers an account.
 pub async fn issuing(db: Db, pebble: PebbleOptions, service_env: &[(&str, &str)]) -> Issuing {
+    issuing_with(db, pebble, |mut opts, _| {
+        for (key, value) in service_env {
+            opts = opts.env(*key, *value);
+        }
+        opts
+    })
+    .await
+}
+
+/// [`issuing`], with the service's options completed by `configure` once Pebble runs.
+pub async fn issuing_with(
+    db: Db,
+    pebble: PebbleOptions,
+    configure: impl FnOnce(ServiceOptions, &Pebble) -> ServiceOptions,
+) -> Issuing {
     let dns = scaivault_testkit::ChallTestSrv::start().await;
     let loopback = std::net::Ipv4Addr::LOCALHOST.into();
     let http_port = scaivault_testkit::free_port(loopback);
@@ -108,10 +123,7 @@ pub async fn issuing(db: Db, pebble: PebbleOptions, service_env: &[(&str, &str)]
             "tls_alpn01_listen",
             format!("[\"127.0.0.1:{tls_port}\"]"),
         );
-    for (key, value) in service_env {
-        opts = opts.env(*key, *value);
-    }
-    let service = Service::start(opts).await;
+    let service = Service::start(configure(opts, &pebble)).await;
     let (status, account) = service
         .client()
         .post("/v1/pki/acme/accounts", &custom_account("issuer", &pebble))
@@ -239,15 +251,20 @@ pub async fn register_custom(
     name: &str,
     directory_url: &str,
 ) -> String {
-    let (status, account) = api
-        .post(
-            "/v1/pki/acme/accounts",
-            &serde_json::json!({"name": name, "provider": "custom", "environment": "staging",
-                    "email": "certs@acme.example", "directory_url": directory_url}),
-        )
-        .await;
-    assert_eq!(status, 201, "{account}");
-    account["id"].as_str().expect("account id").to_owned()
+    let account = api
+        .register(&scaivault_contract::Register {
+            name: name.to_owned(),
+            provider: scaivault_contract::Provider::Custom,
+            environment: Some(scaivault_contract::Environment::Staging),
+            email: "certs@acme.example".to_owned(),
+            directory_url: Some(directory_url.to_owned()),
+            eab: None,
+            zerossl_api_key_path: None,
+        })
+        .await
+        .unwrap_or_else(|failure| panic!("registering {name}: {failure}"));
+    assert_eq!(account.status, scaivault_contract::AccountStatus::Active);
+    account.id
 }
 
 /// Orders one http-01 certificate for a fresh name through `account_id` and waits up to
@@ -257,14 +274,16 @@ pub async fn issue_http01(
     account_id: &str,
     within: std::time::Duration,
 ) -> serde_json::Value {
-    let (status, placed) = api
-        .post(
-            "/v1/pki/acme/issue",
-            &serde_json::json!({"account_id": account_id, "domains": domains(1), "challenge_type": "http-01"}),
-        )
-        .await;
-    assert_eq!(status, 202, "{placed}");
-    wait_final(api, placed["order_id"].as_str().expect("order id"), within).await
+    let placed = api
+        .issue(&scaivault_contract::Issue::new(
+            account_id,
+            domains(1),
+            scaivault_contract::ChallengeType::Http01,
+        ))
+        .await
+        .unwrap_or_else(|failure| panic!("issuing through {account_id}: {failure}"));
+    assert_eq!(placed.challenges.len(), 1);
+    wait_final(api, &placed.order.order_id, within).await
 }
 
 /// Stores `tsig_secret` under `dns/bind/tsig` and registers an rfc2136 DNS provider that

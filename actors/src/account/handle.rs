@@ -7,13 +7,16 @@ use std::time::Duration;
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort, SpawnErr};
 use scaivault_domain::account::{AccountRecord, AccountStatus, RegistrationInput};
+use scaivault_domain::provider::{Directories, Provider};
 use scaivault_domain::seal::MasterKey;
+use scaivault_domain::secret;
 use scaivault_domain::{SharedStore, ids};
 use time::OffsetDateTime;
 
 use super::actor::{AccountActor, AccountContext, AccountMsg, AccountStart, RevokeAtCa};
 use super::ca_order::{CreatedOrder, NewOrderSpec};
 use super::supervisor::AccountSupervisor;
+use super::zerossl::ZeroSslApi;
 use crate::Error;
 use crate::acme::AcmeHttp;
 use crate::events::Events;
@@ -31,6 +34,10 @@ pub struct AccountsConfig {
     pub http: AcmeHttp,
     /// Where `certificate.revoked` is announced.
     pub events: Events,
+    /// The providers' directories, with `[acme.directories]` applied.
+    pub directories: Directories,
+    /// Where ZeroSSL accounts get their EAB credentials (`[acme] zerossl_api`).
+    pub zerossl: ZeroSslApi,
     pub faults: Faults,
 }
 
@@ -49,6 +56,8 @@ pub struct Accounts {
     pub(super) store: SharedStore,
     pub(super) events: Events,
     pub(super) faults: Faults,
+    directories: Arc<Directories>,
+    zerossl: ZeroSslApi,
     supervisor: ActorRef<()>,
 }
 
@@ -67,8 +76,15 @@ impl Accounts {
             store: config.store,
             events: config.events,
             faults: config.faults,
+            directories: Arc::new(config.directories),
+            zerossl: config.zerossl,
             supervisor,
         })
+    }
+
+    /// The providers' directories new accounts are registered at.
+    pub fn directories(&self) -> &Directories {
+        &self.directories
     }
 
     /// Whether the supervisor is running (for readiness).
@@ -88,7 +104,7 @@ impl Accounts {
     /// Validates the input, registers the account at the CA through a new account actor and
     /// persists it (the key sealed).
     pub async fn register(&self, input: RegistrationInput) -> Result<AccountRecord, Error> {
-        let registration = input.validate()?;
+        let mut registration = input.validate(&self.directories)?;
         let taken = self
             .store
             .list_accounts()
@@ -102,6 +118,17 @@ impl Accounts {
             ))
             .into());
         }
+        if registration.provider == Provider::Zerossl && registration.eab.is_none() {
+            let access_key = match &registration.zerossl_api_key_path {
+                Some(path) => Some(self.secret_text(path).await?),
+                None => None,
+            };
+            registration.eab = Some(
+                self.zerossl
+                    .eab_credentials(access_key.as_deref(), &registration.email)
+                    .await?,
+            );
+        }
         let id = ids::new_id("acme");
         let actor = self
             .spawn(&id, AccountStart::New)
@@ -111,6 +138,22 @@ impl Accounts {
             AccountMsg::Register(Box::new(registration), reply)
         })
         .await
+    }
+
+    /// The text of the secret at `path` (a registration's `zerossl_api_key_path`).
+    async fn secret_text(&self, path: &str) -> Result<String, Error> {
+        let missing = || {
+            scaivault_domain::Error::invalid("zerossl_api_key_path", format!("no secret at {path}"))
+        };
+        let stored = self.store.get_secret(path).await?.ok_or_else(missing)?;
+        let plain = self.ctx.key.open(&secret::aad(path), &stored.sealed)?;
+        let text = String::from_utf8(plain).map_err(|_| {
+            scaivault_domain::Error::invalid(
+                "zerossl_api_key_path",
+                format!("the secret at {path} is not text"),
+            )
+        })?;
+        Ok(text.trim().to_owned())
     }
 
     /// Deactivates the account at the CA and here; a no-op answer for one already deactivated.

@@ -19,7 +19,9 @@ mod ca_order;
 mod handle;
 mod revocation;
 mod supervisor;
+mod zerossl;
 
 pub use self::ca_order::{CreatedChallenge, NewOrderSpec};
 pub use self::handle::{Accounts, AccountsConfig, AriWindow};
 pub use self::revocation::Revoked;
+pub use self::zerossl::ZeroSslApi;

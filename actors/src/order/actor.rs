@@ -19,7 +19,7 @@ use scaivault_domain::timestamp;
 use super::context::Context;
 use super::dns01::TxtChallenge;
 use super::failure::{Failure, classify, publish_failure};
-use super::finish::finish;
+use super::finish::{EXPIRED, ending, finish};
 use super::{issuance, placement};
 use crate::acme::{ProblemKind, challenge_type};
 use crate::faults::OrderStep;
@@ -76,9 +76,10 @@ impl Actor for OrderActor {
                 Ok(())
             }
             Err(Failure::Final(error)) => {
-                tracing::warn!(order = %order_id, code = %error.code, message = %error.message,
-                    "order is invalid");
-                finish(&self.ctx, order_id, OrderStatus::Invalid, Some(error)).await?;
+                let (status, error) = ending(&self.ctx, order_id, error).await?;
+                tracing::warn!(order = %order_id, status = status.as_str(), code = %error.code, message = %error.message,
+                    "order ended without a certificate");
+                finish(&self.ctx, order_id, status, Some(error)).await?;
                 self.ctx.dns.clean_up_order(order_id).await;
                 myself.stop(Some("order invalid".into()));
                 Ok(())
@@ -326,6 +327,7 @@ impl OrderActor {
     ) -> (OrderError, bool) {
         let mut reasons = Vec::new();
         let mut kinds = Vec::new();
+        let mut expired = Vec::new();
         let order_problem = order.state().error.clone();
         let mut authorizations = order.authorizations();
         while let Some(authorization) = authorizations.next().await {
@@ -334,6 +336,9 @@ impl OrderActor {
             };
             let _ = authorization.refresh().await;
             let domain = authorization.identifier().to_string();
+            if authorization.status == AuthorizationStatus::Expired {
+                expired.push(domain.clone());
+            }
             let wanted = challenge_type(record.challenge_type);
             for challenge in authorization
                 .challenges
@@ -356,6 +361,21 @@ impl OrderActor {
                     reasons.push(text);
                 }
             }
+        }
+        // Nothing failed, but authorizations ran out of time (RFC 8555 §7.1.6: an order whose
+        // authorizations expire becomes invalid): the order expired rather than failed.
+        if reasons.is_empty() && !expired.is_empty() {
+            return (
+                OrderError::new(
+                    EXPIRED,
+                    format!(
+                        "the CA order expired before it was finished: the authorizations for {} \
+                         expired at the CA",
+                        expired.join(", ")
+                    ),
+                ),
+                false,
+            );
         }
         if reasons.is_empty()
             && let Some(problem) = order_problem

@@ -30,6 +30,9 @@ pub struct OrdersConfig {
     /// The local rate-limit ledger's limits per provider (`[rate_limits.<provider>]`; none is
     /// unlimited).
     pub rate_limits: ProviderLimits,
+    /// Whether a TLS-ALPN-01 responder listens (`[challenges] tls_alpn01_listen` not empty):
+    /// without one a tls-alpn-01 order could only fail at the CA, so it is refused at once.
+    pub tls_alpn01: bool,
     pub faults: Faults,
 }
 

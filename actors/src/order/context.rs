@@ -32,6 +32,8 @@ pub(crate) struct Context {
     pub before_expiry: Duration,
     /// The local rate-limit ledger's limits per provider.
     pub limits: ProviderLimits,
+    /// Whether a TLS-ALPN-01 responder listens.
+    pub tls_alpn01: bool,
     /// Polling of authorizations and orders ([`default_poll`]).
     pub poll: RetryPolicy,
     pub faults: Faults,
@@ -53,6 +55,7 @@ impl Context {
             dns: _,
             before_expiry,
             rate_limits,
+            tls_alpn01,
             faults,
         } = config;
         Self {
@@ -64,6 +67,7 @@ impl Context {
             scheduler,
             before_expiry,
             limits: rate_limits,
+            tls_alpn01,
             poll: default_poll(),
             faults,
             seen_pending: Mutex::default(),

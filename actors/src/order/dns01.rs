@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scaivault_dns::{DnsError, DnsProvider, Propagation, ResolvedConfig, challenge_name};
-use scaivault_domain::dns_provider::DnsChallengeRecord;
+use scaivault_domain::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::store::{DnsProviderStore, DnsRecordStore, SecretStore};
 use scaivault_domain::{SharedStore, secret, timestamp};
@@ -80,6 +80,19 @@ impl DnsSupport {
             .get_dns_provider(provider_id)
             .await?
             .ok_or_else(|| scaivault_domain::Error::not_found("DNS provider", provider_id))?;
+        self.build(&record).await
+    }
+
+    /// Every configured provider's record.
+    pub(super) async fn records(&self) -> Result<Vec<DnsProviderRecord>, Error> {
+        Ok(self.providers.list_dns_providers().await?)
+    }
+
+    /// The provider of `record` with its secrets resolved.
+    pub(super) async fn build(
+        &self,
+        record: &DnsProviderRecord,
+    ) -> Result<Box<dyn DnsProvider>, Error> {
         let mut values = BTreeMap::new();
         for (key, value) in &record.config {
             match key.strip_suffix("_path") {

@@ -1,5 +1,6 @@
 //! The end of an order.
 
+use scaivault_domain::account::AccountStatus;
 use scaivault_domain::order::{OrderError, OrderProgress, OrderStatus};
 use scaivault_domain::timestamp;
 
@@ -7,7 +8,50 @@ use super::context::Context;
 use crate::Error;
 use crate::events::OrderInvalid;
 
-/// Ends an order with a final status; an invalid one is announced (`order.invalid`).
+/// The error code of an order whose CA order or authorizations expired (status `expired`).
+pub(super) const EXPIRED: &str = "order_expired";
+/// The error code of an order ended because its account was deactivated (`deactivated`).
+pub(crate) const ACCOUNT_DEACTIVATED: &str = "account_deactivated";
+
+/// The final status of an order that ends without a certificate, and its error: `deactivated`
+/// when its account was deactivated meanwhile (the CA then refuses the order's requests, which
+/// is not what went wrong), `expired` when the CA order ran out of time, else `invalid`.
+pub(super) async fn ending(
+    ctx: &Context,
+    order_id: &str,
+    error: OrderError,
+) -> Result<(OrderStatus, OrderError), Error> {
+    if let Some(order) = ctx.store.get_order(order_id).await?
+        && let Some(account) = ctx.store.get_account(&order.account_id).await?
+        && account.status == AccountStatus::Deactivated
+    {
+        return Ok((
+            OrderStatus::Deactivated,
+            deactivated_error(&account.id, Some(&error.message)),
+        ));
+    }
+    let status = if error.code == EXPIRED {
+        OrderStatus::Expired
+    } else {
+        OrderStatus::Invalid
+    };
+    Ok((status, error))
+}
+
+/// The error of an order ended by its account's deactivation.
+pub(crate) fn deactivated_error(account_id: &str, then: Option<&str>) -> OrderError {
+    let mut message = format!(
+        "account {account_id} was deactivated while the order was in flight; register a new \
+         account and order again"
+    );
+    if let Some(then) = then {
+        message.push_str(&format!(" (the CA then answered: {then})"));
+    }
+    OrderError::new(ACCOUNT_DEACTIVATED, message)
+}
+
+/// Ends an order with a final status; an invalid or expired one is announced
+/// (`order.invalid`, its error saying which).
 pub(super) async fn finish(
     ctx: &Context,
     order_id: &str,
@@ -24,7 +68,7 @@ pub(super) async fn finish(
             },
         )
         .await?;
-    if status == OrderStatus::Invalid
+    if matches!(status, OrderStatus::Invalid | OrderStatus::Expired)
         && let Some(order) = ctx.store.get_order(order_id).await?
     {
         ctx.events

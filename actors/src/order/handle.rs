@@ -4,11 +4,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ractor::{Actor, ActorRef};
+use scaivault_domain::order::{OrderProgress, OrderStatus};
 use scaivault_domain::timestamp;
 
 use super::config::OrdersConfig;
 use super::context::Context;
 use super::dns01::DnsSupport;
+use super::finish::deactivated_error;
 use super::leases::Leases;
 use super::supervisor::{OrderSupervisor, OrderSupervisorMsg};
 use crate::Error;
@@ -85,6 +87,28 @@ impl Orders {
         );
         self.tasks().extend(loops);
         Ok(ids.len())
+    }
+
+    /// Ends the unfinished orders of a deactivated account as `deactivated`, saying why; their
+    /// actors stop at their next step (the CA refuses the account's requests meanwhile, and an
+    /// order ending that way is `deactivated` too). Returns how many ended here.
+    pub async fn account_deactivated(&self, account_id: &str) -> Result<u64, Error> {
+        let ended = self
+            .ctx
+            .store
+            .end_orders_of_account(
+                account_id,
+                &OrderProgress {
+                    status: OrderStatus::Deactivated,
+                    error: Some(deactivated_error(account_id, None)),
+                    at: timestamp::now(),
+                },
+            )
+            .await?;
+        if ended > 0 {
+            tracing::info!(account = %account_id, ended, "orders of a deactivated account ended");
+        }
+        Ok(ended)
     }
 
     /// Graceful shutdown: stops driving orders (their actors are killed; every step is already

@@ -19,6 +19,7 @@ mod actor;
 mod config;
 mod context;
 mod dns01;
+mod dns_pick;
 mod failure;
 mod finish;
 mod handle;

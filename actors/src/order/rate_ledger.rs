@@ -1,7 +1,8 @@
-//! The local rate-limit ledger around placing an order: before the CA is asked, each limited
-//! key of the order (the account's new orders, each registered domain's certificates, the exact
-//! set of names) is counted in the store over its window, and an order over a limit is refused
-//! with when it would fit; once the CA has created the order, its entries are recorded. The rules
+//! The local rate-limit ledger around placing an order: before the CA is asked, the account's
+//! pending authorizations are counted (with the new order's names), and each limited key of the
+//! order (the account's new orders, each registered domain's certificates, the exact set of
+//! names) is counted in the store over its window; an order over a limit is refused with when
+//! it would fit. Once the CA has created the order, its entries are recorded. The rules
 //! are in `scaivault_domain::rate_limit`.
 //!
 //! The check and the record are not one transaction: two orders placed at the same instant may
@@ -28,7 +29,7 @@ pub(crate) fn pending(
     account: &AccountRecord,
     domains: &[String],
 ) -> Pending {
-    let limits = limits.of(account.provider.as_str());
+    let limits = limits.of_account(account.provider, account.environment);
     Pending {
         keys: rate_limit::keys_for_order(&limits, &account.directory_url, &account.id, domains),
         account_id: account.id.clone(),
@@ -44,6 +45,16 @@ pub(crate) async fn check(
     now: OffsetDateTime,
 ) -> Result<Pending, Error> {
     let pending = pending(limits, account, domains);
+    let account_limits = limits.of_account(account.provider, account.environment);
+    if let Some(max) = account_limits.pending_authorizations {
+        let open = store.pending_authorizations(&account.id).await?;
+        let new = u32::try_from(domains.len()).unwrap_or(u32::MAX);
+        if let Err(refusal) = rate_limit::check_pending_authorizations(&account.id, max, open, new)
+        {
+            tracing::info!(account = %account.id, %refusal, "order refused by the local rate-limit ledger");
+            return Err(refusal.into());
+        }
+    }
     for (key, limit) in &pending.keys {
         let times = store
             .ledger_times(key, rate_limit::window_start(*limit, now))

@@ -10,14 +10,14 @@ use super::placement::{OrderPlan, place};
 use crate::Error;
 
 /// A request to issue, as received.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IssueRequest {
     pub account_id: String,
     pub domains: Vec<String>,
-    pub challenge_type: String,
+    pub challenge_type: ChallengeType,
     pub auto_renew: Option<bool>,
     pub dns_provider_id: Option<String>,
-    pub key_type: Option<String>,
+    pub key_type: Option<pki::KeyType>,
     pub csr: Option<String>,
     pub profile: Option<String>,
 }
@@ -29,13 +29,11 @@ impl Orders {
         request: IssueRequest,
     ) -> Result<(OrderRecord, Vec<ChallengeRecord>), Error> {
         let store = &self.ctx.store;
-        let challenge_type: ChallengeType = request.challenge_type.parse()?;
+        let challenge_type = request.challenge_type;
+        self.answerable(challenge_type)?;
         let domains =
             pki::normalize_domains(&request.domains, challenge_type == ChallengeType::Dns01)?;
-        let key_type = match request.key_type.as_deref() {
-            Some(text) => text.parse()?,
-            None => pki::KeyType::default(),
-        };
+        let key_type = request.key_type.unwrap_or_default();
         if let Some(csr) = &request.csr {
             if request.key_type.is_some() {
                 return Err(DomainError::invalid(
@@ -59,22 +57,19 @@ impl Orders {
             )
             .into());
         }
-        match (challenge_type, &request.dns_provider_id) {
-            (ChallengeType::Dns01, None) => {
-                return Err(DomainError::invalid(
-                    "dns_provider_id",
-                    "dns-01 needs dns_provider_id naming a configured DNS provider",
-                )
-                .into());
-            }
+        let dns_provider_id = match (challenge_type, request.dns_provider_id) {
+            // The provider whose zone holds the names (or the default one); stored on the
+            // order and its certificate, so renewals use it too.
+            (ChallengeType::Dns01, None) => Some(self.ctx.dns.pick(&domains).await?),
             (ChallengeType::Dns01, Some(id)) => {
-                if store.get_dns_provider(id).await?.is_none() {
+                if store.get_dns_provider(&id).await?.is_none() {
                     return Err(DomainError::invalid(
                         "dns_provider_id",
                         format!("no DNS provider {id} is configured"),
                     )
                     .into());
                 }
+                Some(id)
             }
             (_, Some(_)) => {
                 return Err(DomainError::invalid(
@@ -83,8 +78,8 @@ impl Orders {
                 )
                 .into());
             }
-            (_, None) => {}
-        }
+            (_, None) => None,
+        };
         let account = store.require_account(&request.account_id).await?;
         if account.status != AccountStatus::Active {
             return Err(DomainError::Conflict(format!(
@@ -105,7 +100,7 @@ impl Orders {
                 csr_pem: request.csr,
                 profile: request.profile,
                 auto_renew: request.auto_renew.unwrap_or(true),
-                dns_provider_id: request.dns_provider_id,
+                dns_provider_id,
                 replaces: None,
             },
         )
@@ -132,6 +127,7 @@ impl Orders {
             let challenges = store.order_challenges(&order.id).await?;
             return Ok((order, challenges, true));
         }
+        self.answerable(certificate.challenge_type)?;
         let account = store.require_account(&certificate.account_id).await?;
         if account.status != AccountStatus::Active {
             return Err(DomainError::Conflict(format!(
@@ -194,5 +190,22 @@ impl Orders {
         tracing::info!(certificate = %certificate_id, order = %record.id, "renewal started");
         self.drive(&record.id);
         Ok((record, challenges, false))
+    }
+
+    /// Refuses a challenge type nothing here can answer: tls-alpn-01 needs a responder on
+    /// `[challenges] tls_alpn01_listen` (the CA connects to port 443 of each name). http-01 is
+    /// always answered, by the API listener and any `[challenges] http01_listen`; dns-01 needs
+    /// a DNS provider, checked with the provider.
+    fn answerable(&self, challenge_type: ChallengeType) -> Result<(), Error> {
+        if challenge_type == ChallengeType::TlsAlpn01 && !self.ctx.tls_alpn01 {
+            return Err(DomainError::invalid(
+                "challenge_type",
+                "tls-alpn-01 needs a TLS-ALPN-01 responder, and none is configured: set \
+                 [challenges] tls_alpn01_listen (e.g. [\"0.0.0.0:443\"], the address port 443 of \
+                 every name reaches) or use http-01 or dns-01",
+            )
+            .into());
+        }
+        Ok(())
     }
 }

@@ -352,6 +352,16 @@ impl DnsProvider for Rfc2136 {
         self.update(fqdn, value, true).await
     }
 
+    /// The configured zone, or the one the nameserver is authoritative for (its SOA).
+    async fn zone_of(&self, fqdn: &str) -> Result<Option<String>, DnsError> {
+        let name = dns_client::parse_name(fqdn)?;
+        match self.zone_for(&name).await {
+            Ok(zone) => Ok(Some(dns_client::name_text(&zone))),
+            Err(DnsError::Rejected(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
     async fn clean_up(&self, fqdn: &str, value: &str) -> Result<(), DnsError> {
         self.update(fqdn, value, false).await
     }

@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// The algorithm and size of a certificate's private key.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum KeyType {
     #[default]
     #[serde(rename = "ecdsa-p256")]

@@ -26,7 +26,7 @@ pub use self::record::Revocation;
 /// may give. `certificateHold` (6), `removeFromCRL` (8), `privilegeWithdrawn` (9) and
 /// `aACompromise` (10) are for CAs and attribute authorities, not for a subscriber's request
 /// (RFC 8555 §7.6 lets a CA refuse them with `badRevocationReason`), so they are not offered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RevocationReason {
     Unspecified,
@@ -101,14 +101,11 @@ impl FromStr for RevocationReason {
 }
 
 /// When, why and how a certificate version was revoked; shown with the version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRevocation {
-    #[serde(rename = "revoked_at", with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    #[serde(rename = "revocation_reason")]
     pub reason: RevocationReason,
     /// Whether the CA was told (RFC 8555 §7.6), or the mark is only ScaiVault's.
-    #[serde(rename = "revoked_via_acme")]
     pub via_acme: bool,
 }
 

@@ -25,6 +25,13 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     }
     /// Every account, newest first.
     async fn list_accounts(&self) -> Result<Vec<AccountRecord>>;
+    /// A page of accounts, newest first: at most `limit`, strictly older than the
+    /// `(created_at millis, id)` cursor `before`.
+    async fn accounts_page(
+        &self,
+        limit: u32,
+        before: Option<(i64, String)>,
+    ) -> Result<Vec<AccountRecord>>;
     /// The account's sealed credentials.
     async fn account_credentials(&self, id: &str) -> Result<Option<Vec<u8>>>;
     /// Records a status change; `false` when there is no such account.

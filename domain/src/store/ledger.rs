@@ -18,4 +18,7 @@ pub trait LedgerStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<OffsetDateTime>>;
     /// Deletes `scope`'s entries at or before `before`; how many.
     async fn prune_ledger(&self, scope: &str, before: OffsetDateTime) -> Result<u64>;
+    /// The account's authorizations still pending at the CA: the challenges not yet valid or
+    /// invalid of its orders in status `pending`.
+    async fn pending_authorizations(&self, account_id: &str) -> Result<u32>;
 }

@@ -44,6 +44,13 @@ pub trait OrderStore: Send + Sync + std::fmt::Debug {
     async fn renewal_in_flight(&self, certificate_id: &str) -> Result<Option<OrderRecord>>;
     /// The order's challenges.
     async fn order_challenges(&self, order_id: &str) -> Result<Vec<ChallengeRecord>>;
+    /// Ends every unfinished order of the account with `progress` (its account was
+    /// deactivated); how many.
+    async fn end_orders_of_account(
+        &self,
+        account_id: &str,
+        progress: &OrderProgress,
+    ) -> Result<u64>;
     /// Records a challenge's status (and error).
     async fn set_challenge_status(
         &self,

@@ -11,8 +11,13 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
     async fn insert_token(&self, token: &TokenRecord) -> Result<()>;
     /// The token with this id.
     async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>>;
-    /// Every token, newest first.
-    async fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
+    /// A page of tokens, newest first: at most `limit`, strictly older than the
+    /// `(created_at millis, id)` cursor `before`.
+    async fn tokens_page(
+        &self,
+        limit: u32,
+        before: Option<(i64, String)>,
+    ) -> Result<Vec<TokenRecord>>;
     /// Deletes a token; `false` when there was none.
     async fn delete_token(&self, id: &str) -> Result<bool>;
 }

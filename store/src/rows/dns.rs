@@ -11,6 +11,8 @@ pub(crate) struct DnsProviderRow {
     name: String,
     kind: String,
     config: String,
+    zones: String,
+    is_default: i64,
     created_at: i64,
 }
 
@@ -22,6 +24,9 @@ impl DnsProviderRow {
             kind: self.kind,
             config: serde_json::from_str(&self.config)
                 .map_err(|e| Error::corrupt(format!("column config: {e}")))?,
+            zones: serde_json::from_str(&self.zones)
+                .map_err(|e| Error::corrupt(format!("column zones: {e}")))?,
+            is_default: self.is_default != 0,
             created_at: from_millis(self.created_at),
         })
     }

@@ -16,6 +16,9 @@
 //! - stall like a hung CA ([`AcmeFront::set_stalled`]): connections are accepted and then nothing
 //!   is answered, neither on new connections nor on those the client keeps alive, until the
 //!   stall is lifted;
+//! - let every order run out of time ([`AcmeFront::expire_orders`]): from then on each
+//!   authorization is answered `expired` and each order `invalid`, as a CA answers once an
+//!   order's authorizations expired (RFC 8555 §7.1.6), whatever Pebble says;
 //!
 //! and it records every newOrder payload and every certID asked about, so a test can assert what
 //! the client sent.
@@ -369,6 +372,12 @@ impl AcmeFront {
         self.state.stalled.send_replace(stalled);
     }
 
+    /// From now on every authorization answered is `expired` and every order `invalid` (the
+    /// objects a POST-as-GET fetches; Pebble itself keeps its own state).
+    pub fn expire_orders(&self) {
+        self.state.lock().expire_orders = true;
+    }
+
     /// How many connections were accepted while stalled (and left without a TLS handshake).
     pub fn stalled_connections(&self) -> usize {
         self.state
@@ -453,6 +462,8 @@ struct Inner {
     request_counts: BTreeMap<String, usize>,
     /// Order URL path → the `replaces` its newOrder carried, reflected in later order objects.
     order_replaces: HashMap<String, Value>,
+    /// [`AcmeFront::expire_orders`].
+    expire_orders: bool,
 }
 
 /// Why a newOrder is answered by the front instead of Pebble.
@@ -569,6 +580,9 @@ impl State {
             }
         };
 
+        if status == StatusCode::OK && parts.method == Method::POST && self.lock().expire_orders {
+            body = expired(body);
+        }
         if status == StatusCode::OK && path == self.directory_path && advertise_ari {
             let renewal_info = format!("https://{host}{RENEWAL_INFO_PATH}");
             body = with_field(&body, "renewalInfo", json!(renewal_info), true);
@@ -821,6 +835,23 @@ fn jws_payload(body: &[u8]) -> Value {
 
 /// `body` (a JSON object) with `field` set to `value`: always when `overwrite`, otherwise only
 /// when absent. Anything that is not a JSON object is returned unchanged.
+/// An authorization (it has an `identifier`) as `expired`, an order (it has `finalize`) as
+/// `invalid`; any other body unchanged.
+fn expired(body: Bytes) -> Bytes {
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let status = if object.contains_key("finalize") {
+        "invalid"
+    } else if object.contains_key("identifier") && object.contains_key("challenges") {
+        "expired"
+    } else {
+        return body;
+    };
+    object.insert("status".into(), json!(status));
+    Bytes::from(serde_json::to_vec(&Value::Object(object)).expect("JSON"))
+}
+
 fn with_field(body: &Bytes, field: &str, value: Value, overwrite: bool) -> Bytes {
     let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(body) else {
         return body.clone();
@@ -927,5 +958,21 @@ mod tests {
         assert_eq!(set["replaces"], "a.b");
         let not_json = Bytes::from_static(b"-----BEGIN CERTIFICATE-----");
         assert_eq!(with_field(&not_json, "x", json!(1), true), not_json);
+    }
+
+    #[test]
+    fn expired_marks_authorizations_and_orders_only() {
+        let read = |b: Bytes| serde_json::from_slice::<Value>(&b).unwrap();
+        let authz = json!({"identifier": {"type": "dns", "value": "a.test"}, "status": "valid", "challenges": []});
+        let order = json!({"status": "ready", "finalize": "https://ca/f", "authorizations": []});
+        let other = json!({"status": "valid", "contact": []});
+        let bytes = |v: &Value| Bytes::from(serde_json::to_vec(v).unwrap());
+        assert_eq!(read(expired(bytes(&authz)))["status"], "expired");
+        assert_eq!(read(expired(bytes(&order)))["status"], "invalid");
+        assert_eq!(read(expired(bytes(&other))), other);
+        assert_eq!(
+            expired(Bytes::from_static(b"not json")),
+            Bytes::from_static(b"not json")
+        );
     }
 }

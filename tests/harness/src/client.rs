@@ -3,13 +3,25 @@
 //! Tests mostly care about status and JSON body, so the common calls return exactly that as
 //! `(u16, Value)`; [`ApiClient::raw`] keeps headers and the body text for the rest (PEM
 //! downloads, `Retry-After`, metrics). Transport errors panic with the URL: a test that expects
-//! the service to be unreachable uses [`ApiClient::try_raw`].
+//! the service to be unreachable uses [`ApiClient::try_raw`]. The typed calls of
+//! [`client_typed`](crate::client_typed) send and read the contract crate's bodies.
+//!
+//! Every answer is checked against the service's OpenAPI document ([`ContractCheck`]), fetched
+//! once per client and its clones: a body that does not match its operation's schema, or a
+//! status the operation does not document, panics with both, whatever the test asserts.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use crate::contract_check::ContractCheck;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
+
+/// The check of each service this process talks to, by base URL: built once (compiling the
+/// document's schemas takes a while in debug builds), shared by every client of that service.
+static CHECKS: LazyLock<Mutex<HashMap<String, Arc<ContractCheck>>>> = LazyLock::new(Mutex::default);
 
 /// Bearer-authenticated client for one service instance; cheap to clone.
 #[derive(Debug, Clone)]
@@ -111,7 +123,7 @@ impl ApiClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<RawResponse, reqwest::Error> {
-        let mut req = self.http.request(method, self.url(path));
+        let mut req = self.http.request(method.clone(), self.url(path));
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }
@@ -122,11 +134,45 @@ impl ApiClient {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp.text().await?;
+        let ours = !path.starts_with("http://") && !path.starts_with("https://");
+        if ours
+            && let Some(contract) = self.contract().await
+            && let Err(mismatch) = contract.check(&method, path, status, &body)
+        {
+            panic!("the answer does not match the OpenAPI document: {mismatch}");
+        }
         Ok(RawResponse {
             status,
             headers,
             body,
         })
+    }
+
+    /// The service's OpenAPI document as a check, fetched on first use; `None` while it cannot
+    /// be fetched (then nothing is checked, and it is tried again at the next answer). A
+    /// listener without the document (the admin console) gets a check with no operations.
+    async fn contract(&self) -> Option<Arc<ContractCheck>> {
+        if let Some(contract) = checks().get(&self.base_url) {
+            return Some(contract.clone());
+        }
+        let answer = self
+            .http
+            .get(self.url("/v1/openapi.json"))
+            .send()
+            .await
+            .ok()?;
+        let document: Value = if answer.status().is_success() {
+            answer.json().await.ok()?
+        } else {
+            Value::Null
+        };
+        let contract = Arc::new(ContractCheck::from_document(&document));
+        Some(
+            checks()
+                .entry(self.base_url.clone())
+                .or_insert(contract)
+                .clone(),
+        )
     }
 
     fn url(&self, path: &str) -> String {
@@ -146,4 +192,10 @@ fn body_to_json(body: &str) -> Value {
     } else {
         serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()))
     }
+}
+
+fn checks() -> std::sync::MutexGuard<'static, HashMap<String, Arc<ContractCheck>>> {
+    CHECKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

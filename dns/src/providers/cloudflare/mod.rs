@@ -92,6 +92,11 @@ impl Cloudflare {
         if let Some(zone_id) = &self.zone_id {
             return Ok(zone_id.clone());
         }
+        Ok(self.zone_named(fqdn).await?.id)
+    }
+
+    /// The closest zone enclosing `fqdn` visible to the token, found by listing zones by name.
+    async fn zone_named(&self, fqdn: &str) -> Result<Zone, DnsError> {
         for candidate in zone_candidates(fqdn) {
             let url = self.api.url(&["zones"], &[("name", candidate)]);
             let zones: Envelope<Vec<Zone>> = self.call(Method::GET, url, None).await?;
@@ -101,7 +106,7 @@ impl Cloudflare {
                 .into_iter()
                 .find(|z| z.name.trim_end_matches('.').eq_ignore_ascii_case(candidate))
             {
-                return Ok(zone.id);
+                return Ok(zone);
             }
         }
         Err(DnsError::Rejected(format!(
@@ -144,6 +149,19 @@ impl Cloudflare {
 
 #[async_trait]
 impl DnsProvider for Cloudflare {
+    /// The zone enclosing `fqdn` among those the token sees, by name. With a configured
+    /// `zone_id` its name is not looked up: give such a provider `zones`.
+    async fn zone_of(&self, fqdn: &str) -> Result<Option<String>, DnsError> {
+        if self.zone_id.is_some() {
+            return Ok(None);
+        }
+        match self.zone_named(&normalize(fqdn)?).await {
+            Ok(zone) => Ok(Some(zone.name.trim_end_matches('.').to_ascii_lowercase())),
+            Err(DnsError::Rejected(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
     async fn present(&self, fqdn: &str, value: &str) -> Result<(), DnsError> {
         let fqdn = normalize(fqdn)?;
         let zone_id = self.zone_for(&fqdn).await?;

@@ -132,6 +132,15 @@ impl DigitalOcean {
 
 #[async_trait]
 impl DnsProvider for DigitalOcean {
+    /// The account's domain enclosing `fqdn`, as the API lists it.
+    async fn zone_of(&self, fqdn: &str) -> Result<Option<String>, DnsError> {
+        match self.domain_for(&normalize(fqdn)?).await {
+            Ok(domain) => Ok(Some(domain)),
+            Err(DnsError::Rejected(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
     async fn present(&self, fqdn: &str, value: &str) -> Result<(), DnsError> {
         let fqdn = normalize(fqdn)?;
         let domain = self.domain_for(&fqdn).await?;

@@ -211,6 +211,15 @@ impl Hetzner {
 
 #[async_trait]
 impl DnsProvider for Hetzner {
+    /// The project's zone enclosing `fqdn` (the configured `zone_id`'s, or found by name).
+    async fn zone_of(&self, fqdn: &str) -> Result<Option<String>, DnsError> {
+        match self.zone_for(&normalize(fqdn)?).await {
+            Ok(zone) => Ok(Some(zone.name)),
+            Err(DnsError::Rejected(_) | DnsError::Config(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
     async fn present(&self, fqdn: &str, value: &str) -> Result<(), DnsError> {
         let fqdn = normalize(fqdn)?;
         let zone = self.zone_for(&fqdn).await?;

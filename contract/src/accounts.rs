@@ -1,0 +1,132 @@
+//! `/v1/pki/acme/accounts` and `/v1/pki/acme/providers`.
+
+use scaivault_domain as domain;
+use scaivault_domain::account::AccountRecord;
+use scaivault_domain::provider::{Directories, ProviderInfo};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::{AccountStatus, Environment, Provider, ProviderStatus};
+
+/// `POST /v1/pki/acme/accounts`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    pub name: String,
+    pub provider: Provider,
+    /// `production` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    pub email: String,
+    /// For `custom` only: the CA's RFC 8555 directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_url: Option<String>,
+    /// External Account Binding (RFC 8555 §7.3.4), for CAs that require it. ZeroSSL needs
+    /// none: its credentials are obtained from ZeroSSL's API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eab: Option<Eab>,
+    /// ZeroSSL only: the secret holding a ZeroSSL API access key (the token needs
+    /// `secrets:read`); EAB credentials are then obtained with it, else by `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zerossl_api_key_path: Option<String>,
+}
+
+/// External Account Binding credentials from the CA.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Eab {
+    pub kid: String,
+    /// base64url, as the CA gives it.
+    pub hmac_key: String,
+}
+
+/// An ACME account. Its key never leaves the service.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub provider: Provider,
+    pub environment: Environment,
+    pub directory_url: String,
+    pub email: String,
+    pub status: AccountStatus,
+    /// The account URL at the CA (the JWS `kid`).
+    pub account_url: String,
+    pub eab_kid: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub deactivated_at: Option<OffsetDateTime>,
+}
+
+impl From<&AccountRecord> for Account {
+    fn from(record: &AccountRecord) -> Self {
+        Self {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            provider: record.provider.into(),
+            environment: record.environment.into(),
+            directory_url: record.directory_url.clone(),
+            email: record.email.clone(),
+            status: record.status.into(),
+            account_url: record.account_url.clone(),
+            eab_kid: record.eab_kid.clone(),
+            created_at: record.created_at,
+            deactivated_at: record.deactivated_at,
+        }
+    }
+}
+
+/// A page of accounts, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccountList {
+    pub accounts: Vec<Account>,
+    /// Pass back as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// One ACME provider.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProviderView {
+    pub name: Provider,
+    pub display_name: String,
+    pub status: ProviderStatus,
+    /// When the provider stopped its ACME service, for discontinued ones.
+    pub discontinued_on: Option<String>,
+    /// Whether the CA refuses accounts without External Account Binding (RFC 8555 §7.3.4).
+    pub eab_required: bool,
+    /// The directory URL per environment (`null` where the provider has none).
+    pub environments: ProviderEnvironments,
+    pub notes: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProviderEnvironments {
+    pub production: Option<String>,
+    pub staging: Option<String>,
+}
+
+impl ProviderView {
+    /// A provider's row with the directories new accounts are registered at.
+    pub fn new(info: &ProviderInfo, directories: &Directories) -> Self {
+        let directory = |environment| directories.of(info.name, environment).map(str::to_owned);
+        Self {
+            name: info.name.into(),
+            display_name: info.display_name.to_owned(),
+            status: info.status.into(),
+            discontinued_on: info.discontinued_on.map(str::to_owned),
+            eab_required: info.eab_required,
+            environments: ProviderEnvironments {
+                production: directory(domain::provider::Environment::Production),
+                staging: directory(domain::provider::Environment::Staging),
+            },
+            notes: info.notes.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProviderList {
+    pub providers: Vec<ProviderView>,
+}
