@@ -244,12 +244,8 @@ fn api(
             .judge("path", vec![format!("unknown path {}", uri.path())])
             .unwrap();
     };
-    let Some((zone, collection)) = rest.split_once('/') else {
-        return fake
-            .rec
-            .judge("path", vec![format!("unknown path {}", uri.path())])
-            .unwrap();
-    };
+    // `managedZones/{zone}` itself, or one of its collections.
+    let (zone, collection) = rest.split_once('/').unwrap_or((rest, ""));
     let bearer = header(headers, "authorization")
         .strip_prefix("Bearer ")
         .unwrap_or_default();
@@ -271,6 +267,12 @@ fn api(
         );
     }
     match (method, collection) {
+        (&Method::GET, "") => json(
+            200,
+            json!({"kind": "dns#managedZone", "name": MANAGED_ZONE, "dnsName": "example.test.",
+                   "id": "1234567890123456789", "visibility": "public",
+                   "nameServers": ["ns-cloud-a1.googledomains.com."]}),
+        ),
         (&Method::GET, "rrsets") => list(fake, uri),
         (&Method::POST, "changes") => change(fake, headers, body),
         _ => fake
@@ -648,4 +650,21 @@ fn config_is_validated_and_debug_hides_the_key() {
     let dns = provider("https://dns.googleapis.com");
     let debug = format!("{dns:?}");
     assert!(!debug.contains("PRIVATE KEY"), "{debug}");
+}
+
+/// The managed zone's DNS name, read with `managedZones.get`, encloses the names of its zone
+/// and no others.
+#[tokio::test]
+async fn zone_of_reads_the_managed_zone_name() {
+    let (fake, base) = start().await;
+    let google = provider(&base);
+    assert_eq!(
+        google.zone_of("www.example.test").await.unwrap().as_deref(),
+        Some("example.test")
+    );
+    assert_eq!(google.zone_of("www.example.org").await.unwrap(), None);
+    assert!(fake.rec.requests().contains(&format!(
+        "GET /dns/v1/projects/{PROJECT}/managedZones/{MANAGED_ZONE}"
+    )));
+    fake.rec.assert_clean();
 }

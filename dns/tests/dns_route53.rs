@@ -251,6 +251,15 @@ async fn handle(
     }
     let base = format!("/2013-04-01/hostedzone/{ZONE_ID}/rrset");
     let path = uri.path();
+    if path == format!("/2013-04-01/hostedzone/{ZONE_ID}") {
+        return match method {
+            Method::GET => get_hosted_zone(),
+            other => fake
+                .rec
+                .judge("method", vec![format!("{other} on {path}")])
+                .unwrap(),
+        };
+    }
     if !path.starts_with("/2013-04-01/hostedzone/") {
         return fake
             .rec
@@ -273,6 +282,17 @@ async fn handle(
             .judge("method", vec![format!("{other} on {path}")])
             .unwrap(),
     }
+}
+
+/// `GetHostedZone` as the API reference shows it (the zone of this fake is `example.test`).
+fn get_hosted_zone() -> Response<Body> {
+    xml(
+        200,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<GetHostedZoneResponse xmlns="{XMLNS}"><HostedZone><Id>/hostedzone/{ZONE_ID}</Id><Name>example.test.</Name><CallerReference>fake</CallerReference><Config><PrivateZone>false</PrivateZone></Config><ResourceRecordSetCount>2</ResourceRecordSetCount></HostedZone><DelegationSet><NameServers><NameServer>ns-2048.awsdns-64.com</NameServer></NameServers></DelegationSet></GetHostedZoneResponse>"#
+        ),
+    )
 }
 
 fn list(fake: &Fake, uri: &Uri) -> Response<Body> {
@@ -780,4 +800,27 @@ fn sigv4_reproduces_the_published_get_vanilla_vector() {
         out.signature(),
         "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
     );
+}
+
+/// The hosted zone's name, read with `GetHostedZone` (signed like every call), encloses the
+/// names of its zone and no others.
+#[tokio::test]
+async fn zone_of_reads_the_hosted_zone_name() {
+    let (fake, base) = start("us-east-1").await;
+    let route53 = provider(&base, SECRET, &[]);
+    assert_eq!(
+        route53
+            .zone_of("www.Example.test")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("example.test")
+    );
+    assert_eq!(route53.zone_of("www.example.org").await.unwrap(), None);
+    assert!(
+        fake.rec
+            .requests()
+            .contains(&format!("GET /2013-04-01/hostedzone/{ZONE_ID}"))
+    );
+    fake.rec.assert_clean();
 }

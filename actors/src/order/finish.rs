@@ -21,8 +21,15 @@ pub(super) async fn ending(
     order_id: &str,
     error: OrderError,
 ) -> Result<(OrderStatus, OrderError), Error> {
-    if let Some(order) = ctx.store.get_order(order_id).await?
-        && let Some(account) = ctx.store.get_account(&order.account_id).await?
+    let Some(order) = ctx.store.get_order(order_id).await? else {
+        return Ok((OrderStatus::Invalid, error));
+    };
+    // The CA refuses a deactivated account's requests as soon as it has deactivated it, while
+    // our record of that is written by the account's actor a moment later. A call to that actor
+    // returns only once it has handled the messages before it, the deactivation included (its
+    // answer, or its refusal once the actor stopped after deactivating, does not matter).
+    let _ = ctx.accounts.client(&order.account_id).await;
+    if let Some(account) = ctx.store.get_account(&order.account_id).await?
         && account.status == AccountStatus::Deactivated
     {
         return Ok((

@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use self::wire::{Claims, KeyFile, RrsetList, TokenAnswer};
+use self::wire::{Claims, KeyFile, ManagedZone, RrsetList, TokenAnswer};
 use crate::config::ResolvedConfig;
 use crate::error::DnsError;
 use crate::names::absolute;
@@ -121,7 +121,8 @@ impl GoogleCloudDns {
         })
     }
 
-    fn zone_url(&self, last: &str) -> reqwest::Url {
+    /// The managed zone's resource URL.
+    fn managed_zone_url(&self) -> reqwest::Url {
         let mut url = self.endpoint.clone();
         url.path_segments_mut()
             .expect("http(s) URLs have a path")
@@ -133,9 +134,28 @@ impl GoogleCloudDns {
                 &self.project,
                 "managedZones",
                 &self.managed_zone,
-                last,
             ]);
         url
+    }
+
+    /// A collection of the managed zone (`rrsets`, `changes`).
+    fn zone_url(&self, last: &str) -> reqwest::Url {
+        let mut url = self.managed_zone_url();
+        url.path_segments_mut()
+            .expect("http(s) URLs have a path")
+            .push(last);
+        url
+    }
+
+    /// The managed zone's DNS name (`managedZones.get`), lower-case without the trailing dot.
+    async fn zone_name(&self) -> Result<String, DnsError> {
+        let body = self
+            .send(self.http.get(self.managed_zone_url()))
+            .await?
+            .ok_or_else(|| DnsError::Server("Cloud DNS answered a get with a conflict".into()))?;
+        let zone: ManagedZone = serde_json::from_str(&body)
+            .map_err(|e| DnsError::Server(format!("Cloud DNS: unreadable managed zone: {e}")))?;
+        Ok(zone.dns_name.trim_end_matches('.').to_ascii_lowercase())
     }
 
     /// An access token, from the cache while it is fresh.
@@ -246,6 +266,14 @@ impl GoogleCloudDns {
 
 #[async_trait]
 impl DnsProvider for GoogleCloudDns {
+    /// The managed zone's DNS name, when it encloses `fqdn`.
+    async fn zone_of(&self, fqdn: &str) -> Result<Option<String>, DnsError> {
+        let zone = self.zone_name().await?;
+        let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
+        let inside = fqdn == zone || fqdn.ends_with(&format!(".{zone}"));
+        Ok(inside.then_some(zone))
+    }
+
     async fn present(&self, fqdn: &str, value: &str) -> Result<(), DnsError> {
         let name = absolute(fqdn);
         for _ in 0..2 {

@@ -35,6 +35,13 @@ pub(super) struct TokenAnswer {
 
 /// A `resourceRecordSets.list` answer; the RRsets are kept as listed, since a change's
 /// deletion must echo one exactly.
+/// `managedZones.get`, of which only the DNS name is read.
+#[derive(Deserialize)]
+pub(super) struct ManagedZone {
+    #[serde(rename = "dnsName")]
+    pub(super) dns_name: String,
+}
+
 #[derive(Deserialize)]
 pub(super) struct RrsetList {
     #[serde(default)]

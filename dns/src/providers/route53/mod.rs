@@ -36,8 +36,8 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 
 use self::wire::{
-    Change, ChangeBatch, ChangeRequest, Changes, ErrorResponse, ListResponse, ListedSet, Record,
-    RecordSet, Records,
+    Change, ChangeBatch, ChangeRequest, Changes, ErrorResponse, HostedZoneResponse, ListResponse,
+    ListedSet, Record, RecordSet, Records,
 };
 use crate::config::ResolvedConfig;
 use crate::error::DnsError;
@@ -123,6 +123,20 @@ impl Route53 {
             access_key_id,
             secret_access_key,
         })
+    }
+
+    /// The hosted zone's name (`GetHostedZone`, `GET /2013-04-01/hostedzone/{Id}`), lower-case
+    /// without the trailing dot.
+    async fn zone_name(&self) -> Result<String, DnsError> {
+        let mut url = self.endpoint.clone();
+        url.path_segments_mut()
+            .expect("http(s) URLs have a path")
+            .pop_if_empty()
+            .extend([API_VERSION, "hostedzone", &self.hosted_zone_id]);
+        let body = self.send(http::Method::GET, url, None).await?;
+        let answer: HostedZoneResponse = quick_xml::de::from_str(&body)
+            .map_err(|e| DnsError::Server(format!("unreadable GetHostedZone answer: {e}")))?;
+        Ok(answer.zone.name.trim_end_matches('.').to_ascii_lowercase())
     }
 
     fn rrset_url(&self) -> reqwest::Url {
@@ -262,6 +276,14 @@ impl Route53 {
 
 #[async_trait]
 impl DnsProvider for Route53 {
+    /// The configured hosted zone's name, when it encloses `fqdn`.
+    async fn zone_of(&self, fqdn: &str) -> Result<Option<String>, DnsError> {
+        let zone = self.zone_name().await?;
+        let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
+        let inside = fqdn == zone || fqdn.ends_with(&format!(".{zone}"));
+        Ok(inside.then_some(zone))
+    }
+
     async fn present(&self, fqdn: &str, value: &str) -> Result<(), DnsError> {
         let name = absolute(fqdn);
         let _serialised = WRITE_LOCK.lock().await;

@@ -58,6 +58,19 @@ pub(super) struct Record {
     pub(super) value: String,
 }
 
+/// `GetHostedZone`'s answer, of which only the zone's name is read.
+#[derive(Deserialize)]
+pub(super) struct HostedZoneResponse {
+    #[serde(rename = "HostedZone")]
+    pub(super) zone: HostedZone,
+}
+
+#[derive(Deserialize)]
+pub(super) struct HostedZone {
+    #[serde(rename = "Name")]
+    pub(super) name: String,
+}
+
 #[derive(Deserialize)]
 pub(super) struct ListResponse {
     #[serde(rename = "ResourceRecordSets", default)]
