@@ -27,6 +27,17 @@ async fn order(env: &Issuing, body: Value) -> Value {
     answer
 }
 
+/// Pebble whose VA waits a random time of up to `max_secs` seconds before each validation
+/// (`PEBBLE_VA_SLEEPTIME`), so orders stay unfinished for a while.
+fn slow_validation(max_secs: u32) -> PebbleOptions {
+    PebbleOptions {
+        va_nosleep: false,
+        nonce_reject_percent: Some(0),
+        env: vec![("PEBBLE_VA_SLEEPTIME".into(), max_secs.to_string())],
+        ..Default::default()
+    }
+}
+
 fn request(env: &Issuing, domains: &[String], challenge: &str) -> Value {
     json!({ "account_id": env.account_id, "domains": domains, "challenge_type": challenge })
 }
@@ -407,12 +418,7 @@ async fn fifty_orders_with_default_bad_nonces() {
 #[tokio::test]
 async fn kill9_with_orders_in_flight_then_restart_completes_all() {
     // Pebble's VA waits up to 3 s before validating, so orders are still in flight at the kill.
-    let pebble = PebbleOptions {
-        va_nosleep: false,
-        nonce_reject_percent: Some(0),
-        env: vec![("PEBBLE_VA_SLEEPTIME".into(), "3".into())],
-        ..Default::default()
-    };
+    let pebble = slow_validation(3);
     let mut env = issuing(Db::Sqlite, pebble, &[]).await;
     let mut ids = Vec::new();
     let mut first_challenge = None;
@@ -535,12 +541,7 @@ async fn injected_actor_panic_is_supervised_and_the_order_completes() {
 #[tokio::test]
 async fn forced_renewal_adds_a_version_and_joins_one_in_flight() {
     // Pebble's VA waits up to 2 s, so a second request finds the first renewal in flight.
-    let pebble = PebbleOptions {
-        va_nosleep: false,
-        nonce_reject_percent: Some(0),
-        env: vec![("PEBBLE_VA_SLEEPTIME".into(), "2".into())],
-        ..Default::default()
-    };
+    let pebble = slow_validation(2);
     let env = issuing(Db::Sqlite, pebble, &[]).await;
     let api = env.service.client();
     let mut body = request(&env, &domains(2), "http-01");
@@ -647,12 +648,7 @@ async fn forced_renewal_adds_a_version_and_joins_one_in_flight() {
 /// only if Pebble happened to validate at once).
 #[tokio::test]
 async fn deactivating_an_account_ends_its_orders_as_deactivated() {
-    let pebble = PebbleOptions {
-        va_nosleep: false,
-        nonce_reject_percent: Some(0),
-        env: vec![("PEBBLE_VA_SLEEPTIME".into(), "15".into())],
-        ..Default::default()
-    };
+    let pebble = slow_validation(15);
     let env = issuing(Db::Sqlite, pebble, &[]).await;
     let api = env.service.client();
     let mut ids = Vec::new();
@@ -705,12 +701,7 @@ async fn deactivating_an_account_ends_its_orders_as_deactivated() {
 /// Pebble's VA waits up to 15 s, so the order is still unfinished when that happens.
 #[tokio::test]
 async fn an_order_whose_authorizations_expire_ends_expired() {
-    let pebble = PebbleOptions {
-        va_nosleep: false,
-        nonce_reject_percent: Some(0),
-        env: vec![("PEBBLE_VA_SLEEPTIME".into(), "15".into())],
-        ..Default::default()
-    };
+    let pebble = slow_validation(15);
     let env = issuing(Db::Sqlite, pebble, &[]).await;
     let api = env.service.client();
     let front = AcmeFront::start(&env.pebble, AcmeFrontOptions::default()).await;
