@@ -125,6 +125,14 @@ fn handle(zone: &Mutex<Zone>, req: &Request) -> Result<Answer, String> {
                 "Could not route to /zones, perhaps your object identifier is invalid?",
             ),
         )),
+        ("GET", ["client", "v4", "zones", _]) => {
+            req.only_query(&[])?;
+            req.no_body()?;
+            Ok(Answer::json(
+                200,
+                ok(json!({ "id": ZONE_ID, "name": ZONE, "status": "active" })),
+            ))
+        }
         ("POST", ["client", "v4", "zones", _, "dns_records"]) => {
             let body = req.json_object()?;
             for key in body.keys() {
@@ -444,5 +452,22 @@ async fn zone_of_names_the_enclosing_zone() {
         Some("example.com")
     );
     assert_eq!(dns.zone_of("www.example.org").await.unwrap(), None);
+    fake.assert_clean();
+}
+
+/// With a configured `zone_id`, the zone's name is read (`GET /zones/{zone_id}`).
+#[tokio::test]
+async fn zone_of_reads_the_configured_zone_name() {
+    let (fake, _) = fake().await;
+    let dns = provider(&fake, TOKEN, Some(ZONE_ID));
+    assert_eq!(
+        dns.zone_of("www.example.com").await.unwrap().as_deref(),
+        Some("example.com")
+    );
+    assert_eq!(dns.zone_of("www.example.org").await.unwrap(), None);
+    assert!(
+        fake.seen_lines()
+            .contains(&format!("GET /client/v4/zones/{ZONE_ID}"))
+    );
     fake.assert_clean();
 }

@@ -149,13 +149,23 @@ impl Cloudflare {
 
 #[async_trait]
 impl DnsProvider for Cloudflare {
-    /// The zone enclosing `fqdn` among those the token sees, by name. With a configured
-    /// `zone_id` its name is not looked up: give such a provider `zones`.
+    /// The configured zone's name (`GET /zones/{zone_id}`) when it encloses `fqdn`, else the
+    /// zone enclosing `fqdn` among those the token sees, by name.
     async fn zone_of(&self, fqdn: &str) -> Result<Option<String>, DnsError> {
-        if self.zone_id.is_some() {
-            return Ok(None);
+        let fqdn = normalize(fqdn)?;
+        if let Some(zone_id) = &self.zone_id {
+            let url = self.api.url(&["zones", zone_id], &[]);
+            let zone: Envelope<Zone> = self.call(Method::GET, url, None).await?;
+            let name = zone
+                .result
+                .map(|z| z.name.trim_end_matches('.').to_ascii_lowercase())
+                .ok_or_else(|| {
+                    DnsError::Server(format!("zone {zone_id}: no zone in the answer"))
+                })?;
+            let inside = fqdn == name || fqdn.ends_with(&format!(".{name}"));
+            return Ok(inside.then_some(name));
         }
-        match self.zone_named(&normalize(fqdn)?).await {
+        match self.zone_named(&fqdn).await {
             Ok(zone) => Ok(Some(zone.name.trim_end_matches('.').to_ascii_lowercase())),
             Err(DnsError::Rejected(_)) => Ok(None),
             Err(other) => Err(other),
