@@ -27,6 +27,14 @@ pub(crate) fn absolute(fqdn: &str) -> String {
     format!("{}.", fqdn.trim_end_matches('.').to_ascii_lowercase())
 }
 
+/// Whether `fqdn` is `zone` or a name below it (both lower-case, no trailing dot).
+pub(crate) fn in_zone(fqdn: &str, zone: &str) -> bool {
+    fqdn == zone
+        || fqdn
+            .strip_suffix(zone)
+            .is_some_and(|prefix| prefix.ends_with('.'))
+}
+
 /// The record name relative to its zone, `@` at the apex.
 pub(crate) fn relative_name(fqdn: &str, zone: &str) -> String {
     if fqdn == zone {

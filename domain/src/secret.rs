@@ -3,7 +3,19 @@
 
 use time::OffsetDateTime;
 
+use crate::seal::MasterKey;
 use crate::{Error, Result};
+
+impl SecretRecord {
+    /// The value as text without surrounding whitespace, as credentials are used; `None` when
+    /// it is not UTF-8.
+    pub fn open_text(&self, key: &MasterKey) -> Result<Option<String>> {
+        let plain = key.open(&aad(&self.path), &self.sealed)?;
+        Ok(String::from_utf8(plain)
+            .ok()
+            .map(|text| text.trim().to_owned()))
+    }
+}
 
 /// Longest accepted path, in bytes.
 pub const MAX_PATH_LEN: usize = 512;

@@ -9,7 +9,6 @@ use ractor::{Actor, ActorRef, RpcReplyPort, SpawnErr};
 use scaivault_domain::account::{AccountRecord, AccountStatus, RegistrationInput};
 use scaivault_domain::provider::{Directories, Provider};
 use scaivault_domain::seal::MasterKey;
-use scaivault_domain::secret;
 use scaivault_domain::{SharedStore, ids};
 use time::OffsetDateTime;
 
@@ -146,14 +145,13 @@ impl Accounts {
             scaivault_domain::Error::invalid("zerossl_api_key_path", format!("no secret at {path}"))
         };
         let stored = self.store.get_secret(path).await?.ok_or_else(missing)?;
-        let plain = self.ctx.key.open(&secret::aad(path), &stored.sealed)?;
-        let text = String::from_utf8(plain).map_err(|_| {
+        let text = stored.open_text(&self.ctx.key)?.ok_or_else(|| {
             scaivault_domain::Error::invalid(
                 "zerossl_api_key_path",
                 format!("the secret at {path} is not text"),
             )
         })?;
-        Ok(text.trim().to_owned())
+        Ok(text)
     }
 
     /// Deactivates the account at the CA and here; a no-op answer for one already deactivated.

@@ -14,7 +14,7 @@ use scaivault_dns::{DnsError, DnsProvider, Propagation, ResolvedConfig, challeng
 use scaivault_domain::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::store::{DnsProviderStore, DnsRecordStore, SecretStore};
-use scaivault_domain::{SharedStore, secret, timestamp};
+use scaivault_domain::{SharedStore, timestamp};
 
 use super::config::DnsSettings;
 use super::provider_slots::ProviderSlots;
@@ -102,11 +102,10 @@ impl DnsSupport {
                             "config.{key} names the secret {value}, which does not exist"
                         )))
                     })?;
-                    let plain = self.key.open(&secret::aad(value), &stored.sealed)?;
-                    let text = String::from_utf8(plain).map_err(|_| {
+                    let text = stored.open_text(&self.key)?.ok_or_else(|| {
                         Error::Dns(DnsError::Config(format!("the secret {value} is not text")))
                     })?;
-                    values.insert(name.to_owned(), text.trim().to_owned());
+                    values.insert(name.to_owned(), text);
                 }
                 None => {
                     values.insert(key.clone(), value.clone());

@@ -38,7 +38,7 @@ use serde::de::DeserializeOwned;
 use self::wire::{ApiMessage, Envelope, Record, Zone};
 use crate::config::ResolvedConfig;
 use crate::error::DnsError;
-use crate::names::{normalize, zone_candidates};
+use crate::names::{in_zone, normalize, zone_candidates};
 use crate::provider::DnsProvider;
 use crate::rest::{Reply, RestClient};
 use crate::txt;
@@ -162,8 +162,7 @@ impl DnsProvider for Cloudflare {
                 .ok_or_else(|| {
                     DnsError::Server(format!("zone {zone_id}: no zone in the answer"))
                 })?;
-            let inside = fqdn == name || fqdn.ends_with(&format!(".{name}"));
-            return Ok(inside.then_some(name));
+            return Ok(in_zone(&fqdn, &name).then_some(name));
         }
         match self.zone_named(&fqdn).await {
             Ok(zone) => Ok(Some(zone.name.trim_end_matches('.').to_ascii_lowercase())),

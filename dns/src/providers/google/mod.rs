@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use self::wire::{Claims, KeyFile, ManagedZone, RrsetList, TokenAnswer};
 use crate::config::ResolvedConfig;
 use crate::error::DnsError;
-use crate::names::absolute;
+use crate::names::{absolute, in_zone, normalize};
 use crate::oauth::{self, TokenCache};
 use crate::provider::DnsProvider;
 use crate::rest::{Reply, http_error, parse_endpoint_unslashed, retry_after};
@@ -269,9 +269,7 @@ impl DnsProvider for GoogleCloudDns {
     /// The managed zone's DNS name, when it encloses `fqdn`.
     async fn zone_of(&self, fqdn: &str) -> Result<Option<String>, DnsError> {
         let zone = self.zone_name().await?;
-        let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
-        let inside = fqdn == zone || fqdn.ends_with(&format!(".{zone}"));
-        Ok(inside.then_some(zone))
+        Ok(in_zone(&normalize(fqdn)?, &zone).then_some(zone))
     }
 
     async fn present(&self, fqdn: &str, value: &str) -> Result<(), DnsError> {

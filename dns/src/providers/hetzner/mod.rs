@@ -47,7 +47,7 @@ use reqwest::{Method, StatusCode};
 use self::wire::{ActionReply, ErrorReply, RrSet, RrSetReply, ZoneList, ZoneReply};
 use crate::config::ResolvedConfig;
 use crate::error::DnsError;
-use crate::names::{normalize, relative_name, zone_candidates};
+use crate::names::{in_zone, normalize, relative_name, zone_candidates};
 use crate::provider::DnsProvider;
 use crate::rest::{self, RestClient};
 use crate::txt;
@@ -266,14 +266,6 @@ impl RrSet {
     fn holds(&self, value: &str) -> bool {
         self.records.iter().any(|r| txt::unquote(&r.value) == value)
     }
-}
-
-/// Whether `fqdn` is `zone` or a name below it.
-fn in_zone(fqdn: &str, zone: &str) -> bool {
-    fqdn == zone
-        || fqdn
-            .strip_suffix(zone)
-            .is_some_and(|prefix| prefix.ends_with('.'))
 }
 
 /// Seconds to wait after a 429: `Retry-After` when sent, else until `RateLimit-Reset`.

@@ -41,7 +41,7 @@ use self::wire::{
 };
 use crate::config::ResolvedConfig;
 use crate::error::DnsError;
-use crate::names::absolute;
+use crate::names::{absolute, in_zone, normalize};
 use crate::provider::DnsProvider;
 use crate::rest::{Reply, http_error, parse_endpoint_unslashed, retry_after};
 use crate::txt::{quote_strings, unquote_strings};
@@ -279,9 +279,7 @@ impl DnsProvider for Route53 {
     /// The configured hosted zone's name, when it encloses `fqdn`.
     async fn zone_of(&self, fqdn: &str) -> Result<Option<String>, DnsError> {
         let zone = self.zone_name().await?;
-        let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
-        let inside = fqdn == zone || fqdn.ends_with(&format!(".{zone}"));
-        Ok(inside.then_some(zone))
+        Ok(in_zone(&normalize(fqdn)?, &zone).then_some(zone))
     }
 
     async fn present(&self, fqdn: &str, value: &str) -> Result<(), DnsError> {
