@@ -420,6 +420,9 @@ async fn private_targets_are_refused_at_creation() {
         ("http://100.64.0.1/hook".to_owned(), "shared"),
         (format!("http://[::1]:{port}/hook"), "loopback"),
         (format!("http://[::ffff:127.0.0.1]:{port}/hook"), "loopback"),
+        // IPv4-translated (RFC 2765), judged by the IPv4 address it carries.
+        (format!("http://[::ffff:0:7f00:1]:{port}/hook"), "loopback"),
+        ("http://[::ffff:0:a9fe:a9fe]/".to_owned(), "metadata"),
         ("http://[fd00::1]/hook".to_owned(), "private"),
         (format!("http://localhost:{port}/hook"), "blocked_name"),
         (
@@ -427,10 +430,12 @@ async fn private_targets_are_refused_at_creation() {
             "blocked_name",
         ),
     ];
-    match loopback_hostname().await {
-        Some(name) => cases.push((format!("http://{name}:{port}/hook"), "loopback")),
-        None => eprintln!("no host name resolving to loopback here; that case is skipped"),
-    }
+    // A name that resolves to loopback: refused, and the answer does not say what it resolved
+    // to (that would map the inside of the network for the caller).
+    let name = loopback_hostname()
+        .await
+        .expect("this test needs the machine's host name to resolve to loopback only (/etc/hosts)");
+    cases.push((format!("http://{name}:{port}/hook"), "loopback"));
     for (url, reason) in &cases {
         let (status, body) = service
             .client()
@@ -443,6 +448,14 @@ async fn private_targets_are_refused_at_creation() {
         assert_eq!(body["error"]["code"], "invalid_request", "{url}: {body}");
         assert_eq!(body["error"]["details"]["field"], "url", "{url}: {body}");
         assert_eq!(body["error"]["details"]["reason"], *reason, "{url}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("refused by policy"), "{url}: {body}");
+        if url.contains(&name) {
+            assert!(
+                !message.contains("127.0.0.1") && !body.to_string().contains("127.0.0.1"),
+                "{url}: the answer shows the resolved address: {body}"
+            );
+        }
     }
     let (_, listed) = service.client().get("/v1/webhooks").await;
     assert_eq!(listed["webhooks"], json!([]), "nothing stored");

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod lease;
 pub mod metrics;
 pub mod order;
+pub mod outbound;
 pub mod pki;
 pub mod provider;
 pub mod rate_limit;
