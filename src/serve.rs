@@ -129,6 +129,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     };
     let auth = Arc::new(Authenticator::new(
         &config.security.admin_token,
+        &config.security.metrics_token,
         store.clone(),
     ));
 

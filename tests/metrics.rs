@@ -194,12 +194,9 @@ fn parse_sample(line: &str) -> Sample {
     }
 }
 
-/// Scrapes `/metrics` without a token (it needs none) and parses it.
+/// Scrapes `/metrics` with the admin token and parses it.
 async fn scrape(api: &ApiClient) -> Exposition {
-    let response = api
-        .without_token()
-        .raw(reqwest::Method::GET, "/metrics", None)
-        .await;
+    let response = api.raw(reqwest::Method::GET, "/metrics", None).await;
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(
         response.header("content-type"),

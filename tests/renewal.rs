@@ -11,16 +11,13 @@ use common::{Db, Issuing, domains, drop_renewal_tasks, issuing, wait_final};
 use scaivault_testkit::{ApiClient, PebbleOptions};
 use serde_json::{Value, json};
 
-/// Waits until `GET /metrics` (no token needed) counts at least `at_least` automatic renewal
+/// Waits until `GET /metrics` counts at least `at_least` automatic renewal
 /// attempts with `result` (`success` or `failure`); returns the count.
 async fn wait_renewals_counted(api: &ApiClient, result: &str, at_least: f64) -> f64 {
     let series = format!("scaivault_renewals_total{{result=\"{result}\"}} ");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let response = api
-            .without_token()
-            .raw(reqwest::Method::GET, "/metrics", None)
-            .await;
+        let response = api.raw(reqwest::Method::GET, "/metrics", None).await;
         assert_eq!(response.status, 200, "{}", response.body);
         let count: f64 = response
             .body

@@ -34,12 +34,24 @@ pub async fn require_admin(
     }
 }
 
-/// The caller, from `Authorization: Bearer` or else the session cookie.
+/// The caller, from `Authorization: Bearer` or else the session cookie, whose token is looked
+/// up again (deleted or expired: the session ends).
 async fn principal(state: &AdminState, headers: &http::HeaderMap) -> Option<Principal> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let token = value.to_str().ok()?.strip_prefix("Bearer ")?.trim();
         return state.auth.authenticate(token).await.ok();
     }
     let id = session::from_headers(headers)?;
-    state.sessions.get(&id)
+    let session = state.sessions.get(&id)?;
+    match state.auth.recheck(&session.token_id).await {
+        Ok(principal) => Some(principal),
+        Err(err) => {
+            // Only a token that is gone or expired ends the session; a store that cannot
+            // answer right now refuses this request alone.
+            if err.status == StatusCode::UNAUTHORIZED {
+                state.sessions.close(&id);
+            }
+            None
+        }
+    }
 }

@@ -47,11 +47,11 @@ pub async fn page() -> Html<String> {
 pub async fn submit(State(state): State<AdminState>, Form(form): Form<LoginForm>) -> Response {
     match state.auth.authenticate(form.token.trim()).await {
         Ok(principal) if principal.scopes.contains(&Scope::Admin) => {
-            let id = state.sessions.open(principal);
+            let (id, lifetime) = state.sessions.open(&principal);
             let cookie = format!(
                 "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
                 session::COOKIE,
-                session::LIFETIME.as_secs()
+                lifetime.as_secs()
             );
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }

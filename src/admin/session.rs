@@ -1,38 +1,64 @@
-//! Login sessions: a random id (the cookie's value) mapped in memory to the principal that
-//! logged in. The token itself never leaves the login request.
+//! Login sessions: a random id (the cookie's value) mapped in memory to the token that logged in
+//! (by id; the token itself never leaves the login request).
+//!
+//! A session never outlives its token: it ends at the token's expiry at the latest, and the gate
+//! asks the store about the token on every request ([`crate::api::auth::Authenticator::recheck`]),
+//! so deleting the token ends its sessions at their next request, on every instance.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use scaivault_domain::timestamp;
+
 use crate::api::auth::Principal;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "sv_admin_session";
-/// How long a session lasts after login.
+/// How long a session lasts after login, at most.
 pub const LIFETIME: Duration = Duration::from_secs(8 * 3600);
+
+/// One session: whose it is and until when.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token_id: String,
+    pub ends: Instant,
+}
 
 /// The live sessions (lost on restart: log in again).
 #[derive(Clone, Default)]
-pub struct Sessions(Arc<Mutex<HashMap<String, (Principal, Instant)>>>);
+pub struct Sessions(Arc<Mutex<HashMap<String, Session>>>);
 
 impl Sessions {
-    /// Opens a session for `principal`; returns its id.
-    pub fn open(&self, principal: Principal) -> String {
+    /// Opens a session for `principal`, ending after [`LIFETIME`] or at the token's expiry,
+    /// whichever comes first; returns its id and how long it lasts.
+    pub fn open(&self, principal: &Principal) -> (String, Duration) {
         let id = hex::encode(rand::random::<[u8; 32]>());
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let lifetime = principal.expires_at.map_or(LIFETIME, |at| {
+            let left = at - timestamp::now();
+            Duration::try_from(left)
+                .unwrap_or(Duration::ZERO)
+                .min(LIFETIME)
+        });
         let now = Instant::now();
-        map.retain(|_, (_, expires)| *expires > now);
-        map.insert(id.clone(), (principal, now + LIFETIME));
-        id
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, session| session.ends > now);
+        map.insert(
+            id.clone(),
+            Session {
+                token_id: principal.token_id.clone(),
+                ends: now + lifetime,
+            },
+        );
+        (id, lifetime)
     }
 
-    /// The principal of a live session.
-    pub fn get(&self, id: &str) -> Option<Principal> {
+    /// The session `id` while it lasts.
+    pub fn get(&self, id: &str) -> Option<Session> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.get(id)
-            .filter(|(_, expires)| *expires > Instant::now())
-            .map(|(principal, _)| principal.clone())
+            .filter(|session| session.ends > Instant::now())
+            .cloned()
     }
 
     /// Ends a session.

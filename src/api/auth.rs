@@ -20,6 +20,8 @@ use super::token_cache::TokenCache;
 pub struct Authenticator {
     /// SHA-256 of `[security] admin_token`, when configured.
     configured_admin: Option<[u8; 32]>,
+    /// SHA-256 of `[security] metrics_token`, when configured: it opens `GET /metrics` only.
+    metrics_token: Option<[u8; 32]>,
     store: SharedStore,
     /// Tokens the store verified a moment ago ([`super::token_cache`]).
     cache: std::sync::Arc<TokenCache>,
@@ -79,9 +81,10 @@ where
 const CONFIGURED_ADMIN_ID: &str = "tok_configured_admin";
 
 impl Authenticator {
-    pub fn new(configured_admin: &str, store: SharedStore) -> Self {
+    pub fn new(configured_admin: &str, metrics_token: &str, store: SharedStore) -> Self {
         Self {
             configured_admin: (!configured_admin.is_empty()).then(|| token::hash(configured_admin)),
+            metrics_token: (!metrics_token.is_empty()).then(|| token::hash(metrics_token)),
             store,
             cache: std::sync::Arc::default(),
         }
@@ -92,6 +95,46 @@ impl Authenticator {
         self.cache.forget(token_id);
     }
 
+    fn configured_admin() -> Principal {
+        Principal {
+            token_id: CONFIGURED_ADMIN_ID.into(),
+            scopes: Scope::ALL.to_vec(),
+            expires_at: None,
+        }
+    }
+
+    /// The principal of a token verified earlier (a dashboard session's), as the store has it
+    /// now: 401 once the token is deleted or expired, and its current scopes otherwise. It
+    /// asks the store every time, so a token deleted through any instance ends its sessions on
+    /// all of them at their next request.
+    pub async fn recheck(&self, token_id: &str) -> Result<Principal, ApiError> {
+        if token_id == CONFIGURED_ADMIN_ID && self.configured_admin.is_some() {
+            return Ok(Self::configured_admin());
+        }
+        let record = self
+            .store
+            .get_token(token_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the token of this session was deleted"))?;
+        if record.is_expired(timestamp::now()) {
+            return Err(ApiError::unauthorized(
+                "the token of this session has expired",
+            ));
+        }
+        Ok(Principal {
+            token_id: record.id,
+            scopes: record.scopes,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// Whether `presented` is the configured metrics token.
+    pub fn is_metrics_token(&self, presented: &str) -> bool {
+        self.metrics_token
+            .as_ref()
+            .is_some_and(|expected| hashes_match(expected, &token::hash(presented)))
+    }
+
     /// The principal for a presented token value.
     pub async fn authenticate(&self, presented: &str) -> Result<Principal, ApiError> {
         let unknown = || ApiError::unauthorized("the bearer token is not valid");
@@ -99,10 +142,7 @@ impl Authenticator {
         if let Some(admin) = &self.configured_admin
             && hashes_match(admin, &key)
         {
-            return Ok(Principal {
-                token_id: CONFIGURED_ADMIN_ID.into(),
-                scopes: Scope::ALL.to_vec(),
-            });
+            return Ok(Self::configured_admin());
         }
         let now = timestamp::now();
         if let Some(principal) = self.cache.get(&key, Instant::now(), now) {
@@ -119,11 +159,31 @@ impl Authenticator {
         let principal = Principal {
             token_id: record.id,
             scopes: record.scopes,
+            expires_at: record.expires_at,
         };
         self.cache
             .insert(key, principal.clone(), record.expires_at, Instant::now());
         Ok(principal)
     }
+}
+
+/// The bearer token of a request (`Authorization: Bearer <token>`), or 401.
+pub fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let missing = || ApiError::unauthorized("send Authorization: Bearer <token>");
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing)?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(missing)
 }
 
 impl<State> FromRequestParts<State> for Principal
@@ -134,20 +194,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-        let value = header
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+        let value = bearer(parts)?;
         let principal = Arc::<Authenticator>::from_ref(state)
             .authenticate(value)
             .await?;

@@ -1,10 +1,10 @@
 //! `GET /metrics`: Prometheus text exposition (format 0.0.4) of the in-process recorders
 //! ([`scaivault_domain::metrics`]) and of gauges read from the store at scrape time.
 //!
-//! No token, like the probes: scrapers rarely carry one, and nothing here is secret. The
-//! per-certificate gauges name certificate ids and domains, but every publicly trusted
-//! certificate's names are published anyway through Certificate Transparency (RFC 9162), and
-//! the ids are random. Operators who still want it private bind the API listener accordingly.
+//! Unlike the probes it needs a bearer token: the families name every managed certificate's
+//! domains and ids, and the job queues' activity, which is the inventory of what the service
+//! protects. A scraper presents `[security] metrics_token` (which opens nothing else), or any
+//! API token with `pki:read`.
 //!
 //! Each store-backed family is one statement (an aggregate or a single scan), run concurrently,
 //! so a scrape's cost does not grow with extra round trips as certificates are added. A family
@@ -13,13 +13,17 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use scaivault_domain::metrics::{self, Exposition, Kind};
 use scaivault_domain::order::OrderStatus;
+use scaivault_domain::scope::Scope;
 use scaivault_domain::timestamp::to_millis;
 use scaivault_jobs::Job;
 
+use super::auth;
+use super::error::ApiError;
 use crate::state::AppState;
 
 /// The queues whose depth is always shown (zero when empty).
@@ -32,13 +36,35 @@ const QUEUES: [&str; 3] = [
 /// apalis' task states, as the `state` label shows them (lower case).
 const STATES: [&str; 6] = ["pending", "queued", "running", "done", "failed", "killed"];
 
+/// A caller allowed to scrape: the metrics token, or an API token with `pki:read`.
+#[derive(Debug)]
+pub struct Scraper;
+
+impl FromRequestParts<AppState> for Scraper {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = auth::bearer(parts)?;
+        if state.auth.is_metrics_token(presented) {
+            return Ok(Scraper);
+        }
+        state
+            .auth
+            .authenticate(presented)
+            .await?
+            .require(Scope::PkiRead)?;
+        Ok(Scraper)
+    }
+}
+
 /// The exposition text.
 #[utoipa::path(
-    get, path = "/metrics", operation_id = "metrics", tag = "probes",
-    responses((status = 200, description = "Metrics in the Prometheus text format, version 0.0.4", content_type = "text/plain", body = String)),
+    get, path = "/metrics", operation_id = "metrics", tag = "probes", security(("bearer" = ["pki:read"])),
+    responses((status = 200, description = "Metrics in the Prometheus text format, version 0.0.4; needs `[security] metrics_token` or a token with `pki:read`", content_type = "text/plain", body = String)),
 )]
 pub async fn render(
     State(state): State<AppState>,
+    _: Scraper,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     let store = &state.store;
     let (orders, certificates, queues) = tokio::join!(

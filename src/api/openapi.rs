@@ -64,15 +64,15 @@ pub async fn serve() -> ([(header::HeaderName, &'static str); 1], &'static str) 
     info(
         title = "ScaiVault ACME",
         description = "The ACME client of the ScaiVault secrets-and-PKI platform. Every call \
-            except the probes, `/metrics`, this document and the http-01 responder needs \
-            `Authorization: Bearer <token>`; each operation names the scope its token needs \
+            except the probes, this document and the http-01 responder needs \
+            `Authorization: Bearer <token>` (`/metrics` also takes `[security] metrics_token`); each operation names the scope its token needs \
             (a missing, unknown or expired token is 401, a token without the scope 403). \
             Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with a stable \
             `code`.",
     ),
     components(schemas(ErrorBody)),
     tags(
-        (name = "probes", description = "Liveness, readiness and metrics; no token"),
+        (name = "probes", description = "Liveness and readiness without a token; metrics with one"),
         (name = "meta", description = "This document"),
         (name = "tokens", description = "API tokens with scopes (scope `admin`)"),
         (name = "secrets", description = "Secrets sealed at rest"),

@@ -101,6 +101,7 @@ mod tests {
 
     fn principal(id: &str) -> Principal {
         Principal {
+            expires_at: None,
             token_id: id.into(),
             scopes: vec![Scope::PkiRead],
         }

@@ -19,8 +19,11 @@ use crate::state::AppState;
     responses(
         (status = 201, description = "Created; the token value is shown only here", body = CreatedToken),
         (status = 400, description = "`invalid_request`: bad name, scope or expires_in (`details.field`)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller lacks `admin`, or a scope it tries to grant (`details.missing_scopes`)", body = ErrorBody),
     ),
 )]
+/// A token can grant only scopes its creator holds, so `admin` alone cannot mint its way to
+/// `secrets:read` or `pki:keys`.
 pub async fn create(
     State(state): State<AppState>,
     principal: Authorized<need::Admin>,
@@ -37,6 +40,7 @@ pub async fn create(
         ));
     }
     let scopes: Vec<Scope> = body.scopes.into_iter().map(Into::into).collect();
+    principal.require_all(&scopes)?;
     let now = timestamp::now();
     let expires_at = match body.expires_in.as_deref() {
         None => None,

@@ -70,6 +70,9 @@ pub struct DatabaseConfig {
 pub struct SecurityConfig {
     pub admin_token: String,
     pub master_key_file: PathBuf,
+    /// A bearer token that opens `GET /metrics` and nothing else; empty: none (API tokens with
+    /// `pki:read` are accepted either way).
+    pub metrics_token: String,
 }
 
 impl fmt::Debug for SecurityConfig {
@@ -84,6 +87,14 @@ impl fmt::Debug for SecurityConfig {
                 },
             )
             .field("master_key_file", &self.master_key_file)
+            .field(
+                "metrics_token",
+                &if self.metrics_token.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
             .finish()
     }
 }
