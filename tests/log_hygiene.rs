@@ -308,10 +308,13 @@ async fn no_secret_in_the_log(db: Db, format: Format) {
         let url = pg.url().replacen("@", &format!(":{password}@"), 1);
         opts = opts.postgres(url);
     }
+    let metrics_token = format!("mt-{}", random_b64(24));
+    secrets.text("metrics token", &metrics_token);
     let mut service = Service::start(
         opts.extra_root(pebble.listener_root_pem_path())
             // Empty: the first start mints the bootstrap token and prints it once.
             .set_str("security", "admin_token", "")
+            .set_str("security", "metrics_token", &metrics_token)
             .set_str("server", "log_format", format.name())
             .set("dns", "resolvers", format!("[\"{}\"]", bind.addr()))
             .set_str("dns", "propagation_interval", "100ms")
@@ -534,6 +537,11 @@ async fn no_secret_in_the_log(db: Db, format: Format) {
         let hits = secrets.hits(answer.body.as_bytes(), &[]);
         assert!(hits.is_empty(), "GET {path} shows:\n{}", hits.join("\n"));
     }
+    let scraped = api
+        .with_token(metrics_token.clone())
+        .raw(reqwest::Method::GET, "/metrics", None)
+        .await;
+    assert_eq!(scraped.status, 200, "the metrics token: {}", scraped.body);
 
     // Deactivated at the CA (signed with the account key), then a restart, which must not
     // print the bootstrap token again.
