@@ -6,6 +6,7 @@ mod bootstrap;
 mod challenges;
 mod config;
 mod duration;
+mod listen;
 mod master_key;
 mod serve;
 mod state;

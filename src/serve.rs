@@ -18,6 +18,7 @@ use crate::api;
 use crate::api::auth::Authenticator;
 use crate::challenges;
 use crate::config::Config;
+use crate::listen::{self, TlsFiles};
 use crate::state::AppState;
 
 /// Runs until SIGTERM or SIGINT; then stops accepting, finishes in-flight requests and stops
@@ -113,6 +114,12 @@ pub async fn run(config: Config) -> Result<(), String> {
     .map_err(|err| err.to_string())?;
     let renewal = RenewalService::new(orders.clone());
 
+    // HTTPS on the API and admin listeners; http-01 stays plain HTTP (the CA asks on port 80).
+    let tls = match (&config.server.tls_cert_file, &config.server.tls_key_file) {
+        (Some(cert), Some(key)) => Some(Arc::new(TlsFiles::load(cert, key)?)),
+        _ => None,
+    };
+
     // Bind every listener before resuming work, so a CA validating a resumed order finds them.
     let api_listener = bind("server.listen", config.server.listen).await?;
     let mut http01 = Vec::new();
@@ -132,32 +139,43 @@ pub async fn run(config: Config) -> Result<(), String> {
         &config.security.metrics_token,
         store.clone(),
     ));
+    let limits = config.server.limits();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for listener in http01 {
         let router = challenges::http01::router(store.clone());
-        let stop = stop_rx.clone();
-        tasks.spawn(async move {
-            let _ = axum::serve(no_delay(listener), router)
-                .with_graceful_shutdown(stopped(stop))
-                .await;
-        });
+        tasks.spawn(listen::serve(
+            listener,
+            router,
+            limits,
+            None,
+            stopped(stop_rx.clone()),
+        ));
     }
     if let Some(listener) = admin_listener {
-        // The job dashboard (apalis-board) behind admin auth.
-        let router = crate::admin::router(&queue, &scans, webhooks.queue(), auth.clone());
-        let stop = stop_rx.clone();
-        tasks.spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(stopped(stop))
-                .await;
-        });
+        // The job dashboard (apalis-board) behind admin auth; its session cookie is `Secure`
+        // when the browser reaches it over TLS.
+        let router = crate::admin::router(
+            &queue,
+            &scans,
+            webhooks.queue(),
+            auth.clone(),
+            tls.is_some(),
+        );
+        tasks.spawn(listen::serve(
+            listener,
+            router,
+            limits,
+            tls.clone(),
+            stopped(stop_rx.clone()),
+        ));
     }
     for listener in tls_alpn {
         tasks.spawn(challenges::tls_alpn01::run(
             listener,
             store.clone(),
+            limits,
             stop_rx.clone(),
         ));
     }
@@ -203,9 +221,14 @@ pub async fn run(config: Config) -> Result<(), String> {
             config.server.orders_per_minute,
         )),
     };
-    let served = axum::serve(no_delay(api_listener), api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    listen::serve(
+        api_listener,
+        api::router(state),
+        limits,
+        tls,
+        shutdown_signal(),
+    )
+    .await;
     let _ = stop_tx.send(true);
     let _ = renewals.await;
     let _ = scan.await;
@@ -214,7 +237,6 @@ pub async fn run(config: Config) -> Result<(), String> {
     tracing::info!(leases = released, "order leases handed back");
     accounts.shutdown();
     while tasks.join_next().await.is_some() {}
-    served.map_err(|err| format!("API server: {err}"))?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -277,17 +299,4 @@ async fn shutdown_signal() {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
     }
-}
-
-/// Accepted connections with `TCP_NODELAY`: a response written in more than one piece must not
-/// wait for the client's delayed ACK (40 ms on Linux) under Nagle's algorithm.
-fn no_delay(
-    listener: tokio::net::TcpListener,
-) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
-    use axum::serve::ListenerExt;
-    listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %err, "could not set TCP_NODELAY");
-        }
-    })
 }

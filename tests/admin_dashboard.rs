@@ -219,6 +219,8 @@ async fn refuses_without_auth_and_serves_with(db: Db) {
         .to_owned();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    // Secure only under TLS (tests/listeners.rs): a browser would never send it back over HTTP.
+    assert!(!cookie.contains("Secure"), "{cookie}");
     assert!(
         !cookie.contains(&token),
         "the cookie holds the token: {cookie}"

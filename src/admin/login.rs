@@ -1,5 +1,6 @@
 //! The login form: POST a token with the `admin` scope; on success an HttpOnly, SameSite=Strict
-//! cookie carries a random session id (never the token) and the browser goes to the board.
+//! cookie (also Secure when the listener serves TLS) carries a random session id (never the
+//! token) and the browser goes to the board.
 
 use axum::Form;
 use axum::extract::State;
@@ -49,9 +50,10 @@ pub async fn submit(State(state): State<AdminState>, Form(form): Form<LoginForm>
         Ok(principal) if principal.scopes.contains(&Scope::Admin) => {
             let (id, lifetime) = state.sessions.open(&principal);
             let cookie = format!(
-                "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+                "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
                 session::COOKIE,
-                lifetime.as_secs()
+                lifetime.as_secs(),
+                secure(&state)
             );
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
@@ -70,8 +72,14 @@ pub async fn logout(State(state): State<AdminState>, headers: HeaderMap) -> Resp
         state.sessions.close(&id);
     }
     let cookie = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-        session::COOKIE
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        session::COOKIE,
+        secure(&state)
     );
     ([(header::SET_COOKIE, cookie)], Redirect::to(PATH)).into_response()
+}
+
+/// The cookie attribute that keeps the session off plain HTTP, when the listener serves TLS.
+fn secure(state: &AdminState) -> &'static str {
+    if state.secure_cookies { "; Secure" } else { "" }
 }

@@ -25,19 +25,23 @@ use session::Sessions;
 pub struct AdminState {
     auth: Arc<Authenticator>,
     sessions: Sessions,
+    /// The listener serves TLS: the session cookie is `Secure` (never sent over plain HTTP).
+    secure_cookies: bool,
 }
 
 /// The dashboard: the login form, the board's API over `queue` and its UI, all but the login
-/// behind [`gate::require_admin`].
+/// behind [`gate::require_admin`]; `secure_cookies` when the listener serves TLS.
 pub fn router(
     renewals: &Renewals,
     scans: &JobQueue<ScanTask>,
     webhooks: &JobQueue<WebhookDelivery>,
     auth: Arc<Authenticator>,
+    secure_cookies: bool,
 ) -> Router {
     let state = AdminState {
         auth,
         sessions: Sessions::default(),
+        secure_cookies,
     };
     let api = ApiBuilder::new(Router::new());
     let api = register(api, renewals.queue());

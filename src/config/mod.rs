@@ -47,6 +47,33 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     /// Orders (`POST /issue`, `POST .../renew`) per API token per minute; 0: unlimited.
     pub orders_per_minute: u32,
+    /// Every listener: for the TLS handshake, and then for a complete request head.
+    pub header_timeout: HumanDuration,
+    /// Every HTTP listener: from a complete request head to the end of its answer.
+    pub request_timeout: HumanDuration,
+    /// Every HTTP listener: between two requests on a kept-alive connection.
+    pub idle_timeout: HumanDuration,
+    /// Every listener: connections open at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// PEM certificate chain for the API and admin listeners (with `tls_key_file`); empty:
+    /// plain HTTP.
+    #[serde(deserialize_with = "optional_path")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    #[serde(deserialize_with = "optional_path")]
+    pub tls_key_file: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// The timeouts and connection limit every listener applies.
+    pub fn limits(&self) -> crate::listen::Limits {
+        crate::listen::Limits {
+            header_timeout: self.header_timeout.0,
+            request_timeout: self.request_timeout.0,
+            idle_timeout: self.idle_timeout.0,
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 /// Log line format.
@@ -252,6 +279,11 @@ fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Socket
     })
 }
 
+fn optional_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok((!text.trim().is_empty()).then(|| PathBuf::from(text)))
+}
+
 impl Config {
     /// Loads the configuration: defaults, then `file` (an explicit `--config` must exist), then
     /// the environment given as `(name, value)` pairs.
@@ -407,6 +439,29 @@ impl Config {
         }
         if self.server.admin_listen == Some(self.server.listen) {
             problems.push("  server.admin_listen: must differ from server.listen".into());
+        }
+        for (key, timeout) in [
+            ("header_timeout", self.server.header_timeout),
+            ("request_timeout", self.server.request_timeout),
+            ("idle_timeout", self.server.idle_timeout),
+        ] {
+            if timeout.0.is_zero() {
+                problems.push(format!("  server.{key}: must be greater than zero"));
+            }
+        }
+        if self.server.max_connections == 0 {
+            problems.push("  server.max_connections: at least 1".into());
+        }
+        match (&self.server.tls_cert_file, &self.server.tls_key_file) {
+            (Some(_), None) => problems.push(
+                "  server.tls_key_file: must be set with server.tls_cert_file (both or neither)"
+                    .into(),
+            ),
+            (None, Some(_)) => problems.push(
+                "  server.tls_cert_file: must be set with server.tls_key_file (both or neither)"
+                    .into(),
+            ),
+            _ => {}
         }
         problems
     }

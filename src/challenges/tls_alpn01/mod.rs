@@ -8,8 +8,8 @@
 //! protocols, no SNI, a name without a pending challenge) is dropped after the ClientHello.
 
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
@@ -23,88 +23,53 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::LazyConfigAcceptor;
 
+use crate::listen::{self, Accepted, Limits, log_panic};
+
 /// The ALPN protocol name of tls-alpn-01 ([RFC 8737 §6.2](https://www.rfc-editor.org/rfc/rfc8737#section-6.2)).
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
-/// How long one connection may take from accept to the end of the handshake. The CA's validation
-/// is one short handshake; a client that is slower only holds a socket and a task.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Connections handled at once; more are closed on accept, so a flood costs sockets, not tasks.
-const MAX_CONNECTIONS: usize = 256;
-
-/// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
 /// Runs a TLS-ALPN-01 responder on `listener` until `shutdown` resolves.
 ///
-/// Each connection gets its own task, bounded by a handshake timeout. `shutdown` stops the
-/// responder when its value becomes `true` or its sender is dropped; connections still in their
-/// handshake are then abandoned (the CA retries validation).
-pub async fn run(listener: TcpListener, store: SharedStore, shutdown: watch::Receiver<bool>) {
-    serve(listener, store, shutdown, HANDSHAKE_TIMEOUT).await;
-}
-
-/// [`run`] with the handshake timeout as a parameter (the tests shorten it).
-async fn serve(
+/// Each connection gets its own task, bounded by `limits.header_timeout` from accept to the end
+/// of the handshake; at most `limits.max_connections` are handled at once, more wait to be
+/// accepted. `shutdown` stops the responder when its value becomes `true` or its sender is
+/// dropped; connections still in their handshake are then abandoned (the CA retries validation).
+pub async fn run(
     listener: TcpListener,
     store: SharedStore,
+    limits: Limits,
     mut shutdown: watch::Receiver<bool>,
-    handshake_timeout: Duration,
 ) {
     // The provider is chosen here, never taken from the process-wide default: this listener
     // must work whatever else the process installed (or failed to).
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let local = listener.local_addr().ok();
     tracing::info!(listen = ?local, "tls-alpn-01 responder started");
+    let acceptor = listen::Acceptor::new(listener, limits.max_connections);
+    // Stops on `true`, and when the sender is gone: nobody can ask us to stop any more.
+    let mut stop = pin!(async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    });
     let mut connections = JoinSet::new();
-    loop {
-        if *shutdown.borrow_and_update() {
-            break;
+    while let Some(Accepted { tcp, peer, permit }) = acceptor.accept(stop.as_mut()).await {
+        while let Some(done) = connections.try_join_next() {
+            log_panic(done);
         }
-        tokio::select! {
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    // The sender is gone: nobody can ask us to stop any more, so stop now.
-                    break;
-                }
+        let store = store.clone();
+        let provider = provider.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let answer = respond(tcp, peer, &store, &provider);
+            if tokio::time::timeout(limits.header_timeout, answer)
+                .await
+                .is_err()
+            {
+                tracing::debug!(%peer, "tls-alpn-01: handshake timed out");
             }
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    while let Some(done) = connections.try_join_next() {
-                        log_join(done);
-                    }
-                    if connections.len() >= MAX_CONNECTIONS {
-                        tracing::debug!(%peer, "tls-alpn-01: too many connections; closing this one");
-                        continue;
-                    }
-                    let store = store.clone();
-                    let provider = provider.clone();
-                    connections.spawn(async move {
-                        let answer = respond(tcp, peer, &store, &provider);
-                        if tokio::time::timeout(handshake_timeout, answer).await.is_err() {
-                            tracing::debug!(%peer, "tls-alpn-01: handshake timed out");
-                        }
-                    });
-                }
-                Err(error) => {
-                    tracing::warn!(listen = ?local, %error, "tls-alpn-01: accept failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-            },
-        }
+        });
     }
     connections.shutdown().await;
     tracing::info!(listen = ?local, "tls-alpn-01 responder stopped");
-}
-
-/// Logs a connection task that panicked (a finished or aborted one says nothing).
-fn log_join(done: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = done
-        && error.is_panic()
-    {
-        tracing::error!(%error, "tls-alpn-01: a connection task panicked");
-    }
 }
 
 /// Answers one connection: reads the ClientHello, then either completes the handshake with the

@@ -2,6 +2,8 @@
 
 use super::*;
 
+use std::time::Duration;
+
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{ServerName, SubjectPublicKeyInfoDer, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
@@ -96,12 +98,22 @@ struct Responder {
     _dir: tempfile::TempDir,
 }
 
+/// Limits like the default configuration's, with this handshake timeout.
+fn limits(handshake_timeout: Duration) -> Limits {
+    Limits {
+        header_timeout: handshake_timeout,
+        request_timeout: Duration::from_secs(120),
+        idle_timeout: Duration::from_secs(60),
+        max_connections: 1024,
+    }
+}
+
 async fn start_with(handshake_timeout: Duration) -> Responder {
     let (store, dir) = store_with_challenge(DOMAIN, KEY_AUTHORIZATION).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, shutdown) = watch::channel(false);
-    let task = tokio::spawn(serve(listener, store, shutdown, handshake_timeout));
+    let task = tokio::spawn(run(listener, store, limits(handshake_timeout), shutdown));
     Responder {
         addr,
         stop,
@@ -111,7 +123,7 @@ async fn start_with(handshake_timeout: Duration) -> Responder {
 }
 
 async fn start() -> Responder {
-    start_with(HANDSHAKE_TIMEOUT).await
+    start_with(Duration::from_secs(10)).await
 }
 
 /// Trusts any certificate, as a CA does for tls-alpn-01 (the certificate is self-signed by
@@ -363,7 +375,12 @@ async fn tls_alpn01_run_returns_on_shutdown_or_dropped_sender() {
     let (store, _dir) = store_with_challenge(DOMAIN, KEY_AUTHORIZATION).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let (sender, shutdown) = watch::channel(false);
-    let task = tokio::spawn(run(listener, store, shutdown));
+    let task = tokio::spawn(run(
+        listener,
+        store,
+        limits(Duration::from_secs(10)),
+        shutdown,
+    ));
     drop(sender);
     tokio::time::timeout(Duration::from_secs(5), task)
         .await

@@ -204,14 +204,21 @@ impl Service {
             );
         }
         let url = format!("{}/healthz", self.base_url());
+        let mut http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(5));
+        if let Some(cert) = self.tls_cert_file() {
+            // Served under TLS: trust the configured (self-signed) certificate. It is read now,
+            // so a restart after the test replaced it trusts the new one.
+            let pem = std::fs::read(&cert)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", cert.display()));
+            let cert = reqwest::Certificate::from_pem(&pem).expect("server.tls_cert_file PEM");
+            http = http.tls_certs_only([cert]);
+        }
+        let http = http.build().expect("reqwest client");
         let process = self
             .process
             .insert(ChildProcess::spawn("scaivault", cmd, &self.log_path));
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("reqwest client");
         let log_path = self.log_path.clone();
         poll_until(
             &format!("scaivault at {url}"),
@@ -236,9 +243,24 @@ impl Service {
         }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://` when `server.tls_cert_file` is configured (the
+    /// certificate must then name 127.0.0.1).
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls_cert_file().is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// `server.tls_cert_file` when configured.
+    fn tls_cert_file(&self) -> Option<PathBuf> {
+        let value = self
+            .config
+            .get("server", "tls_cert_file")?
+            .trim_matches('"');
+        (!value.is_empty()).then(|| PathBuf::from(value))
     }
 
     pub fn port(&self) -> u16 {
