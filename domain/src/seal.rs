@@ -132,7 +132,7 @@ impl MasterKey {
     pub fn open(&self, record_id: &str, sealed: &[u8]) -> Result<Vec<u8>> {
         let body = match sealed.first() {
             Some(&VERSION_LEGACY) => &sealed[1..],
-            Some(&VERSION) if sealed.len() >= 1 + KEY_ID_LEN => {
+            Some(&VERSION) if sealed.len() > KEY_ID_LEN => {
                 let by = Fingerprint::from_prefix(&sealed[1..]);
                 if by != self.fingerprint() {
                     return Err(Error::Crypto(format!(
@@ -162,7 +162,7 @@ impl MasterKey {
 
 /// The fingerprint of the key that sealed `sealed`, when the value names it.
 pub fn sealed_by(sealed: &[u8]) -> Option<Fingerprint> {
-    (sealed.first() == Some(&VERSION) && sealed.len() >= 1 + KEY_ID_LEN)
+    (sealed.first() == Some(&VERSION) && sealed.len() > KEY_ID_LEN)
         .then(|| Fingerprint::from_prefix(&sealed[1..]))
 }
 
