@@ -6,8 +6,10 @@ mod bootstrap;
 mod challenges;
 mod config;
 mod duration;
+mod key_check;
 mod listen;
 mod master_key;
+mod rotate;
 mod serve;
 mod state;
 mod telemetry;
@@ -35,6 +37,14 @@ struct Cli {
 enum Command {
     /// Run the service (the default).
     Serve,
+    /// Re-seal every sealed value under a new master key. Stop every instance first; the
+    /// service refuses to start until the rotation has finished, and an interrupted rotation
+    /// resumes when run again. Afterwards, point `[security] master_key_file` at the new key.
+    RotateMasterKey {
+        /// The new key: a 32-byte key file, or a path where a new key is created (mode 0600).
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,26 +60,28 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(config.server.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(err) => {
-                    eprintln!("scaivault: cannot start the async runtime: {err}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(serve::run(config)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    tracing::error!("{err}");
-                    eprintln!("scaivault: {err}");
-                    ExitCode::FAILURE
-                }
-            }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("scaivault: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let done = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => runtime.block_on(serve::run(config)),
+        Command::RotateMasterKey { new_key_file } => {
+            runtime.block_on(rotate::run(&config, &new_key_file))
+        }
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("scaivault: {err}");
+            ExitCode::FAILURE
         }
     }
 }

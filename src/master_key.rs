@@ -1,21 +1,26 @@
-//! The master key file: 32 random bytes, created with mode 0600 on first start. Losing it makes
-//! every sealed secret and private key unreadable, so an existing file of the wrong size stops
-//! start-up instead of being replaced.
+//! The master key file: 32 random bytes, created with mode 0600 (in a directory created 0700)
+//! on first start. Losing it makes every sealed secret and private key unreadable, so an existing
+//! file of the wrong size stops start-up instead of being replaced.
 
-use std::fs::OpenOptions;
+use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use scaivault_domain::seal::{KEY_LEN, MasterKey};
 
 /// Reads the key at `path`, or creates it if the file does not exist.
 pub fn load_or_create(path: &Path) -> Result<MasterKey, String> {
+    load(path)?.map_or_else(|| create(path), Ok)
+}
+
+/// Reads the key at `path`; `None` when the file does not exist.
+pub fn load(path: &Path) -> Result<Option<MasterKey>, String> {
     match std::fs::read(path) {
         Ok(bytes) => {
             if bytes.len() != KEY_LEN {
                 return Err(format!(
-                    "security.master_key_file {}: holds {} bytes, a master key is {KEY_LEN}; refusing to replace it",
+                    "{}: holds {} bytes, a master key is {KEY_LEN}; refusing to replace it",
                     path.display(),
                     bytes.len()
                 ));
@@ -25,21 +30,26 @@ pub fn load_or_create(path: &Path) -> Result<MasterKey, String> {
             {
                 tracing::warn!(file = %path.display(), "master key file is readable by group or others; chmod 600 it");
             }
-            MasterKey::from_bytes(&bytes).map_err(|err| err.to_string())
+            MasterKey::from_bytes(&bytes)
+                .map(Some)
+                .map_err(|err| err.to_string())
         }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => create(path),
-        Err(err) => Err(format!(
-            "security.master_key_file {}: {err}",
-            path.display()
-        )),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(format!("{}: {err}", path.display())),
     }
 }
 
-fn create(path: &Path) -> Result<MasterKey, String> {
-    let describe =
-        |err: std::io::Error| format!("security.master_key_file {}: {err}", path.display());
-    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(describe)?;
+/// Creates a new key file at `path` (0600), and its directory (0700) if missing.
+pub fn create(path: &Path) -> Result<MasterKey, String> {
+    let describe = |err: std::io::Error| format!("{}: {err}", path.display());
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(describe)?;
     }
     let (key, bytes) = MasterKey::generate();
     let mut file = OpenOptions::new()
@@ -65,6 +75,12 @@ mod tests {
         let key = load_or_create(&path).expect("create");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        let mode = std::fs::metadata(dir.path().join("sub"))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o700);
         let sealed = key.seal("r", b"v").expect("seal");
         let again = load_or_create(&path).expect("reload");
         assert_eq!(again.open("r", &sealed).expect("open"), b"v");

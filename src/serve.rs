@@ -27,7 +27,6 @@ pub async fn run(config: Config) -> Result<(), String> {
     // One id per process: in the logs, in /readyz and in the order leases it holds.
     let cluster = Cluster::new(config.cluster.lease.0);
     tracing::info!(instance_id = %cluster.instance_id, lease = ?cluster.lease, "instance starting");
-    let key = crate::master_key::load_or_create(&config.security.master_key_file)?;
     let database = scaivault_store::open(&config.database.url)
         .await
         .map_err(|err| format!("database.url: {err}"))?;
@@ -36,6 +35,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         backend = store.backend(),
         "database ready (migrations applied)"
     );
+    // Before anything reads a sealed value: a wrong key stops start-up here.
+    let key =
+        crate::key_check::load_verified(store.as_ref(), &config.security.master_key_file).await?;
     let http = AcmeHttp::new(&config.acme.extra_roots)
         .map_err(|err| format!("acme.extra_roots: {err}"))?
         .with_requests_per_ca(config.acme.max_concurrent_requests);

@@ -44,6 +44,8 @@ pub(crate) trait Dialect:
     + Reads<(String, i64)>
     + Reads<(String, String)>
     + Reads<(String, i64, i64)>
+    + Reads<(String, Vec<u8>)>
+    + Reads<(String, i64, Vec<u8>)>
     + Reads<(Option<i64>, Option<i64>)>
     + Reads<AccountRow>
     + Reads<CertificateRow>

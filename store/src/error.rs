@@ -14,6 +14,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot make the database file {path} private (mode 0600): {source}")]
+    FileMode {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot open the database: {0}")]
     Connect(#[source] sqlx::Error),
     #[error("cannot apply migrations: {0}")]

@@ -27,6 +27,7 @@ mod orders;
 mod postgres;
 mod revocations;
 mod rows;
+mod sealed;
 mod secrets;
 mod sql_store;
 mod sqlite;

@@ -5,7 +5,7 @@ use scaivault_domain::Result;
 use scaivault_domain::store::MetaStore;
 
 use crate::dialect::{Dialect, Statement};
-use crate::sql_store::SqlStore;
+use crate::sql_store::{SqlStore, commit};
 
 #[async_trait]
 impl<D: Dialect> MetaStore for SqlStore<D> {
@@ -35,5 +35,26 @@ impl<D: Dialect> MetaStore for SqlStore<D> {
             .row(self.on_pool())
             .await?;
         Ok(value.map(|(value,)| value))
+    }
+
+    async fn update_meta(&self, set: &[(&str, &str)], remove: &[&str]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for (key, value) in set {
+            sqlx::query::<D>(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .arg(*key)
+            .arg(*value)
+            .run(D::on_conn(&mut tx))
+            .await?;
+        }
+        for key in remove {
+            sqlx::query::<D>("DELETE FROM meta WHERE key = $1")
+                .arg(*key)
+                .run(D::on_conn(&mut tx))
+                .await?;
+        }
+        commit(tx).await
     }
 }

@@ -1,6 +1,12 @@
 //! SQLite: the embedded default. WAL lets readers run beside the one writer, and a busy timeout
 //! makes concurrent writers wait instead of failing with SQLITE_BUSY.
+//!
+//! The database holds sealed secrets but also everything else in clear (names, certificates,
+//! token hashes), so its directory and files are the service user's alone whatever the umask.
 
+use std::fs::{DirBuilder, OpenOptions, Permissions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -26,13 +32,8 @@ impl Dialect for Sqlite {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        if let Some(dir) = options.get_filename().parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Directory {
-                path: dir.display().to_string(),
-                source,
-            })?;
+        if !in_memory(url) {
+            prepare_files(options.get_filename())?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(POOL_SIZE)
@@ -62,4 +63,55 @@ impl Dialect for Sqlite {
     fn on_conn(conn: &mut SqliteConnection) -> impl Executor<'_, Database = Self> {
         conn
     }
+}
+
+/// Whether `url` names an in-memory database, which has no files.
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Creates the database's directory (0700) and file (0600) if they are missing, and takes group
+/// and other access away from an existing file and its -wal and -shm files. SQLite creates the
+/// -wal and -shm files with the database file's mode, so they follow it.
+fn prepare_files(db: &Path) -> Result<(), Error> {
+    if let Some(dir) = db.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| Error::Directory {
+                path: dir.display().to_string(),
+                source,
+            })?;
+    }
+    let file_mode = |path: &Path, source| Error::FileMode {
+        path: path.display().to_string(),
+        source,
+    };
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(db)
+    {
+        Ok(_) => return Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(err) => return Err(file_mode(db, err)),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = Path::new(&name);
+        let Ok(meta) = std::fs::metadata(path) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(path, Permissions::from_mode(0o600))
+                .map_err(|err| file_mode(path, err))?;
+        }
+    }
+    Ok(())
 }

@@ -15,4 +15,7 @@ pub trait MetaStore: Send + Sync + std::fmt::Debug {
     async fn set_meta_if_absent(&self, key: &str, value: &str) -> Result<bool>;
     /// The value of `key`.
     async fn get_meta(&self, key: &str) -> Result<Option<String>>;
+    /// Sets each `(key, value)` of `set` and removes each key of `remove`, in one transaction,
+    /// so a change of several values (the end of a master-key rotation) is never half made.
+    async fn update_meta(&self, set: &[(&str, &str)], remove: &[&str]) -> Result<()>;
 }

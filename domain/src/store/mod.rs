@@ -20,6 +20,7 @@ mod ledger;
 mod meta;
 mod orders;
 mod revocations;
+mod sealed;
 mod secrets;
 mod tokens;
 mod webhooks;
@@ -35,6 +36,7 @@ pub use ledger::LedgerStore;
 pub use meta::MetaStore;
 pub use orders::OrderStore;
 pub use revocations::RevocationStore;
+pub use sealed::{Resealed, SealedColumn, SealedRow, SealedStore, SealedValue};
 pub use secrets::SecretStore;
 pub use tokens::TokenStore;
 pub use webhooks::WebhookStore;
@@ -55,6 +57,7 @@ pub trait Store:
     + LedgerStore
     + WebhookStore
     + DeliveryStore
+    + SealedStore
 {
 }
 
@@ -73,6 +76,7 @@ impl<T> Store for T where
         + LedgerStore
         + WebhookStore
         + DeliveryStore
+        + SealedStore
 {
 }
 
