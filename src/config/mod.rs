@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     /// Orders (`POST /issue`, `POST .../renew`) per API token per minute; 0: unlimited.
     pub orders_per_minute: u32,
+    /// ACME account registrations per API token per minute; 0: unlimited.
+    pub registrations_per_minute: u32,
 }
 
 /// Log line format.
@@ -101,6 +103,12 @@ pub struct AcmeConfig {
     pub zerossl_api: String,
     /// ACME requests in flight to one CA at a time (1 or more).
     pub max_concurrent_requests: usize,
+    /// Connect to CAs at private addresses (loopback, private, link-local, ...) too.
+    pub allow_private_directories: bool,
+    /// Per request to a CA: until connected, until the response headers, the whole exchange.
+    pub connect_timeout: HumanDuration,
+    pub header_timeout: HumanDuration,
+    pub request_timeout: HumanDuration,
 }
 
 /// `[challenges]`
