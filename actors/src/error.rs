@@ -123,6 +123,9 @@ impl Error {
                     retry_after: error_retry_after(),
                 },
             },
+            // `Other` is `#[error(transparent)]`: its `source()` skips the error it holds, so
+            // the chain is read from that error.
+            instant_acme::Error::Other(inner) => Self::from_transport(url, inner.as_ref()),
             other => Self::from_transport(url, &other),
         }
     }
