@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use scaivault_actors::{
     Accounts, AccountsConfig, AcmeHttp, Cluster, DnsSettings, EventNotifier, Events, Faults,
-    Orders, OrdersConfig, RenewalService, SharedScheduler,
+    HttpLimits, HttpPolicy, Orders, OrdersConfig, RenewalService, SharedScheduler,
 };
 use scaivault_jobs::{Backoff, JobDatabase, JobQueue, QueueOptions, Renewals};
 use scaivault_store::Pool;
@@ -38,7 +38,15 @@ pub async fn run(config: Config) -> Result<(), String> {
     // Before anything reads a sealed value: a wrong key stops start-up here.
     let key =
         crate::key_check::load_verified(store.as_ref(), &config.security.master_key_file).await?;
-    let http = AcmeHttp::new(&config.acme.extra_roots)
+    let policy = HttpPolicy {
+        allow_private: config.acme.allow_private_directories,
+        limits: HttpLimits {
+            connect: config.acme.connect_timeout.0,
+            headers: config.acme.header_timeout.0,
+            total: config.acme.request_timeout.0,
+        },
+    };
+    let http = AcmeHttp::new(&config.acme.extra_roots, policy)
         .map_err(|err| format!("acme.extra_roots: {err}"))?
         .with_requests_per_ca(config.acme.max_concurrent_requests);
     crate::bootstrap::ensure_admin_token(&store, &config.security.admin_token).await?;
@@ -221,6 +229,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         jobs: jobs.clone(),
         order_rate: Arc::new(api::order_rate::OrderRate::new(
             config.server.orders_per_minute,
+        )),
+        registration_rate: Arc::new(api::order_rate::OrderRate::registrations(
+            config.server.registrations_per_minute,
         )),
     };
     listen::serve(

@@ -23,6 +23,8 @@ pub struct AppState {
     pub jobs: scaivault_jobs::JobDatabase,
     /// `[server] orders_per_minute`, per token.
     pub order_rate: Arc<crate::api::order_rate::OrderRate>,
+    /// `[server] registrations_per_minute`, per token.
+    pub registration_rate: Arc<crate::api::order_rate::OrderRate>,
 }
 
 /// The http-01 responder needs only the store, on the API listener as on its own listeners.

@@ -30,9 +30,10 @@ mod renewal;
 // The public interface.
 pub use crate::account::{Accounts, AccountsConfig, Revoked, ZeroSslApi};
 pub use crate::acme::{
-    AcmeHttp, AcmeProblem, DEFAULT_REQUESTS_PER_CA, ProblemKind, parse_retry_after,
+    AcmeHttp, AcmeProblem, DEFAULT_REQUESTS_PER_CA, HttpLimits, HttpPolicy, MAX_BODY_BYTES,
+    ProblemKind, parse_retry_after,
 };
-pub use crate::error::Error;
+pub use crate::error::{Error, UnreachableKind};
 pub use crate::events::{EventNotifier, Events, RenewalFailed};
 pub use crate::faults::{Faults, OrderStep};
 pub use crate::order::{Cluster, DnsSettings, IssueRequest, Orders, OrdersConfig};

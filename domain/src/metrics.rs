@@ -35,11 +35,13 @@ pub const DNS_BUCKETS: &[f64] = &[
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 ];
 
-/// Latency of each ACME HTTP request, by endpoint kind and CA host.
+/// Latency of each ACME HTTP request, by endpoint kind and the account's provider (with
+/// `_staging` for staging; `custom` for any caller-named CA, whose host must not become a label:
+/// a caller could grow the series without bound).
 pub static ACME_REQUESTS: HistogramVec = HistogramVec::new(
     "scaivault_acme_request_duration_seconds",
-    "Duration of ACME HTTP requests (until the whole response is read), by endpoint and CA host.",
-    &["endpoint", "ca"],
+    "Duration of ACME HTTP requests (until the whole response is read), by endpoint and provider.",
+    &["endpoint", "provider"],
     ACME_BUCKETS,
 );
 
@@ -60,10 +62,18 @@ pub static WEBHOOK_FAILURES: Counter = Counter::new();
 /// Webhook deliveries given up after their last attempt failed.
 pub static WEBHOOK_GIVEN_UP: Counter = Counter::new();
 
-/// Records one ACME request's duration.
-pub fn observe_acme_request(endpoint: &str, ca: &str, took: Duration) {
-    ACME_REQUESTS.observe(&[endpoint, ca], took.as_secs_f64());
+/// Records one ACME request's duration; `provider` is a provider's table name
+/// (`letsencrypt`, `letsencrypt_staging`, ..., `custom`).
+pub fn observe_acme_request(endpoint: &str, provider: &str, took: Duration) {
+    ACME_REQUESTS.observe(&[endpoint, provider], took.as_secs_f64());
 }
+
+/// The most series one histogram family keeps; observations for further label values go to one
+/// series labelled `other`, so no input can grow the exposition without bound.
+pub const MAX_SERIES: usize = 256;
+
+/// The label value of the series that holds observations beyond [`MAX_SERIES`].
+pub const OVERFLOW_LABEL: &str = "other";
 
 /// Records one dns-01 record's propagation time.
 pub fn observe_dns_propagation(took: Duration) {
@@ -152,7 +162,10 @@ impl HistogramVec {
             .position(|bound| value <= *bound)
             .unwrap_or(self.bounds.len());
         let mut series = self.lock();
-        let key: Vec<String> = label_values.iter().map(|v| (*v).to_owned()).collect();
+        let mut key: Vec<String> = label_values.iter().map(|v| (*v).to_owned()).collect();
+        if !series.contains_key(&key) && series.len() >= MAX_SERIES {
+            key = vec![OVERFLOW_LABEL.to_owned(); label_values.len()];
+        }
         let data = series
             .entry(key)
             .or_insert_with(|| HistogramData::new(self.bounds.len()));
@@ -491,6 +504,20 @@ mod tests {
         assert!(text.contains("# TYPE scaivault_dns_propagation_seconds histogram\n"));
         assert!(text.contains("scaivault_renewals_total{result=\"failure\"} "));
         assert!(text.contains("scaivault_webhook_delivery_failures_total "));
+    }
+
+    #[test]
+    fn the_series_count_is_bounded() {
+        static FAMILY: HistogramVec = HistogramVec::new("t_bounded", "h", &["x"], &[1.0]);
+        for i in 0..MAX_SERIES + 50 {
+            FAMILY.observe(&[format!("v{i}").as_str()], 0.5);
+        }
+        let series = FAMILY.snapshot();
+        assert_eq!(series.len(), MAX_SERIES + 1);
+        assert_eq!(series[&vec![OVERFLOW_LABEL.to_owned()]].count, 50);
+        // A series that exists keeps counting under its own labels.
+        FAMILY.observe(&["v0"], 0.5);
+        assert_eq!(FAMILY.snapshot()[&vec!["v0".to_owned()]].count, 2);
     }
 
     #[test]

@@ -23,11 +23,11 @@ use crate::state::AppState;
     request_body = Register,
     responses(
         (status = 201, description = "Registered at the CA", body = Account),
-        (status = 400, description = "`invalid_request` (`details.field`), `provider_discontinued`, `eab_required`, or `ca_rejected` (`details.ca_problem`)", body = ErrorBody),
+        (status = 400, description = "`invalid_request` (`details.field`, or `details.reason` `refused_by_policy`: the CA is at an address `[acme] allow_private_directories` does not allow), `provider_discontinued`, `eab_required`, or `ca_rejected` (`details.ca_problem`)", body = ErrorBody),
         (status = 403, description = "`forbidden`: `zerossl_api_key_path` needs `secrets:read` too", body = ErrorBody),
         (status = 409, description = "`conflict`", body = ErrorBody),
-        (status = 429, description = "`backend_rate_limited`: the CA's or the local rate limit (`Retry-After`)", body = ErrorBody),
-        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many registrations from this token (`[server] registrations_per_minute`, `Retry-After`); `backend_rate_limited`: the CA's or the local rate limit (`Retry-After`)", body = ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or is unreachable (`details.failure`; the cause is in the service log)", body = ErrorBody),
         (status = 503, description = "`unavailable`: the account actors are not running (`Retry-After`)", body = ErrorBody),
     ),
 )]
@@ -36,6 +36,7 @@ pub async fn register(
     caller: Authorized<need::PkiWrite>,
     ApiJson(body): ApiJson<Register>,
 ) -> ApiResult<(StatusCode, Json<Account>)> {
+    state.registration_rate.admit(&caller.0.token_id)?;
     // The secret's value goes to ZeroSSL, not to the caller; still, only a caller who may read
     // it may have it used.
     if body.zerossl_api_key_path.is_some() {

@@ -172,12 +172,30 @@ impl From<ActorError> for ApiError {
                 err.retry_after = Some(seconds);
                 err
             }
-            ActorError::Unreachable { url, reason } => Self::new(
+            // What the guard refused and why (never the address a name resolved to); the
+            // caller chose the CA, so it is their request that cannot be served.
+            ActorError::Forbidden { url, refused } => Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                format!("the ACME server is refused: {}", refused.message),
+            )
+            .with_details(json!({
+                "reason": "refused_by_policy",
+                "refusal": refused.refusal.code(),
+                "directory_url": url,
+            })),
+            // Only the kind of failure: connection errors and handshake failures describe the
+            // network from the inside (they are in the log, with the URL).
+            ActorError::Unreachable { url, kind, .. } => Self::new(
                 StatusCode::BAD_GATEWAY,
                 ErrorCode::BackendError,
-                format!("the ACME server could not be reached: {reason}"),
+                format!("the ACME server is unreachable ({kind}); the service log has the details"),
             )
-            .with_details(json!({ "directory_url": url, "reason": reason })),
+            .with_details(json!({
+                "reason": "unreachable",
+                "failure": kind.code(),
+                "directory_url": url,
+            })),
             ActorError::Unavailable(message) => {
                 let mut err = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -2,6 +2,9 @@
 //! Encrypt allows 300 new orders per account per 3 hours) before anyone notices. A sliding
 //! window per token, kept in memory on each instance: cheap, and a caller spread over several
 //! instances gets at most that many per instance.
+//!
+//! Account registrations are limited the same way, each one costing a round of requests to a CA
+//! (and the CA's own limits on new accounts).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -15,10 +18,14 @@ use super::error::ApiError;
 
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// The limiter for `POST /v1/pki/acme/issue` and `POST /v1/pki/certificates/{id}/renew`.
+/// The limiter for `POST /v1/pki/acme/issue` and `POST /v1/pki/certificates/{id}/renew`, or
+/// (with [`OrderRate::registrations`]) for `POST /v1/pki/acme/accounts`.
 #[derive(Debug)]
 pub struct OrderRate {
     per_minute: u32,
+    /// What is counted and the setting that limits it, for the refusal's message.
+    what: &'static str,
+    setting: &'static str,
     seen: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
@@ -27,11 +34,22 @@ impl OrderRate {
     pub fn new(per_minute: u32) -> Self {
         Self {
             per_minute,
+            what: "orders",
+            setting: "server.orders_per_minute",
             seen: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Counts one order for `token_id`, or refuses with 429 `rate_limited` and a Retry-After
+    /// `per_minute` account registrations per token per minute; 0 means unlimited.
+    pub fn registrations(per_minute: u32) -> Self {
+        Self {
+            what: "account registrations",
+            setting: "server.registrations_per_minute",
+            ..Self::new(per_minute)
+        }
+    }
+
+    /// Counts one order (or registration) for `token_id`, or refuses with 429 `rate_limited` and a Retry-After
     /// saying when the oldest counted order leaves the window.
     pub fn admit(&self, token_id: &str) -> Result<(), ApiError> {
         if self.per_minute == 0 {
@@ -61,8 +79,8 @@ impl OrderRate {
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RateLimited,
             format!(
-                "this token placed {} orders in the last minute (server.orders_per_minute)",
-                self.per_minute
+                "this token made {} {} in the last minute ({})",
+                self.per_minute, self.what, self.setting
             ),
         )
         .with_details(json!({ "limit": self.per_minute, "retry_after": seconds }));

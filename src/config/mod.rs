@@ -62,6 +62,8 @@ pub struct ServerConfig {
     /// PEM private key of `tls_cert_file`.
     #[serde(deserialize_with = "optional_path")]
     pub tls_key_file: Option<PathBuf>,
+    /// ACME account registrations per API token per minute; 0: unlimited.
+    pub registrations_per_minute: u32,
 }
 
 impl ServerConfig {
@@ -139,6 +141,12 @@ pub struct AcmeConfig {
     pub zerossl_api: String,
     /// ACME requests in flight to one CA at a time (1 or more).
     pub max_concurrent_requests: usize,
+    /// Connect to CAs at private addresses (loopback, private, link-local, ...) too.
+    pub allow_private_directories: bool,
+    /// Per request to a CA: until connected, until the response headers, the whole exchange.
+    pub connect_timeout: HumanDuration,
+    pub header_timeout: HumanDuration,
+    pub request_timeout: HumanDuration,
 }
 
 /// `[challenges]`

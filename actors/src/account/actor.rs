@@ -198,7 +198,7 @@ impl AccountActor {
         let credentials: AccountCredentials = serde_json::from_slice(&json).map_err(|err| {
             scaivault_domain::Error::corrupt(format!("account {id}: stored credentials: {err}"))
         })?;
-        Account::builder_with_http(self.ctx.http.client())
+        Account::builder_with_http(self.ctx.http.client(record.provider, record.environment))
             .from_credentials(credentials)
             .await
             .map_err(|err| Error::from_acme(&record.directory_url, err))
@@ -220,8 +220,9 @@ impl AccountActor {
             .as_ref()
             .map(|eab| ExternalAccountKey::new(eab.kid.clone(), &eab.hmac_key));
         let url = registration.directory_url.clone();
+        let (provider, environment) = (registration.provider, registration.environment);
         let (account, credentials) = retry_bad_nonce(|| {
-            Account::builder_with_http(self.ctx.http.client()).create(
+            Account::builder_with_http(self.ctx.http.client(provider, environment)).create(
                 &new_account,
                 url.clone(),
                 eab.as_ref(),

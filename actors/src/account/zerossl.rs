@@ -10,7 +10,7 @@ use std::time::Duration;
 use scaivault_domain::account::{Eab, decode_eab};
 use serde::Deserialize;
 
-use crate::Error;
+use crate::{Error, UnreachableKind};
 
 /// ZeroSSL's API (`[acme] zerossl_api`) and the client that talks to it.
 #[derive(Debug, Clone)]
@@ -68,17 +68,21 @@ impl ZeroSslApi {
                 (url, request, "email")
             }
         };
-        let unreachable = |reason: String| Error::Unreachable {
-            url: url.clone(),
-            reason,
-        };
-        let response = request
-            .send()
-            .await
-            .map_err(|err| unreachable(format!("ZeroSSL's EAB endpoint: {err}")))?;
+        let response = request.send().await.map_err(|err| {
+            let kind = if err.is_timeout() {
+                UnreachableKind::Timeout
+            } else {
+                UnreachableKind::Connect
+            };
+            Error::unreachable(&url, kind, format!("ZeroSSL's EAB endpoint: {err}"))
+        })?;
         let status = response.status();
         let answer: Answer = response.json().await.map_err(|err| {
-            unreachable(format!("ZeroSSL's EAB endpoint answered {status}: {err}"))
+            Error::unreachable(
+                &url,
+                UnreachableKind::Protocol,
+                format!("ZeroSSL's EAB endpoint answered {status}: {err}"),
+            )
         })?;
         match answer {
             Answer {

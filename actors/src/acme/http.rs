@@ -13,7 +13,11 @@
 //! the client is the one of the operation that made the request.
 //!
 //! The same client times every request for the `scaivault_acme_request_duration_seconds`
-//! histogram, labelled with the endpoint kind ([`super::endpoint`]) and the CA's host.
+//! histogram, labelled with the endpoint kind ([`super::endpoint`]) and the account's provider
+//! (a bounded set; a CA's host would let callers grow the label set at will).
+//!
+//! Every connection passes the outbound guard ([`super::outbound`]), and every request is bound
+//! by time and size ([`super::limits`]).
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -25,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::Request;
-use http_body_util::BodyExt as _;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -34,12 +38,24 @@ use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use scaivault_domain::outbound::Guard;
+use scaivault_domain::provider::{Environment, Provider};
 use tokio::sync::Semaphore;
 
 use super::endpoint::{Endpoints, Payload};
+use super::limits::{Exceeded, HttpLimits, MAX_BODY_BYTES};
+use super::outbound::{self, GuardedResolver};
 use crate::Error;
 
-type Hyper = Client<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
+type Hyper = Client<HttpsConnector<HttpConnector<GuardedResolver>>, BodyWrapper<Bytes>>;
+
+/// How the ACME client may reach CAs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HttpPolicy {
+    /// `[acme] allow_private_directories`: connect to any address (private and test CAs).
+    pub allow_private: bool,
+    pub limits: HttpLimits,
+}
 
 /// A cheaply cloneable HTTP client for ACME servers.
 #[derive(Clone)]
@@ -47,6 +63,8 @@ pub struct AcmeHttp {
     client: Hyper,
     endpoints: Endpoints,
     limits: CaLimits,
+    guard: Guard,
+    time: HttpLimits,
 }
 
 impl std::fmt::Debug for AcmeHttp {
@@ -56,8 +74,9 @@ impl std::fmt::Debug for AcmeHttp {
 }
 
 impl AcmeHttp {
-    /// A client trusting the system roots and every certificate in `extra_roots` (PEM files).
-    pub fn new(extra_roots: &[impl AsRef<Path>]) -> Result<Self, Error> {
+    /// A client trusting the system roots and every certificate in `extra_roots` (PEM files),
+    /// connecting where and for as long as `policy` allows.
+    pub fn new(extra_roots: &[impl AsRef<Path>], policy: HttpPolicy) -> Result<Self, Error> {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         let (added, _ignored) = roots.add_parsable_certificates(native.certs);
@@ -86,6 +105,7 @@ impl AcmeHttp {
                 "no trusted roots: the system has none and [acme] extra_roots is empty".into(),
             ));
         }
+        let guard = outbound::guard(policy.allow_private);
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -97,12 +117,14 @@ impl AcmeHttp {
             .https_only()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(http_connector());
+            .wrap_connector(http_connector(guard, policy.limits));
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self {
             client,
             endpoints: Endpoints::default(),
             limits: CaLimits::new(DEFAULT_REQUESTS_PER_CA),
+            guard,
+            time: policy.limits,
         })
     }
 
@@ -114,14 +136,18 @@ impl AcmeHttp {
         self
     }
 
-    /// A boxed client for one instant-acme account; it records error responses' `Retry-After`
-    /// for [`capture_retry_after`].
-    pub fn client(&self) -> Box<dyn HttpClient> {
-        Box::new(RetryAfterRecorder(
-            self.client.clone(),
-            self.endpoints.clone(),
-            self.limits.clone(),
-        ))
+    /// A boxed client for one instant-acme account of `provider` in `environment` (its
+    /// requests' metrics label); it records error responses' `Retry-After` for
+    /// [`capture_retry_after`].
+    pub fn client(&self, provider: Provider, environment: Environment) -> Box<dyn HttpClient> {
+        Box::new(RetryAfterRecorder {
+            client: self.client.clone(),
+            endpoints: self.endpoints.clone(),
+            limits: self.limits.clone(),
+            guard: self.guard,
+            time: self.time,
+            label: ca_label(provider, environment),
+        })
     }
 }
 
@@ -146,16 +172,43 @@ pub(crate) fn error_retry_after() -> Option<Duration> {
 /// The TCP connector under TLS. `TCP_NODELAY` matters: a JWS POST is written in pieces, and
 /// with Nagle's algorithm each request waits for the peer's delayed ACK (40 ms on Linux),
 /// which made every ACME round trip on loopback cost ~40 ms instead of ~1 ms.
-fn http_connector() -> HttpConnector {
-    let mut http = HttpConnector::new();
+/// Names are resolved by the guard, which returns only the addresses it accepted.
+fn http_connector(guard: Guard, limits: HttpLimits) -> HttpConnector<GuardedResolver> {
+    let mut http = HttpConnector::new_with_resolver(GuardedResolver { guard });
     http.enforce_http(false);
     http.set_nodelay(true);
+    http.set_connect_timeout(Some(limits.connect));
     http
 }
 
-/// The hyper client, noting each response's error `Retry-After` in the task-local cell and
-/// timing each request.
-struct RetryAfterRecorder(Hyper, Endpoints, CaLimits);
+/// The metrics label of a provider's CA: the `[acme.directories]` table name (`letsencrypt`,
+/// `letsencrypt_staging`, ..., `custom`, `custom_staging`), a fixed set.
+fn ca_label(provider: Provider, environment: Environment) -> &'static str {
+    use Environment::{Production, Staging};
+    match (provider, environment) {
+        (Provider::Letsencrypt, Production) => "letsencrypt",
+        (Provider::Letsencrypt, Staging) => "letsencrypt_staging",
+        (Provider::Zerossl, Production) => "zerossl",
+        (Provider::Zerossl, Staging) => "zerossl_staging",
+        (Provider::Buypass, Production) => "buypass",
+        (Provider::Buypass, Staging) => "buypass_staging",
+        (Provider::Google, Production) => "google",
+        (Provider::Google, Staging) => "google_staging",
+        (Provider::Custom, Production) => "custom",
+        (Provider::Custom, Staging) => "custom_staging",
+    }
+}
+
+/// The hyper client of one account, noting each response's error `Retry-After` in the
+/// task-local cell, timing each request, and holding it to the guard and the limits.
+struct RetryAfterRecorder {
+    client: Hyper,
+    endpoints: Endpoints,
+    limits: CaLimits,
+    guard: Guard,
+    time: HttpLimits,
+    label: &'static str,
+}
 
 /// Requests in flight per CA when `[acme] max_concurrent_requests` is not set.
 pub const DEFAULT_REQUESTS_PER_CA: usize = 32;
@@ -191,7 +244,12 @@ impl HttpClient for RetryAfterRecorder {
         &self,
         req: Request<BodyWrapper<Bytes>>,
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
-        let (client, endpoints, limits) = (self.0.clone(), self.1.clone(), self.2.clone());
+        let (client, endpoints, limits) = (
+            self.client.clone(),
+            self.endpoints.clone(),
+            self.limits.clone(),
+        );
+        let (guard, time, label) = (self.guard, self.time, self.label);
         Box::pin(async move {
             // The request body (a JWS, or nothing) and the response body (small JSON or a PEM
             // chain, which instant-acme reads whole anyway) are buffered here, so the endpoint
@@ -202,6 +260,9 @@ impl HttpClient for RetryAfterRecorder {
                 Err(never) => match never {},
             };
             let (method, uri) = (parts.method.clone(), parts.uri.clone());
+            outbound::check_literal(&uri, guard)
+                .await
+                .map_err(|refused| instant_acme::Error::Other(Box::new(refused)))?;
             let payload = Payload::of(&method, &body);
             let req = Request::from_parts(parts, BodyWrapper::from(body.to_vec()));
             let ca = uri.authority().map_or("", |a| a.as_str()).to_owned();
@@ -212,31 +273,31 @@ impl HttpClient for RetryAfterRecorder {
                 .await
                 .map_err(|err| instant_acme::Error::Other(Box::new(err)))?;
             let started = Instant::now();
-            let mut response = match HttpClient::request(&client, req).await {
-                Ok(response) => response,
+            let (parts, bytes) = match exchange(&client, req, time).await {
+                Ok(answer) => answer,
                 Err(err) => {
                     let endpoint =
                         endpoints.classify(&method, &uri.to_string(), payload, None, b"");
                     scaivault_domain::metrics::observe_acme_request(
                         endpoint,
-                        &ca,
+                        label,
                         started.elapsed(),
                     );
                     return Err(err);
                 }
             };
-            let bytes = response.body.into_bytes().await;
             let took = started.elapsed();
-            let bytes = bytes.map_err(instant_acme::Error::Other)?;
-            let content_type = response
-                .parts
+            let content_type = parts
                 .headers
                 .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
             let endpoint =
                 endpoints.classify(&method, &uri.to_string(), payload, content_type, &bytes);
-            scaivault_domain::metrics::observe_acme_request(endpoint, &ca, took);
-            response.body = Box::new(bytes);
+            scaivault_domain::metrics::observe_acme_request(endpoint, label, took);
+            let response = BytesResponse {
+                parts,
+                body: Box::new(bytes),
+            };
             let retry_after = if response.parts.status.as_u16() >= 400 {
                 response
                     .parts
@@ -252,6 +313,38 @@ impl HttpClient for RetryAfterRecorder {
             Ok(response)
         })
     }
+}
+
+/// One request and its whole answer, within the time limits and the body cap. A limit hit
+/// drops the request's future, which closes its connection.
+async fn exchange(
+    client: &Hyper,
+    req: Request<BodyWrapper<Bytes>>,
+    time: HttpLimits,
+) -> Result<(http::response::Parts, Bytes), instant_acme::Error> {
+    let exceeded = |what: Exceeded| instant_acme::Error::Other(Box::new(what));
+    let whole = async {
+        let response = tokio::time::timeout(time.headers, client.request(req))
+            .await
+            .map_err(|_| exceeded(Exceeded::Headers(time.headers)))?
+            .map_err(|err| instant_acme::Error::Other(Box::new(err)))?;
+        let (parts, body) = response.into_parts();
+        let bytes = Limited::new(body, MAX_BODY_BYTES)
+            .collect()
+            .await
+            .map_err(|err| {
+                if err.is::<LengthLimitError>() {
+                    exceeded(Exceeded::Body)
+                } else {
+                    instant_acme::Error::Other(err)
+                }
+            })?
+            .to_bytes();
+        Ok::<_, instant_acme::Error>((parts, bytes))
+    };
+    tokio::time::timeout(time.total, whole)
+        .await
+        .map_err(|_| exceeded(Exceeded::Total(time.total)))?
 }
 
 /// A `Retry-After` value (RFC 9110 §10.2.3: `delay-seconds` or an `HTTP-date`, in any of the
@@ -300,6 +393,50 @@ mod tests {
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
         assert_eq!(parse_retry_after("", now), None);
+    }
+
+    /// A hostile CA's directory may name any URL for `newOrder` and the rest: every request
+    /// of an account's client is held to the guard, whatever URL it goes to.
+    #[tokio::test]
+    async fn every_request_passes_the_guard() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listener");
+        let port = listener.local_addr().expect("address").port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        let server = tokio::spawn(async move {
+            while listener.accept().await.is_ok() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let http = AcmeHttp::new(&[] as &[&Path], HttpPolicy::default()).expect("client");
+        let client = http.client(Provider::Custom, Environment::Production);
+        for url in [
+            format!("https://127.0.0.1:{port}/new-order"),
+            format!("https://localhost:{port}/new-order"),
+            format!("https://[::ffff:127.0.0.1]:{port}/new-order"),
+            "https://169.254.169.254/latest/meta-data".to_owned(),
+        ] {
+            let request = Request::post(url.as_str())
+                .body(BodyWrapper::from(b"{}".to_vec()))
+                .expect("request");
+            let Err(err) = client.request(request).await else {
+                panic!("{url} was requested");
+            };
+            match Error::from_acme(&url, err) {
+                Error::Forbidden { refused, .. } => {
+                    assert!(refused.message.contains("refused by policy"), "{url}");
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "no connection was made"
+        );
+        server.abort();
     }
 
     #[tokio::test]

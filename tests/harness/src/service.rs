@@ -148,6 +148,10 @@ impl Service {
                 toml_string(&dir.join("master.key").display().to_string()),
             )
             .set("acme", "extra_roots", toml_string_array(&roots))
+            // Pebble and the test CAs listen on 127.0.0.1; refusal tests set it false.
+            .set("acme", "allow_private_directories", "true")
+            // Tests register as many accounts as they need; the limit's own test sets it.
+            .set("server", "registrations_per_minute", "0")
             .set("challenges", "http01_listen", "[]")
             .set("challenges", "tls_alpn01_listen", "[]")
             .set("dns", "resolvers", "[]")
