@@ -65,11 +65,14 @@ pub async fn run(config: Config) -> Result<(), String> {
     })
     .await
     .map_err(|err| err.to_string())?;
+    let dns_endpoints =
+        scaivault_dns::EndpointPolicy::from_allow_insecure(config.dns.allow_insecure_endpoints);
     let dns = DnsSettings {
         resolvers: config.dns.resolvers.clone(),
         propagation_timeout: config.dns.propagation_timeout.0,
         propagation_interval: config.dns.propagation_interval.0,
         max_concurrent_requests: config.dns.max_concurrent_requests,
+        endpoints: dns_endpoints,
     };
     // Renewals and scans are durable jobs in the same database, on the same pool (apalis keeps
     // its own tables).
@@ -225,6 +228,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         key,
         accounts: accounts.clone(),
         orders: orders.clone(),
+        dns_endpoints,
         webhooks: webhook_settings,
         jobs: jobs.clone(),
         order_rate: Arc::new(api::order_rate::OrderRate::new(

@@ -17,6 +17,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub accounts: Accounts,
     pub orders: Orders,
+    /// `[dns] allow_insecure_endpoints`, as DNS provider creation checks endpoints with it.
+    pub dns_endpoints: scaivault_dns::EndpointPolicy,
     /// `[webhooks]` as webhook creation checks targets with it.
     pub webhooks: scaivault_jobs::WebhookSettings,
     /// The job queues' database (queue depths for `GET /metrics`).

@@ -21,6 +21,10 @@ pub enum DnsError {
     /// The provider could not be reached.
     #[error("the DNS provider could not be reached: {0}")]
     Transport(String),
+    /// The provider's endpoint is refused by the endpoint policy (`[dns]
+    /// allow_insecure_endpoints`): plain http, or a local or non-public host.
+    #[error("the DNS provider's endpoint is refused: {0}")]
+    Refused(String),
     /// The provider's configuration is unusable (bad key, bad secret format).
     #[error("the DNS provider's configuration is unusable: {0}")]
     Config(String),

@@ -19,14 +19,19 @@
 //!   delegated record is written where the CA looks.
 //! - **Naming.** [`challenge_name`] is the name a domain's value goes under.
 //!
+//! - **Endpoints.** The cloud providers connect only where the [`EndpointPolicy`] allows:
+//!   https and public addresses unless `[dns] allow_insecure_endpoints`, checked when a
+//!   provider is created ([`check_endpoint`]) and on every connection ([`HttpClient`]).
+//!
 //! Every failure is a [`DnsError`], classified (credentials, rate limit, provider failure,
-//! rejected request, transport, configuration) so that a caller can say what to fix and knows
-//! whether retrying may help ([`DnsError::is_transient`]). The crate knows nothing of orders,
+//! rejected request, refused endpoint, transport, configuration) so that a caller can say what
+//! to fix and knows whether retrying may help ([`DnsError::is_transient`]). The crate knows nothing of orders,
 //! actors or storage: the caller decides when to present, wait and clean up, and how many calls
 //! run at once.
 
 mod config;
 mod dns_client;
+mod endpoint;
 mod error;
 mod names;
 mod oauth;
@@ -38,6 +43,9 @@ mod txt;
 
 // The public interface.
 pub use crate::config::ResolvedConfig;
+pub use crate::endpoint::{
+    ENDPOINT_KEYS, EndpointPolicy, EndpointRefused, HttpClient, check_endpoint,
+};
 pub use crate::error::DnsError;
 pub use crate::names::challenge_name;
 pub use crate::propagation::{Propagation, Zone};

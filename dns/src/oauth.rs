@@ -10,7 +10,7 @@ use reqwest::RequestBuilder;
 use serde::Deserialize;
 
 use crate::error::DnsError;
-use crate::rest::{Reply, http_error, retry_after};
+use crate::rest::{Reply, http_error, retry_after, sanitize};
 
 /// How long before its expiry a cached token is replaced (at most half its lifetime).
 const TOKEN_MARGIN: Duration = Duration::from_secs(300);
@@ -74,7 +74,8 @@ pub(crate) async fn request_token(
 }
 
 /// Maps an OAuth 2.0 token endpoint error (RFC 6749 §5.2: `{"error","error_description"}`):
-/// a refused client or grant is a credentials problem even when the status is 400.
+/// a refused client or grant is a credentials problem even when the status is 400. Only those
+/// two fields reach the error, never the rest of the body.
 fn oauth_error(who: &str, status: reqwest::StatusCode, retry: Option<u64>, body: &str) -> DnsError {
     #[derive(Deserialize)]
     struct OAuthError {
@@ -83,19 +84,22 @@ fn oauth_error(who: &str, status: reqwest::StatusCode, retry: Option<u64>, body:
     }
     match serde_json::from_str::<OAuthError>(body) {
         Ok(e) => {
-            let message = format!(
-                "{who}: HTTP {}: {}: {}",
-                status.as_u16(),
+            let detail = format!(
+                "{who}: {}: {}",
                 e.error,
                 e.error_description.unwrap_or_default()
             );
             match e.error.as_str() {
                 "invalid_client" | "unauthorized_client" | "invalid_grant" | "access_denied" => {
-                    DnsError::Auth(message.chars().take(400).collect())
+                    DnsError::Auth(format!("HTTP {}: {}", status.as_u16(), sanitize(&detail)))
                 }
-                _ => http_error(status, retry, &message),
+                _ => http_error(status, retry, Some(&detail)),
             }
         }
-        Err(_) => http_error(status, retry, &format!("{who}: {body}")),
+        Err(_) => http_error(
+            status,
+            retry,
+            Some(&format!("{who}: no OAuth error in the answer")),
+        ),
     }
 }

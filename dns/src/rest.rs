@@ -1,34 +1,40 @@
 //! The HTTP plumbing the cloud DNS providers share: a small JSON REST client for the APIs that
 //! are plain JSON with a bearer token (Cloudflare, DigitalOcean, Hetzner), reading an answer
-//! whole ([`Reply::receive`], also used by Route 53, Azure and Google), `Retry-After`, the
-//! [`DnsError`] an HTTP status means ([`http_error`]), and the parsing of a configured `endpoint`.
+//! whole ([`Reply::receive`], also used by Route 53, Azure and Google), `Retry-After`, and the
+//! [`DnsError`] an HTTP status means ([`http_error`]).
 //!
 //! One copy, so that every provider words a transport failure the same way (`<label>: <error>`),
-//! and the REST providers send the same `Accept` header and timeout and map a failed answer
-//! through [`http_error`] with the API's own error text.
-
-use std::time::Duration;
+//! and the REST providers send the same `Accept` header and map a failed answer through
+//! [`http_error`] with the API's own error text.
+//!
+//! An error never carries a provider's raw answer: an order's error (shown to API callers)
+//! holds the HTTP status and at most the API's documented error field ([`ErrorDetail`]),
+//! [`sanitize`]d. The raw body of every failed answer goes to the log at debug level, truncated.
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use crate::config::ResolvedConfig;
+use crate::endpoint::{HttpClient, refusal_of};
 use crate::error::DnsError;
 
-/// Upper bound on one REST request, so that a stalled API cannot hold an order forever.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most characters of an API's error text kept in an error.
+const DETAIL_MAX: usize = 200;
+/// Most characters of a failed answer's body written to the log.
+const LOGGED_BODY_MAX: usize = 1024;
 
 /// Reads how many seconds to wait from an answer's headers.
 pub(crate) type RetryAfter = fn(&HeaderMap) -> Option<u64>;
 
-/// Reads the API's own error text from a failed answer's body (`None`: the body is used as is).
+/// Reads the API's own error text from a failed answer's body: its documented error fields
+/// only (`None`: the body has none, and the error says only the status).
 pub(crate) type ErrorDetail = fn(&str) -> Option<String>;
 
 /// A JSON REST API at `endpoint`, authenticated with `Authorization: Bearer <token>`. `label`
 /// (e.g. `"Cloudflare API"`) starts every error message. Not `Debug`: the token stays private.
 pub(crate) struct RestClient {
-    http: reqwest::Client,
+    http: HttpClient,
     endpoint: Url,
     token: String,
     label: &'static str,
@@ -37,15 +43,16 @@ pub(crate) struct RestClient {
 
 impl RestClient {
     /// The client for a provider config with `api_token` and optional `endpoint` (else
-    /// `default_endpoint`); `Retry-After` is read with [`retry_after`].
+    /// `default_endpoint`; surrounding whitespace ignored, a trailing slash kept and dropped by
+    /// [`RestClient::url`]); `Retry-After` is read with [`retry_after`].
     pub(crate) fn from_config(
         config: &ResolvedConfig,
-        http: reqwest::Client,
+        http: HttpClient,
         default_endpoint: &str,
         label: &'static str,
     ) -> Result<Self, DnsError> {
         let token = config.required("api_token")?.trim().to_owned();
-        let endpoint = parse_endpoint(config.optional("endpoint").unwrap_or(default_endpoint))?;
+        let endpoint = http.endpoint(config, "endpoint", default_endpoint, str::trim)?;
         Ok(Self {
             http,
             endpoint,
@@ -89,10 +96,9 @@ impl RestClient {
     ) -> Result<Reply, DnsError> {
         let mut request = self
             .http
-            .request(method, url)
+            .request(method, url)?
             .bearer_auth(&self.token)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(REQUEST_TIMEOUT);
+            .header(reqwest::header::ACCEPT, "application/json");
         if let Some(body) = &body {
             request = request.json(body);
         }
@@ -119,13 +125,19 @@ impl Reply {
         let response = request
             .send()
             .await
-            .map_err(|e| DnsError::Transport(format!("{label}: {e}")))?;
+            .map_err(|e| transport_error(label, &e))?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
         let body = response
             .text()
             .await
-            .map_err(|e| DnsError::Transport(format!("{label}: {e}")))?;
+            .map_err(|e| transport_error(label, &e))?;
+        if !status.is_success() {
+            // For the operator: the raw answer never goes into an error (see the module doc).
+            let logged: String = body.chars().take(LOGGED_BODY_MAX).collect();
+            tracing::debug!(api = label, status = status.as_u16(), body = %logged.escape_debug(),
+                "DNS provider API answered with an error status");
+        }
         Ok(Self {
             status,
             retry_after,
@@ -139,32 +151,48 @@ impl Reply {
         if self.status.is_success() {
             return Ok(());
         }
-        let detail = detail(&self.body).unwrap_or_else(|| self.body.clone());
-        Err(http_error(self.status, self.retry_after, &detail))
+        Err(http_error(
+            self.status,
+            self.retry_after,
+            detail(&self.body).as_deref(),
+        ))
     }
 
     /// The JSON body of a 2xx answer (see [`Reply::check`] for other answers).
     pub(crate) fn json<T: DeserializeOwned>(&self, detail: ErrorDetail) -> Result<T, DnsError> {
         self.check(detail)?;
-        serde_json::from_str(&self.body).map_err(|e| {
-            DnsError::Server(format!(
-                "{} answered HTTP {} with an unexpected body: {e}",
-                self.label,
-                self.status.as_u16()
-            ))
-        })
+        serde_json::from_str(&self.body).map_err(|e| unreadable(self.label, "answer", &e))
     }
 }
 
-/// Maps an HTTP status and body of a provider API onto a [`DnsError`] (shared by the cloud
-/// providers: 401/403 credentials, 429 rate limit with Retry-After, 5xx provider failure).
+/// A failure to send or read: [`DnsError::Refused`] when the resolver refused the endpoint's
+/// host, else [`DnsError::Transport`].
+fn transport_error(label: &str, err: &reqwest::Error) -> DnsError {
+    match refusal_of(err) {
+        Some(refused) => DnsError::Refused(format!("{label}: {}", refused.message)),
+        None => DnsError::Transport(format!("{label}: {err}")),
+    }
+}
+
+/// A 2xx answer that does not parse as the API documents it: the parser's message (which may
+/// quote the body) goes to the log, the error says only what could not be read.
+pub(crate) fn unreadable(label: &str, what: &str, err: &dyn std::fmt::Display) -> DnsError {
+    tracing::debug!(api = label, error = %err, "unreadable DNS provider API answer");
+    DnsError::Server(format!("{label}: unreadable {what}"))
+}
+
+/// Maps an HTTP status and the API's error text (its documented error fields, never the raw
+/// body) onto a [`DnsError`] (shared by the cloud providers: 401/403 credentials, 429 rate limit
+/// with Retry-After, 5xx provider failure).
 pub(crate) fn http_error(
     status: reqwest::StatusCode,
     retry_after: Option<u64>,
-    body: &str,
+    detail: Option<&str>,
 ) -> DnsError {
-    let body: String = body.chars().take(300).collect();
-    let message = format!("HTTP {}: {body}", status.as_u16());
+    let message = match detail.map(sanitize).filter(|d| !d.is_empty()) {
+        Some(detail) => format!("HTTP {}: {detail}", status.as_u16()),
+        None => format!("HTTP {} (no error detail in the answer)", status.as_u16()),
+    };
     match status.as_u16() {
         401 | 403 => DnsError::Auth(message),
         429 => DnsError::RateLimited {
@@ -174,6 +202,22 @@ pub(crate) fn http_error(
         500..=599 => DnsError::Server(message),
         _ => DnsError::Rejected(message),
     }
+}
+
+/// An API's error text as it may appear in an error: control characters and runs of white
+/// space collapsed to one space, at most [`DETAIL_MAX`] characters (then `…`).
+pub(crate) fn sanitize(text: &str) -> String {
+    let cleaned = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if cleaned.chars().count() <= DETAIL_MAX {
+        return cleaned;
+    }
+    let mut cut: String = cleaned.chars().take(DETAIL_MAX).collect();
+    cut.push('…');
+    cut
 }
 
 /// `Retry-After` in seconds (the delta-seconds form the APIs send with a 429).
@@ -187,24 +231,33 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// A configured REST `endpoint` (surrounding whitespace ignored; a trailing slash is kept,
-/// [`RestClient::url`] drops it); http or https only.
-pub(crate) fn parse_endpoint(raw: &str) -> Result<Url, DnsError> {
-    http_url(raw, raw.trim(), "must be an http(s) URL")
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A configured `endpoint` without its trailing slash (Route 53, Azure, Google); http or https
-/// only. Differs from [`parse_endpoint`] only in what it trims and in its message.
-pub(crate) fn parse_endpoint_unslashed(raw: &str) -> Result<Url, DnsError> {
-    http_url(raw, raw.trim_end_matches('/'), "is not an http(s) URL")
-}
-
-fn http_url(raw: &str, text: &str, not_http: &str) -> Result<Url, DnsError> {
-    let url = Url::parse(text)
-        .map_err(|e| DnsError::Config(format!("endpoint {raw:?} is not a URL: {e}")))?;
-    // A parsed http(s) URL always has a host and can be a base: the scheme decides.
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() || !url.has_host() {
-        return Err(DnsError::Config(format!("endpoint {raw:?} {not_http}")));
+    #[test]
+    fn errors_hold_the_status_and_a_sanitized_detail_only() {
+        let long = "x".repeat(500);
+        let e = http_error(StatusCode::BAD_REQUEST, None, Some(&long));
+        let text = e.to_string();
+        assert!(
+            text.contains("HTTP 400: xxx") && text.ends_with('…'),
+            "{text}"
+        );
+        assert!(text.len() < 300, "{text}");
+        let e = http_error(
+            StatusCode::FORBIDDEN,
+            None,
+            Some("bad\r\n\u{1b}[31mtoken\tthere"),
+        );
+        assert!(
+            matches!(&e, DnsError::Auth(m) if m == "HTTP 403: bad [31mtoken there"),
+            "{e:?}"
+        );
+        let e = http_error(StatusCode::BAD_GATEWAY, None, None);
+        assert!(
+            matches!(&e, DnsError::Server(m) if m == "HTTP 502 (no error detail in the answer)"),
+            "{e:?}"
+        );
     }
-    Ok(url)
 }

@@ -263,7 +263,7 @@ fn provider(fake: &Fake, token: &str, zone_id: Option<&str>) -> Cloudflare {
     if let Some(zone_id) = zone_id {
         pairs.push(("zone_id", zone_id));
     }
-    Cloudflare::new(&rest_fake::config(&pairs), reqwest::Client::new()).unwrap()
+    Cloudflare::new(&rest_fake::config(&pairs), rest_fake::http()).unwrap()
 }
 
 #[tokio::test]
@@ -397,7 +397,7 @@ async fn server_errors_and_unreachable_api_are_transient() {
             ("endpoint", &endpoint),
             ("zone_id", ZONE_ID),
         ]),
-        reqwest::Client::new(),
+        rest_fake::http(),
     )
     .unwrap();
     let e = cf.present(NAME, "v").await.unwrap_err();
@@ -426,19 +426,49 @@ async fn unsuccessful_envelope_is_an_error_and_no_zone_is_rejected() {
 #[test]
 fn config_and_debug() {
     rest_fake::init();
-    let e = Cloudflare::new(&rest_fake::config(&[]), reqwest::Client::new()).unwrap_err();
+    let e = Cloudflare::new(&rest_fake::config(&[]), rest_fake::http()).unwrap_err();
     assert!(
         matches!(&e, DnsError::Config(m) if m.contains("api_token")),
         "{e:?}"
     );
     let cf = Cloudflare::new(
         &rest_fake::config(&[("api_token", TOKEN)]),
-        reqwest::Client::new(),
+        rest_fake::http(),
     )
     .unwrap();
     let debug = format!("{cf:?}");
     assert!(!debug.contains(TOKEN), "{debug}");
     assert!(debug.contains("api.cloudflare.com/client/v4"), "{debug}");
+
+    // Without `[dns] allow_insecure_endpoints`: plain http and local hosts are refused.
+    let public = scaivault_dns::HttpClient::new(scaivault_dns::EndpointPolicy::Public).unwrap();
+    for endpoint in [
+        "http://api.cloudflare.com/client/v4",
+        "https://127.0.0.1:8443/client/v4",
+        "https://localhost/client/v4",
+    ] {
+        let e = Cloudflare::new(
+            &rest_fake::config(&[("api_token", TOKEN), ("endpoint", endpoint)]),
+            public.clone(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, DnsError::Refused(m) if m.contains("allow_insecure_endpoints")),
+            "{endpoint}: {e:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_error_answer_without_the_envelope_is_not_copied_into_the_error() {
+    let (fake, _) = fake().await;
+    fake.inject(Answer::json(400, json!({"leak": "secret-from-the-body"})));
+    let cf = provider(&fake, TOKEN, Some(ZONE_ID));
+    let e = cf.present(NAME, "v").await.unwrap_err();
+    assert!(
+        matches!(&e, DnsError::Rejected(m) if m == "HTTP 400 (no error detail in the answer)"),
+        "{e:?}"
+    );
 }
 
 /// The zone a dns-01 order without a provider is matched against, as the API lists it; none

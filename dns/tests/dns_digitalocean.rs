@@ -229,7 +229,7 @@ fn provider(endpoint_base: &str, token: &str) -> DigitalOcean {
     let endpoint = format!("{endpoint_base}/v2");
     DigitalOcean::new(
         &rest_fake::config(&[("api_token", token), ("endpoint", &endpoint)]),
-        reqwest::Client::new(),
+        rest_fake::http(),
     )
     .unwrap()
 }
@@ -379,17 +379,17 @@ async fn unknown_domain_is_rejected() {
 #[test]
 fn config_and_debug() {
     rest_fake::init();
-    let e = DigitalOcean::new(&rest_fake::config(&[]), reqwest::Client::new()).unwrap_err();
+    let e = DigitalOcean::new(&rest_fake::config(&[]), rest_fake::http()).unwrap_err();
     assert!(matches!(e, DnsError::Config(_)), "{e:?}");
     let e = DigitalOcean::new(
         &rest_fake::config(&[("api_token", TOKEN), ("endpoint", "not a url")]),
-        reqwest::Client::new(),
+        rest_fake::http(),
     )
     .unwrap_err();
     assert!(matches!(e, DnsError::Config(_)), "{e:?}");
     let doc = DigitalOcean::new(
         &rest_fake::config(&[("api_token", TOKEN)]),
-        reqwest::Client::new(),
+        rest_fake::http(),
     )
     .unwrap();
     let debug = format!("{doc:?}");

@@ -277,7 +277,7 @@ fn provider(base: &str, token: &str, zone_id: Option<&str>) -> Hetzner {
     if let Some(zone_id) = zone_id {
         pairs.push(("zone_id", zone_id));
     }
-    Hetzner::new(&rest_fake::config(&pairs), reqwest::Client::new()).unwrap()
+    Hetzner::new(&rest_fake::config(&pairs), rest_fake::http()).unwrap()
 }
 
 #[tokio::test]
@@ -475,11 +475,11 @@ async fn failed_action_and_unknown_zone_are_rejected() {
 #[test]
 fn config_and_debug() {
     rest_fake::init();
-    let e = Hetzner::new(&rest_fake::config(&[]), reqwest::Client::new()).unwrap_err();
+    let e = Hetzner::new(&rest_fake::config(&[]), rest_fake::http()).unwrap_err();
     assert!(matches!(e, DnsError::Config(_)), "{e:?}");
     let hz = Hetzner::new(
         &rest_fake::config(&[("api_token", TOKEN)]),
-        reqwest::Client::new(),
+        rest_fake::http(),
     )
     .unwrap();
     let debug = format!("{hz:?}");

@@ -1,13 +1,20 @@
 //! `/v1/pki/dns-providers` (scope `admin`): where dns-01 writes TXT records. Config values of
 //! keys ending in `_path` are secret paths: the secrets are resolved when the provider is used,
 //! so credentials never travel through this API.
+//!
+//! A provider sends the secrets it names to its endpoint, so creating one takes what reading
+//! them takes (`secrets:read` for any `_path` key), and its endpoints must pass the endpoint
+//! policy (`[dns] allow_insecure_endpoints`): https and public addresses only by default.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use scaivault_contract::{CreateDnsProvider, DnsProvider, DnsProviderList, ErrorBody, PageQuery};
+use scaivault_dns::{ENDPOINT_KEYS, EndpointRefused, check_endpoint};
 use scaivault_domain::dns_provider::{DnsProviderRecord, normalize_zones, validate_config};
+use scaivault_domain::scope::Scope;
 use scaivault_domain::{ids, timestamp};
+use serde_json::json;
 
 use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
@@ -20,7 +27,8 @@ use crate::state::AppState;
     request_body = CreateDnsProvider,
     responses(
         (status = 201, description = "Created", body = DnsProvider),
-        (status = 400, description = "`invalid_request`: bad name, type or config (`details.field`)", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: bad name, type or config (`details.field`); an endpoint refused by policy (`details.reason`)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: a `_path` key names a secret and the token lacks `secrets:read`", body = ErrorBody),
         (status = 409, description = "`conflict`: the name is taken, or another provider is already the default", body = ErrorBody),
     ),
 )]
@@ -35,6 +43,30 @@ pub async fn create(
     }
     let config = body.config;
     validate_config(&body.kind, &config)?;
+    // The provider will send these secrets to its endpoint: only a caller who may read them
+    // may have them used.
+    if let Some(key) = config.keys().find(|key| key.ends_with("_path")) {
+        principal.0.require(Scope::SecretsRead).map_err(|mut err| {
+            err.message = format!(
+                "config.{key} names a secret: creating a DNS provider that uses secrets needs \
+                 the scope {}",
+                Scope::SecretsRead
+            );
+            err.details = Some(json!({
+                "field": format!("config.{key}"),
+                "required_scope": Scope::SecretsRead.as_str(),
+            }));
+            err
+        })?;
+    }
+    // Checked now as on every connection: an endpoint refused later fails its orders instead.
+    for key in ENDPOINT_KEYS {
+        if let Some(url) = config.get(key) {
+            check_endpoint(url, state.dns_endpoints)
+                .await
+                .map_err(|refused| refused_endpoint(key, &refused))?;
+        }
+    }
     let zones = normalize_zones(body.zones.as_deref().unwrap_or_default())?;
     let record = DnsProviderRecord {
         id: ids::new_id("dnsp"),
@@ -48,6 +80,13 @@ pub async fn create(
     state.store.insert_dns_provider(&record).await?;
     tracing::info!(provider = %record.id, kind = %record.kind, by = %principal.token_id, "created DNS provider");
     Ok((StatusCode::CREATED, Json(DnsProvider::from(&record))))
+}
+
+/// A 400 naming the config key and the refusal code.
+fn refused_endpoint(key: &str, refused: &EndpointRefused) -> ApiError {
+    let field = format!("config.{key}");
+    ApiError::invalid(&field, format!("{field}: {refused}"))
+        .with_details(json!({ "field": field, "reason": refused.reason }))
 }
 
 #[utoipa::path(

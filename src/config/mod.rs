@@ -166,6 +166,8 @@ pub struct DnsConfig {
     pub propagation_interval: HumanDuration,
     /// DNS provider API calls in flight per provider at a time (1 or more).
     pub max_concurrent_requests: usize,
+    /// Lets provider endpoints be plain http and local or private addresses (test servers).
+    pub allow_insecure_endpoints: bool,
 }
 
 /// `[renewal]`

@@ -44,6 +44,8 @@ pub struct DnsSettings {
     pub propagation_interval: Duration,
     /// Provider API calls in flight per DNS provider (`[dns] max_concurrent_requests`).
     pub max_concurrent_requests: usize,
+    /// Where provider APIs may be (`[dns] allow_insecure_endpoints`).
+    pub endpoints: scaivault_dns::EndpointPolicy,
 }
 
 /// This instance in the cluster (`[cluster]`).

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use scaivault_dns::{DnsError, DnsProvider, Propagation, ResolvedConfig, challenge_name};
+use scaivault_dns::{
+    DnsError, DnsProvider, HttpClient, Propagation, ResolvedConfig, challenge_name,
+};
 use scaivault_domain::dns_provider::{DnsChallengeRecord, DnsProviderRecord};
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::store::{DnsProviderStore, DnsRecordStore, SecretStore};
@@ -33,7 +35,7 @@ pub(crate) struct DnsSupport {
     secrets: Arc<dyn SecretStore>,
     records: Arc<dyn DnsRecordStore>,
     key: MasterKey,
-    http: reqwest::Client,
+    http: HttpClient,
     propagation: Propagation,
     /// Bounds the provider API calls in flight per provider.
     slots: ProviderSlots,
@@ -54,9 +56,7 @@ impl DnsSupport {
         key: MasterKey,
         settings: &DnsSettings,
     ) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
+        let http = HttpClient::new(settings.endpoints)
             .map_err(|err| Error::Unavailable(format!("DNS provider HTTP client: {err}")))?;
         Ok(Self {
             providers: store.clone(),

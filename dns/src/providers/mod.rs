@@ -18,15 +18,16 @@ pub use self::rfc2136::Rfc2136;
 pub use self::route53::Route53;
 
 use crate::config::ResolvedConfig;
+use crate::endpoint::HttpClient;
 use crate::error::DnsError;
 use crate::provider::DnsProvider;
 
 /// The provider of type `kind` for a resolved config. `http` is the shared HTTP client for the
-/// cloud APIs (rustls, system roots).
+/// cloud APIs, whose endpoint policy each configured endpoint is checked against.
 pub fn build(
     kind: &str,
     config: &ResolvedConfig,
-    http: &reqwest::Client,
+    http: &HttpClient,
 ) -> Result<Box<dyn DnsProvider>, DnsError> {
     Ok(match kind {
         "rfc2136" => Box::new(Rfc2136::new(config)?),

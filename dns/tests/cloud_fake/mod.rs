@@ -23,13 +23,11 @@ pub fn init() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
-/// The HTTP client the providers get (as `build` hands them).
-pub fn http() -> reqwest::Client {
+/// The HTTP client the providers get (as `build` hands them), allowing the fakes' plain
+/// http endpoints on 127.0.0.1 (`[dns] allow_insecure_endpoints`).
+pub fn http() -> scaivault_dns::HttpClient {
     init();
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .expect("reqwest client")
+    scaivault_dns::HttpClient::new(scaivault_dns::EndpointPolicy::Insecure).expect("HTTP client")
 }
 
 /// A resolved provider config from key/value pairs.

@@ -292,6 +292,13 @@ pub fn init() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
+/// The HTTP client the providers get (as `build` hands them), allowing the fakes' plain
+/// http endpoints on 127.0.0.1 (`[dns] allow_insecure_endpoints`).
+pub fn http() -> scaivault_dns::HttpClient {
+    init();
+    scaivault_dns::HttpClient::new(scaivault_dns::EndpointPolicy::Insecure).expect("HTTP client")
+}
+
 /// A resolved provider config from pairs.
 pub fn config(pairs: &[(&str, &str)]) -> scaivault_dns::ResolvedConfig {
     scaivault_dns::ResolvedConfig::new(

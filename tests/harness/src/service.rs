@@ -157,6 +157,9 @@ impl Service {
             .set("dns", "resolvers", "[]")
             .set("dns", "propagation_timeout", toml_string("120s"))
             .set("dns", "propagation_interval", toml_string("2s"))
+            // The provider API fakes listen on http://127.0.0.1 (a test sets false to check
+            // the endpoint policy).
+            .set("dns", "allow_insecure_endpoints", "true")
             .set("renewal", "before_expiry", toml_string("30d"));
         config.merge(&ConfigToml::parse(&opts.extra_config));
         config.merge(&opts.overrides);

@@ -25,13 +25,15 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reqwest::Method;
 
 use self::wire::{ArmError, RecordSet, RecordSetBody, TokenAnswer, TxtRecord};
 use crate::config::ResolvedConfig;
+use crate::endpoint::HttpClient;
 use crate::error::DnsError;
 use crate::oauth::{self, TokenCache};
 use crate::provider::DnsProvider;
-use crate::rest::{Reply, http_error, parse_endpoint_unslashed, retry_after};
+use crate::rest::{Reply, http_error, retry_after, unreadable};
 
 const API_VERSION: &str = "2018-05-01";
 const DEFAULT_ENDPOINT: &str = "https://management.azure.com";
@@ -43,7 +45,7 @@ const TTL: u64 = 60;
 
 /// Azure DNS through Azure Resource Manager. Debug never prints the secret or the token.
 pub struct AzureDns {
-    http: reqwest::Client,
+    http: HttpClient,
     endpoint: reqwest::Url,
     login_endpoint: reqwest::Url,
     tenant_id: String,
@@ -71,15 +73,14 @@ impl fmt::Debug for AzureDns {
 impl AzureDns {
     /// Reads `tenant_id`, `client_id`, `client_secret`, `subscription_id`, `resource_group`,
     /// `zone`, optional `endpoint` and optional `login_endpoint`.
-    pub fn new(config: &ResolvedConfig, http: reqwest::Client) -> Result<Self, DnsError> {
+    pub fn new(config: &ResolvedConfig, http: HttpClient) -> Result<Self, DnsError> {
         Ok(Self {
-            endpoint: parse_endpoint_unslashed(
-                config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT),
-            )?,
-            login_endpoint: parse_endpoint_unslashed(
-                config
-                    .optional("login_endpoint")
-                    .unwrap_or(DEFAULT_LOGIN_ENDPOINT),
+            endpoint: http.endpoint(config, "endpoint", DEFAULT_ENDPOINT, unslashed)?,
+            login_endpoint: http.endpoint(
+                config,
+                "login_endpoint",
+                DEFAULT_LOGIN_ENDPOINT,
+                unslashed,
             )?,
             tenant_id: config.required_segment("tenant_id")?,
             client_id: config.required("client_id")?.trim().to_owned(),
@@ -142,7 +143,7 @@ impl AzureDns {
             .expect("http(s) URLs have a path")
             .pop_if_empty()
             .extend([self.tenant_id.as_str(), "oauth2", "v2.0", "token"]);
-        let request = self.http.post(url).form(&[
+        let request = self.http.request(Method::POST, url)?.form(&[
             ("client_id", self.client_id.as_str()),
             ("scope", SCOPE),
             ("client_secret", self.client_secret.as_str()),
@@ -150,7 +151,7 @@ impl AzureDns {
         ]);
         let body = oauth::request_token(request, "Azure login").await?;
         let answer: TokenAnswer = serde_json::from_str(&body)
-            .map_err(|e| DnsError::Server(format!("Azure login: unreadable token answer: {e}")))?;
+            .map_err(|e| unreadable("Azure login", "token answer", &e))?;
         let lifetime = Duration::from_secs(answer.expires_in.seconds());
         tracing::debug!(lifetime_s = lifetime.as_secs(), "azure token obtained");
         Ok((answer.access_token, lifetime))
@@ -179,21 +180,23 @@ impl AzureDns {
             // A revoked or rotated token: the next call logs in again.
             self.token.forget().await;
         }
-        Err(http_error(status, retry, &arm_message(&body)))
+        Err(http_error(status, retry, arm_message(&body).as_deref()))
     }
 
     /// The TXT record set, or `None` when there is none.
     async fn read(&self, url: &reqwest::Url) -> Result<Option<RecordSet>, DnsError> {
-        let (status, body) = self.send(self.http.get(url.clone())).await?;
+        let (status, body) = self
+            .send(self.http.request(Method::GET, url.clone())?)
+            .await?;
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(http_error(status, None, &arm_message(&body)));
+            return Err(http_error(status, None, arm_message(&body).as_deref()));
         }
         serde_json::from_str(&body)
             .map(Some)
-            .map_err(|e| DnsError::Server(format!("Azure DNS: unreadable record set: {e}")))
+            .map_err(|e| unreadable("Azure DNS", "record set", &e))
     }
 
     /// Writes the record set with these values; `false` when the etag no longer matched.
@@ -212,7 +215,7 @@ impl AzureDns {
             .map(|value| TxtRecord { value })
             .collect();
         let body = RecordSetBody { properties };
-        let mut request = self.http.put(url.clone()).json(&body);
+        let mut request = self.http.request(Method::PUT, url.clone())?.json(&body);
         request = match current.and_then(|set| set.etag.as_deref()) {
             Some(etag) => request.header(reqwest::header::IF_MATCH, etag),
             None => request.header(reqwest::header::IF_NONE_MATCH, "*"),
@@ -222,13 +225,13 @@ impl AzureDns {
             s if s.is_success() => Ok(true),
             reqwest::StatusCode::PRECONDITION_FAILED => Ok(false),
             // 404: the zone itself (a record set PUT creates the set).
-            s => Err(http_error(s, None, &arm_message(&body))),
+            s => Err(http_error(s, None, arm_message(&body).as_deref())),
         }
     }
 
     /// Deletes the record set if it is still at this etag; `false` when it changed.
     async fn delete(&self, url: &reqwest::Url, current: &RecordSet) -> Result<bool, DnsError> {
-        let mut request = self.http.delete(url.clone());
+        let mut request = self.http.request(Method::DELETE, url.clone())?;
         if let Some(etag) = current.etag.as_deref() {
             request = request.header(reqwest::header::IF_MATCH, etag);
         }
@@ -237,7 +240,7 @@ impl AzureDns {
             s if s.is_success() => Ok(true),
             reqwest::StatusCode::NOT_FOUND => Ok(true),
             reqwest::StatusCode::PRECONDITION_FAILED => Ok(false),
-            s => Err(http_error(s, None, &arm_message(&body))),
+            s => Err(http_error(s, None, arm_message(&body).as_deref())),
         }
     }
 }
@@ -312,14 +315,20 @@ fn chunks(value: &str) -> Vec<String> {
     chars.chunks(255).map(|c| c.iter().collect()).collect()
 }
 
-/// The `code: message` of an ARM error body (`{"error":{"code","message"}}`), else the body.
-fn arm_message(body: &str) -> String {
-    match serde_json::from_str::<ArmError>(body) {
-        Ok(ArmError { error }) => format!(
-            "{}: {}",
-            error.code.unwrap_or_default(),
-            error.message.unwrap_or_default()
-        ),
-        Err(_) => body.to_owned(),
-    }
+/// The `code: message` of an ARM error body (`{"error":{"code","message"}}`), if it is one.
+fn arm_message(body: &str) -> Option<String> {
+    serde_json::from_str::<ArmError>(body)
+        .ok()
+        .map(|ArmError { error }| {
+            format!(
+                "{}: {}",
+                error.code.unwrap_or_default(),
+                error.message.unwrap_or_default()
+            )
+        })
+}
+
+/// An endpoint as configured, without its trailing slash.
+fn unslashed(raw: &str) -> &str {
+    raw.trim_end_matches('/')
 }

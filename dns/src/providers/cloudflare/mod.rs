@@ -37,6 +37,7 @@ use serde::de::DeserializeOwned;
 
 use self::wire::{ApiMessage, Envelope, Record, Zone};
 use crate::config::ResolvedConfig;
+use crate::endpoint::HttpClient;
 use crate::error::DnsError;
 use crate::names::{in_zone, normalize, zone_candidates};
 use crate::provider::DnsProvider;
@@ -69,7 +70,7 @@ impl std::fmt::Debug for Cloudflare {
 }
 
 impl Cloudflare {
-    pub fn new(config: &ResolvedConfig, http: reqwest::Client) -> Result<Self, DnsError> {
+    pub fn new(config: &ResolvedConfig, http: HttpClient) -> Result<Self, DnsError> {
         let api = RestClient::from_config(config, http, DEFAULT_ENDPOINT, "Cloudflare API")?;
         let zone_id = config.optional("zone_id").map(|z| z.trim().to_owned());
         Ok(Self { api, zone_id })

@@ -33,6 +33,7 @@ use reqwest::{Method, StatusCode};
 
 use self::wire::{ApiError, DomainReply, Record, RecordList};
 use crate::config::ResolvedConfig;
+use crate::endpoint::HttpClient;
 use crate::error::DnsError;
 use crate::names::{normalize, relative_name, zone_candidates};
 use crate::provider::DnsProvider;
@@ -60,7 +61,7 @@ impl std::fmt::Debug for DigitalOcean {
 }
 
 impl DigitalOcean {
-    pub fn new(config: &ResolvedConfig, http: reqwest::Client) -> Result<Self, DnsError> {
+    pub fn new(config: &ResolvedConfig, http: HttpClient) -> Result<Self, DnsError> {
         let api = RestClient::from_config(config, http, DEFAULT_ENDPOINT, "DigitalOcean API")?;
         Ok(Self { api })
     }

@@ -31,15 +31,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use self::wire::{Claims, KeyFile, ManagedZone, RrsetList, TokenAnswer};
 use crate::config::ResolvedConfig;
+use crate::endpoint::HttpClient;
 use crate::error::DnsError;
 use crate::names::{absolute, in_zone, normalize};
 use crate::oauth::{self, TokenCache};
 use crate::provider::DnsProvider;
-use crate::rest::{Reply, http_error, parse_endpoint_unslashed, retry_after};
+use crate::rest::{Reply, http_error, retry_after, unreadable};
 use crate::txt::{quote_strings, unquote_strings};
 
 const DEFAULT_ENDPOINT: &str = "https://dns.googleapis.com";
@@ -54,7 +56,7 @@ const TTL: u64 = 60;
 
 /// Google Cloud DNS. Debug never prints the key or the token.
 pub struct GoogleCloudDns {
-    http: reqwest::Client,
+    http: HttpClient,
     endpoint: reqwest::Url,
     token_endpoint: reqwest::Url,
     /// The `aud` claim: the key file's `token_uri`.
@@ -81,7 +83,7 @@ impl fmt::Debug for GoogleCloudDns {
 impl GoogleCloudDns {
     /// Reads `service_account_json` (the key file), `project`, `managed_zone`, optional
     /// `endpoint` and optional `token_endpoint`.
-    pub fn new(config: &ResolvedConfig, http: reqwest::Client) -> Result<Self, DnsError> {
+    pub fn new(config: &ResolvedConfig, http: HttpClient) -> Result<Self, DnsError> {
         let key_file: KeyFile = serde_json::from_str(config.required("service_account_json")?)
             .map_err(|e| {
                 // serde_json's message names the field or position, never the content.
@@ -103,12 +105,11 @@ impl GoogleCloudDns {
             .token_uri
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_owned());
-        let token_endpoint =
-            parse_endpoint_unslashed(config.optional("token_endpoint").unwrap_or(&audience))?;
+        // The key file's `token_uri` is checked like a configured endpoint: the assertion goes
+        // there.
+        let token_endpoint = http.endpoint(config, "token_endpoint", &audience, unslashed)?;
         Ok(Self {
-            endpoint: parse_endpoint_unslashed(
-                config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT),
-            )?,
+            endpoint: http.endpoint(config, "endpoint", DEFAULT_ENDPOINT, unslashed)?,
             token_endpoint,
             audience,
             client_email: key_file.client_email,
@@ -150,11 +151,11 @@ impl GoogleCloudDns {
     /// The managed zone's DNS name (`managedZones.get`), lower-case without the trailing dot.
     async fn zone_name(&self) -> Result<String, DnsError> {
         let body = self
-            .send(self.http.get(self.managed_zone_url()))
+            .send(self.http.request(Method::GET, self.managed_zone_url())?)
             .await?
             .ok_or_else(|| DnsError::Server("Cloud DNS answered a get with a conflict".into()))?;
-        let zone: ManagedZone = serde_json::from_str(&body)
-            .map_err(|e| DnsError::Server(format!("Cloud DNS: unreadable managed zone: {e}")))?;
+        let zone: ManagedZone =
+            serde_json::from_str(&body).map_err(|e| unreadable("Cloud DNS", "managed zone", &e))?;
         Ok(zone.dns_name.trim_end_matches('.').to_ascii_lowercase())
     }
 
@@ -180,14 +181,16 @@ impl GoogleCloudDns {
         header.kid = self.key_id.clone();
         let assertion = jsonwebtoken::encode(&header, &claims, &self.key)
             .map_err(|e| DnsError::Config(format!("cannot sign the JWT assertion: {e}")))?;
-        let request = self.http.post(self.token_endpoint.clone()).form(&[
-            ("grant_type", JWT_BEARER),
-            ("assertion", assertion.as_str()),
-        ]);
+        let request = self
+            .http
+            .request(Method::POST, self.token_endpoint.clone())?
+            .form(&[
+                ("grant_type", JWT_BEARER),
+                ("assertion", assertion.as_str()),
+            ]);
         let body = oauth::request_token(request, "Google token endpoint").await?;
-        let answer: TokenAnswer = serde_json::from_str(&body).map_err(|e| {
-            DnsError::Server(format!("Google token endpoint: unreadable answer: {e}"))
-        })?;
+        let answer: TokenAnswer = serde_json::from_str(&body)
+            .map_err(|e| unreadable("Google token endpoint", "answer", &e))?;
         let lifetime = Duration::from_secs(answer.expires_in);
         tracing::debug!(lifetime_s = lifetime.as_secs(), "google token obtained");
         Ok((answer.access_token, lifetime))
@@ -223,11 +226,11 @@ impl GoogleCloudDns {
             .append_pair("name", name)
             .append_pair("type", "TXT");
         let body = self
-            .send(self.http.get(url))
+            .send(self.http.request(Method::GET, url)?)
             .await?
             .ok_or_else(|| DnsError::Server("Cloud DNS answered a list with a conflict".into()))?;
-        let list: RrsetList = serde_json::from_str(&body)
-            .map_err(|e| DnsError::Server(format!("Cloud DNS: unreadable rrsets list: {e}")))?;
+        let list: RrsetList =
+            serde_json::from_str(&body).map_err(|e| unreadable("Cloud DNS", "rrsets list", &e))?;
         Ok(list.rrsets.into_iter().find(|set| {
             set["type"] == "TXT"
                 && set["name"]
@@ -258,7 +261,11 @@ impl GoogleCloudDns {
             }]);
         }
         Ok(self
-            .send(self.http.post(self.zone_url("changes")).json(&change))
+            .send(
+                self.http
+                    .request(Method::POST, self.zone_url("changes"))?
+                    .json(&change),
+            )
             .await?
             .is_some())
     }
@@ -332,7 +339,7 @@ fn api_error(status: reqwest::StatusCode, retry: Option<u64>, body: &str) -> Dns
     let error = parsed.as_ref().map(|v| &v["error"]);
     let message = error
         .and_then(|e| e["message"].as_str())
-        .unwrap_or(body)
+        .unwrap_or("no error message in the answer")
         .to_owned();
     let reason = error
         .and_then(|e| e["errors"][0]["reason"].as_str())
@@ -341,7 +348,7 @@ fn api_error(status: reqwest::StatusCode, retry: Option<u64>, body: &str) -> Dns
         && matches!(reason, "rateLimitExceeded" | "userRateLimitExceeded")
     {
         return DnsError::RateLimited {
-            message: format!("HTTP 403 {reason}: {message}"),
+            message: format!("HTTP 403 {reason}: {}", crate::rest::sanitize(&message)),
             retry_after: retry,
         };
     }
@@ -350,5 +357,10 @@ fn api_error(status: reqwest::StatusCode, retry: Option<u64>, body: &str) -> Dns
     } else {
         format!("{reason}: {message}")
     };
-    http_error(status, retry, &message)
+    http_error(status, retry, Some(&message))
+}
+
+/// An endpoint as configured, without its trailing slash.
+fn unslashed(raw: &str) -> &str {
+    raw.trim_end_matches('/')
 }

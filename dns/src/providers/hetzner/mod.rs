@@ -46,6 +46,7 @@ use reqwest::{Method, StatusCode};
 
 use self::wire::{ActionReply, ErrorReply, RrSet, RrSetReply, ZoneList, ZoneReply};
 use crate::config::ResolvedConfig;
+use crate::endpoint::HttpClient;
 use crate::error::DnsError;
 use crate::names::{in_zone, normalize, relative_name, zone_candidates};
 use crate::provider::DnsProvider;
@@ -84,7 +85,7 @@ struct ZoneRef {
 }
 
 impl Hetzner {
-    pub fn new(config: &ResolvedConfig, http: reqwest::Client) -> Result<Self, DnsError> {
+    pub fn new(config: &ResolvedConfig, http: HttpClient) -> Result<Self, DnsError> {
         let api = RestClient::from_config(config, http, DEFAULT_ENDPOINT, "Hetzner Cloud API")?
             .with_retry_after(retry_after);
         let zone_id = config.optional("zone_id").map(|z| z.trim().to_owned());

@@ -36,14 +36,15 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 
 use self::wire::{
-    Change, ChangeBatch, ChangeRequest, Changes, ErrorResponse, HostedZoneResponse, ListResponse,
-    ListedSet, Record, RecordSet, Records,
+    Change, ChangeBatch, ChangeRequest, Changes, ErrorResponse, HostedZoneResponse,
+    InvalidChangeBatch, ListResponse, ListedSet, Record, RecordSet, Records,
 };
 use crate::config::ResolvedConfig;
+use crate::endpoint::HttpClient;
 use crate::error::DnsError;
 use crate::names::{absolute, in_zone, normalize};
 use crate::provider::DnsProvider;
-use crate::rest::{Reply, http_error, parse_endpoint_unslashed, retry_after};
+use crate::rest::{Reply, http_error, retry_after, unreadable};
 use crate::txt::{quote_strings, unquote_strings};
 
 /// The Route 53 API version in every path.
@@ -66,7 +67,7 @@ static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Route 53 through its REST API. Debug never prints the keys.
 pub struct Route53 {
-    http: reqwest::Client,
+    http: HttpClient,
     /// Endpoint without a trailing slash, e.g. `https://route53.amazonaws.com`.
     endpoint: reqwest::Url,
     /// The `Host` header value the request is signed with.
@@ -90,7 +91,7 @@ impl fmt::Debug for Route53 {
 impl Route53 {
     /// Reads `access_key_id`, `secret_access_key`, `hosted_zone_id` (with or without the
     /// `/hostedzone/` prefix), optional `region` and optional `endpoint`.
-    pub fn new(config: &ResolvedConfig, http: reqwest::Client) -> Result<Self, DnsError> {
+    pub fn new(config: &ResolvedConfig, http: HttpClient) -> Result<Self, DnsError> {
         let access_key_id = config.required("access_key_id")?.trim().to_owned();
         let secret_access_key = config.required("secret_access_key")?.trim().to_owned();
         let hosted_zone_id = config
@@ -107,8 +108,9 @@ impl Route53 {
             .optional("region")
             .unwrap_or(DEFAULT_REGION)
             .to_owned();
-        let endpoint =
-            parse_endpoint_unslashed(config.optional("endpoint").unwrap_or(DEFAULT_ENDPOINT))?;
+        let endpoint = http.endpoint(config, "endpoint", DEFAULT_ENDPOINT, |raw| {
+            raw.trim_end_matches('/')
+        })?;
         let host = match (endpoint.host_str(), endpoint.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_owned(),
@@ -135,7 +137,7 @@ impl Route53 {
             .extend([API_VERSION, "hostedzone", &self.hosted_zone_id]);
         let body = self.send(http::Method::GET, url, None).await?;
         let answer: HostedZoneResponse = quick_xml::de::from_str(&body)
-            .map_err(|e| DnsError::Server(format!("unreadable GetHostedZone answer: {e}")))?;
+            .map_err(|e| unreadable("Route 53", "GetHostedZone answer", &e))?;
         Ok(answer.zone.name.trim_end_matches('.').to_ascii_lowercase())
     }
 
@@ -156,9 +158,8 @@ impl Route53 {
             .append_pair("type", "TXT")
             .append_pair("maxitems", "1");
         let body = self.send(http::Method::GET, url, None).await?;
-        let list: ListResponse = quick_xml::de::from_str(&body).map_err(|e| {
-            DnsError::Server(format!("unreadable ListResourceRecordSets answer: {e}"))
-        })?;
+        let list: ListResponse = quick_xml::de::from_str(&body)
+            .map_err(|e| unreadable("Route 53", "ListResourceRecordSets answer", &e))?;
         Ok(list.sets.items.into_iter().find(|set| {
             set.kind == "TXT" && same_name(&set.name, name) && set.set_identifier.is_none()
         }))
@@ -265,7 +266,8 @@ impl Route53 {
         let request = reqwest::Request::try_from(request)
             .map_err(|e| DnsError::Config(format!("cannot build the request: {e}")))?;
         tracing::debug!(%method, path = url.path(), "route 53 request");
-        let request = reqwest::RequestBuilder::from_parts(self.http.clone(), request);
+        self.http.check_url(request.url())?;
+        let request = reqwest::RequestBuilder::from_parts(self.http.client().clone(), request);
         let reply = Reply::receive(request, "Route 53", retry_after).await?;
         if reply.status.is_success() {
             return Ok(reply.body);
@@ -365,19 +367,26 @@ fn classify(status: reqwest::StatusCode, retry_after: Option<u64>, body: &str) -
         .ok()
         .and_then(|e| e.error)
         .map(|e| (e.code, e.message.unwrap_or_default()));
-    let summary = match &code {
-        Some((code, message)) => format!("{code}: {message}"),
-        None => body.to_owned(),
-    };
+    let summary = code
+        .as_ref()
+        .map(|(code, message)| format!("{code}: {message}"));
     match code.as_ref().map(|(c, _)| c.as_str()) {
         Some("Throttling" | "PriorRequestNotComplete") => Failure::Other(DnsError::RateLimited {
-            message: format!("HTTP {}: {summary}", status.as_u16()),
+            message: format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                crate::rest::sanitize(summary.as_deref().unwrap_or_default())
+            ),
             retry_after,
         }),
         _ if status == reqwest::StatusCode::BAD_REQUEST && body.contains("<InvalidChangeBatch") => {
-            Failure::Conflict(http_error(status, retry_after, &summary))
+            // `<InvalidChangeBatch><Messages><Message>` (no `<Error>` element).
+            let messages = quick_xml::de::from_str::<InvalidChangeBatch>(body)
+                .ok()
+                .map(|batch| batch.messages.items.join("; "));
+            Failure::Conflict(http_error(status, retry_after, messages.as_deref()))
         }
-        _ => Failure::Other(http_error(status, retry_after, &summary)),
+        _ => Failure::Other(http_error(status, retry_after, summary.as_deref())),
     }
 }
 

@@ -129,3 +129,16 @@ pub(super) struct ErrorDetail {
     #[serde(rename = "Message")]
     pub(super) message: Option<String>,
 }
+
+/// `<InvalidChangeBatch><Messages><Message>…` (a 400 answer to a change batch).
+#[derive(Deserialize)]
+pub(super) struct InvalidChangeBatch {
+    #[serde(rename = "Messages", default)]
+    pub(super) messages: BatchMessages,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct BatchMessages {
+    #[serde(rename = "Message", default)]
+    pub(super) items: Vec<String>,
+}
