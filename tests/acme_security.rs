@@ -15,13 +15,10 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use scaivault_testkit::{ApiClient, Service, ServiceOptions, free_port};
+use scaivault_testkit::{ApiClient, Service, ServiceOptions, free_port, tls_acceptor};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 /// Words of low-level failures that must not reach a caller.
 const LOW_LEVEL: [&str; 6] = [
@@ -224,19 +221,7 @@ async fn https_answering(body: Vec<u8>, dir: &std::path::Path) -> (u16, PathBuf)
     let (root, leaf, key) = certificates();
     let root_path = dir.join("root.pem");
     std::fs::write(&root_path, root).expect("root file");
-    let certs = CertificateDer::pem_slice_iter(leaf.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .expect("leaf PEM");
-    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key PEM");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("TLS config");
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let acceptor = tls_acceptor(&leaf, &key);
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("listener");

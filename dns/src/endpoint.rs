@@ -20,9 +20,7 @@ use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{Method, RequestBuilder, Url};
-use scaivault_domain::outbound::{
-    Guard, Host, Refused, blocked_name, check_host, forbidden_address,
-};
+use scaivault_domain::outbound::{Guard, Host, Refused, check_host, check_without_lookup};
 
 use crate::config::ResolvedConfig;
 use crate::error::DnsError;
@@ -124,29 +122,8 @@ fn parse(text: &str, policy: EndpointPolicy) -> Result<Url, EndpointRefused> {
 /// Checks a URL's host when it is an IP literal or a local name (reqwest connects to an IP
 /// literal without asking the resolver).
 fn check_literal(url: &Url, policy: EndpointPolicy) -> Result<(), EndpointRefused> {
-    if policy == EndpointPolicy::Insecure {
-        return Ok(());
-    }
-    match Host::from_url_host(url.host_str().unwrap_or_default()) {
-        Host::Ip(ip) => match forbidden_address(ip) {
-            Some(kind) => Err(EndpointRefused::new(
-                kind.code(),
-                format!(
-                    "{ip} is {}; refused by policy (set [dns] allow_insecure_endpoints to allow)",
-                    kind.describe()
-                ),
-            )),
-            None => Ok(()),
-        },
-        Host::Domain(name) if blocked_name(&name) => Err(EndpointRefused::new(
-            "blocked_name",
-            format!(
-                "{name} names a local or internal service; refused by policy (set [dns] \
-                 allow_insecure_endpoints to allow)"
-            ),
-        )),
-        Host::Domain(_) => Ok(()),
-    }
+    let host = Host::from_url_host(url.host_str().unwrap_or_default());
+    check_without_lookup(&host, policy.guard()).map_err(EndpointRefused::refused)
 }
 
 /// Checks a configured endpoint URL as a provider's creation does: its shape and scheme, and

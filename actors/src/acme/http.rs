@@ -261,7 +261,6 @@ impl HttpClient for RetryAfterRecorder {
             };
             let (method, uri) = (parts.method.clone(), parts.uri.clone());
             outbound::check_literal(&uri, guard)
-                .await
                 .map_err(|refused| instant_acme::Error::Other(Box::new(refused)))?;
             let payload = Payload::of(&method, &body);
             let req = Request::from_parts(parts, BodyWrapper::from(body.to_vec()));

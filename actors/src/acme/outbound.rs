@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use hyper_util::client::legacy::connect::dns::Name;
-use scaivault_domain::outbound::{Guard, Host, Refused, check_host};
+use scaivault_domain::outbound::{Guard, Host, Refused, check_host, check_without_lookup};
 
 /// The setting that allows private CA addresses, named in refusals.
 const SETTING: &str = "[acme] allow_private_directories";
@@ -66,18 +66,11 @@ impl tower::Service<Name> for GuardedResolver {
 
 /// Refuses a request whose host is an IP literal the guard does not accept (hyper connects to
 /// literals without asking the resolver). Host names pass here; the resolver judges them.
-pub(super) async fn check_literal(uri: &http::Uri, guard: Guard) -> Result<(), Refused> {
-    let Some(text) = uri.host() else {
-        return Ok(());
-    };
-    let host = Host::from_url_host(text);
-    if matches!(host, Host::Domain(_)) {
-        return Ok(());
+pub(super) fn check_literal(uri: &http::Uri, guard: Guard) -> Result<(), Refused> {
+    match uri.host().map(Host::from_url_host) {
+        Some(host @ Host::Ip(_)) => check_without_lookup(&host, guard),
+        _ => Ok(()),
     }
-    let port = uri.port_u16().unwrap_or(443);
-    check_host(&host, port, guard, |_, _| async { Ok(Vec::new()) })
-        .await
-        .map(drop)
 }
 
 #[cfg(test)]
@@ -96,14 +89,14 @@ mod tests {
             "https://10.1.2.3/",
         ] {
             let uri: http::Uri = url.parse().expect("uri");
-            let refused = check_literal(&uri, guard(false)).await.expect_err(url);
+            let refused = check_literal(&uri, guard(false)).expect_err(url);
             assert!(refused.message.contains("refused by policy"), "{url}");
-            assert!(check_literal(&uri, guard(true)).await.is_ok(), "{url}");
+            assert!(check_literal(&uri, guard(true)).is_ok(), "{url}");
         }
         let public: http::Uri = "https://acme-v02.api.letsencrypt.org/directory"
             .parse()
             .expect("uri");
-        assert!(check_literal(&public, guard(false)).await.is_ok());
+        assert!(check_literal(&public, guard(false)).is_ok());
 
         let mut resolver = GuardedResolver {
             guard: guard(false),

@@ -55,6 +55,36 @@ pub fn blocked_name(host: &str) -> bool {
     NAMES.contains(&host.as_str()) || SUFFIXES.iter().any(|suffix| host.ends_with(suffix))
 }
 
+/// The refusal message: why, and the setting that would allow it.
+fn by_policy(guard: Guard, what: String) -> String {
+    format!("{what}; refused by policy (set {} to allow)", guard.setting)
+}
+
+/// Judges what needs no lookup: an IP literal's address, and a name reserved for local use.
+/// Any other name passes here; [`check_host`] judges what it resolves to. For connectors that
+/// reach IP literals without asking their resolver, and for checks that must not wait on DNS.
+pub fn check_without_lookup(host: &Host, guard: Guard) -> Result<(), Refused> {
+    if guard.allow_private {
+        return Ok(());
+    }
+    match host {
+        Host::Ip(ip) => match forbidden_address(*ip) {
+            Some(kind) => Err(Refused {
+                refusal: Refusal::Address(kind),
+                message: by_policy(guard, format!("{ip} is {}", kind.describe())),
+                address: None,
+            }),
+            None => Ok(()),
+        },
+        Host::Domain(name) if blocked_name(name) => Err(Refused {
+            refusal: Refusal::BlockedName,
+            message: by_policy(guard, format!("{name} names a local or internal service")),
+            address: None,
+        }),
+        Host::Domain(_) => Ok(()),
+    }
+}
+
 /// The addresses a connection to `host:port` may use: the IP itself, or every address the name
 /// resolves to (with `lookup`), each checked unless the guard allows private destinations.
 pub async fn check_host<F, Fut>(
@@ -67,49 +97,32 @@ where
     F: FnOnce(String, u16) -> Fut,
     Fut: Future<Output = io::Result<Vec<SocketAddr>>>,
 {
-    let policy =
-        |what: String| format!("{what}; refused by policy (set {} to allow)", guard.setting);
-    let (name, addrs) = match host {
-        Host::Ip(ip) => (None, vec![SocketAddr::new(*ip, port)]),
-        Host::Domain(name) => {
-            if !guard.allow_private && blocked_name(name) {
-                return Err(Refused {
-                    refusal: Refusal::BlockedName,
-                    message: policy(format!("{name} names a local or internal service")),
-                    address: None,
-                });
-            }
-            let unresolvable = || Refused {
-                refusal: Refusal::Unresolvable,
-                message: format!("{name} does not resolve"),
-                address: None,
-            };
-            let addrs = lookup(name.clone(), port)
-                .await
-                .map_err(|_| unresolvable())?;
-            if addrs.is_empty() {
-                return Err(unresolvable());
-            }
-            (Some(name), addrs)
-        }
+    check_without_lookup(host, guard)?;
+    let name = match host {
+        Host::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, port)]),
+        Host::Domain(name) => name,
     };
-    if !guard.allow_private {
-        for addr in &addrs {
-            if let Some(kind) = forbidden_address(addr.ip()) {
-                let (what, address) = match name {
-                    Some(name) => (
-                        format!("{name} resolves to {}", kind.describe()),
-                        Some(addr.ip()),
-                    ),
-                    None => (format!("{} is {}", addr.ip(), kind.describe()), None),
-                };
-                return Err(Refused {
-                    refusal: Refusal::Address(kind),
-                    message: policy(what),
-                    address,
-                });
-            }
-        }
+    let unresolvable = || Refused {
+        refusal: Refusal::Unresolvable,
+        message: format!("{name} does not resolve"),
+        address: None,
+    };
+    let addrs = lookup(name.clone(), port)
+        .await
+        .map_err(|_| unresolvable())?;
+    if addrs.is_empty() {
+        return Err(unresolvable());
+    }
+    if !guard.allow_private
+        && let Some((addr, kind)) = addrs
+            .iter()
+            .find_map(|addr| forbidden_address(addr.ip()).map(|kind| (addr, kind)))
+    {
+        return Err(Refused {
+            refusal: Refusal::Address(kind),
+            message: by_policy(guard, format!("{name} resolves to {}", kind.describe())),
+            address: Some(addr.ip()),
+        });
     }
     Ok(addrs)
 }

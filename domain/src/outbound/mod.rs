@@ -16,5 +16,5 @@ mod check;
 mod refusal;
 
 pub use addresses::{AddressKind, forbidden_address};
-pub use check::{Guard, Host, blocked_name, check_host};
+pub use check::{Guard, Host, blocked_name, check_host, check_without_lookup};
 pub use refusal::{Refusal, Refused};

@@ -788,12 +788,13 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) 
     }
 }
 
-/// TLS with Pebble's listener leaf, HTTP/1.1 only (ALPN), so requests always carry `Host`.
-fn tls_acceptor(cert_pem: &str, key_pem: &str) -> TlsAcceptor {
+/// A TLS acceptor for a PEM certificate chain and key (the ACME front uses Pebble's listener
+/// leaf), HTTP/1.1 only (ALPN), so requests always carry `Host`.
+pub fn tls_acceptor(cert_pem: &str, key_pem: &str) -> TlsAcceptor {
     let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .expect("Pebble's listener certificate PEM");
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("Pebble's listener key");
+        .expect("the certificate PEM");
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("the key PEM");
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
