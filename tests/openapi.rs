@@ -20,6 +20,7 @@ const CONTRACT_PATHS: &[&str] = &[
     "/v1/openapi.json",
     "/v1/auth/tokens",
     "/v1/auth/tokens/{id}",
+    "/v1/secrets",
     "/v1/secrets/{path}",
     "/v1/pki/acme/providers",
     "/v1/pki/acme/accounts",

@@ -40,7 +40,7 @@ pub use orders::{
     RenewalOrder,
 };
 pub use page::PageQuery;
-pub use secrets::{PutSecret, Secret, SecretWithValue};
+pub use secrets::{ListSecrets, PutSecret, Secret, SecretList, SecretSummary, SecretWithValue};
 pub use tokens::{CreateToken, CreatedToken, Token, TokenList};
 pub use webhooks::{
     CreateWebhook, CreatedWebhook, Delivery, DeliveryAttempt, DeliveryList, Webhook, WebhookList,

@@ -47,6 +47,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::serve))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::delete))
+        .routes(routes!(secrets::list))
         .routes(routes!(secrets::put, secrets::get, secrets::delete))
         .routes(routes!(accounts::providers))
         .routes(routes!(accounts::register, accounts::list))

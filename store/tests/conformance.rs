@@ -54,6 +54,112 @@ on_both!(meta_set_once, |store: SharedStore| async move {
     assert_eq!(store.get_meta("missing").await.expect("get"), None);
 });
 
+on_both!(
+    secrets_list_by_prefix_without_values,
+    |store: SharedStore| async move {
+        let base = now();
+        // Created 1 ms apart, so newest first is the reverse of this list.
+        let paths = [
+            "infra/aws/key",
+            "infra/aws_other/key",
+            "infra/gcp/key",
+            "dns/bind/tsig",
+            "infraX",
+        ];
+        for (i, path) in paths.iter().enumerate() {
+            let at = base + time::Duration::milliseconds(i as i64);
+            store
+                .put_secret(&SecretRecord {
+                    path: (*path).into(),
+                    sealed: vec![7; 8],
+                    version: 1,
+                    created_at: at,
+                    updated_at: at,
+                })
+                .await
+                .expect("put");
+        }
+        // Replacing one bumps its version and updated_at, not its place.
+        let later = base + time::Duration::seconds(10);
+        store
+            .put_secret(&SecretRecord {
+                path: "infra/aws/key".into(),
+                sealed: vec![8],
+                version: 1,
+                created_at: later,
+                updated_at: later,
+            })
+            .await
+            .expect("replace");
+
+        let listed = |prefix: &'static str, limit: u32, before: Option<(i64, String)>| {
+            let store = store.clone();
+            async move {
+                store
+                    .list_secrets(prefix, limit, before)
+                    .await
+                    .expect("list")
+            }
+        };
+        let names = |list: &[scaivault_domain::secret::SecretInfo]| {
+            list.iter().map(|s| s.path.clone()).collect::<Vec<_>>()
+        };
+        let all = listed("", 100, None).await;
+        assert_eq!(
+            names(&all),
+            vec![
+                "infraX",
+                "dns/bind/tsig",
+                "infra/gcp/key",
+                "infra/aws_other/key",
+                "infra/aws/key"
+            ]
+        );
+        let replaced = all.last().expect("oldest");
+        assert_eq!(replaced.version, 2);
+        assert_eq!(replaced.created_at, base);
+        assert_eq!(replaced.updated_at, later);
+
+        // A prefix is matched byte for byte: `_` is no wildcard, case matters.
+        assert_eq!(
+            names(&listed("infra/", 100, None).await),
+            vec!["infra/gcp/key", "infra/aws_other/key", "infra/aws/key"]
+        );
+        assert_eq!(
+            names(&listed("infra/aws", 100, None).await),
+            vec!["infra/aws_other/key", "infra/aws/key"]
+        );
+        assert_eq!(
+            names(&listed("infra/aws_", 100, None).await),
+            vec!["infra/aws_other/key"]
+        );
+        assert!(listed("INFRA/", 100, None).await.is_empty());
+        assert!(listed("infra/aws/key/", 100, None).await.is_empty());
+
+        // Pages: the cursor of a full page leads on, and prefix and cursor combine.
+        let first = listed("infra", 2, None).await;
+        assert_eq!(names(&first), vec!["infraX", "infra/gcp/key"]);
+        let last = first.last().expect("row");
+        let rest = listed(
+            "infra",
+            2,
+            Some((to_millis(last.created_at), last.path.clone())),
+        )
+        .await;
+        assert_eq!(names(&rest), vec!["infra/aws_other/key", "infra/aws/key"]);
+        let last = rest.last().expect("row");
+        assert!(
+            listed(
+                "infra",
+                2,
+                Some((to_millis(last.created_at), last.path.clone()))
+            )
+            .await
+            .is_empty()
+        );
+    }
+);
+
 on_both!(tokens_round_trip, |store: SharedStore| async move {
     let expires = now() + time::Duration::days(1);
     let minted = token::mint(

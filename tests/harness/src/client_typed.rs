@@ -5,8 +5,9 @@
 use reqwest::Method;
 use scaivault_contract::{
     Account, AccountList, CertificateDetail, CreateDnsProvider, CreateToken, CreatedToken,
-    DnsProvider, ErrorBody, EventList, Issue, ListEvents, ListOrders, OrderDetail, OrderList,
-    OrderWithChallenges, PutSecret, Register, RenewalOrder, RevokeBody, Revoked, Secret,
+    DnsProvider, ErrorBody, EventList, Issue, ListEvents, ListOrders, ListSecrets, OrderDetail,
+    OrderList, OrderWithChallenges, PutSecret, Register, RenewalOrder, RevokeBody, Revoked, Secret,
+    SecretList,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -167,6 +168,18 @@ impl ApiClient {
         self.call_typed(
             Method::GET,
             &format!("/v1/events?{query}"),
+            None::<&()>,
+            200,
+        )
+        .await
+    }
+
+    /// `GET /v1/secrets?prefix=&limit=&cursor=`.
+    pub async fn secrets(&self, query: &ListSecrets) -> Result<SecretList, ApiFailure> {
+        let query = serde_urlencoded::to_string(query).expect("a query serialises");
+        self.call_typed(
+            Method::GET,
+            &format!("/v1/secrets?{query}"),
             None::<&()>,
             200,
         )
