@@ -40,6 +40,7 @@ const CONTRACT_PATHS: &[&str] = &[
     "/v1/webhooks",
     "/v1/webhooks/{id}",
     "/v1/webhooks/{id}/deliveries",
+    "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
     "/.well-known/acme-challenge/{token}",
 ];
 
@@ -129,6 +130,7 @@ async fn document_is_complete_and_served(db: Db) {
     for (method, path, secured) in &operations {
         let concrete = path
             .replace("{id}", "openapi_probe")
+            .replace("{delivery_id}", "openapi_probe")
             .replace("{path}", "openapi/probe")
             .replace("{token}", "openapi_probe");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");

@@ -1411,6 +1411,137 @@ on_both!(
 );
 
 on_both!(
+    a_redelivery_is_a_new_delivery_of_the_same_event,
+    |store: SharedStore| async move {
+        let hook = webhook(&["certificate.issued"], now());
+        let other = webhook(&["certificate.issued"], now());
+        for h in [&hook, &other] {
+            store.insert_webhook(h, b"s").await.expect("webhook");
+        }
+        let event = Event::new(
+            EventKind::CertificateIssued,
+            serde_json::json!({ "certificate_id": "cert_1" }),
+        );
+        store.insert_event(&event).await.expect("event");
+        let source = deliveries_of(&store, &hook.id).await.remove(0);
+        store
+            .mark_delivery_queued(&source.id, now())
+            .await
+            .expect("queued");
+        let delivered = DeliveryAttempt {
+            delivery_id: source.id.clone(),
+            attempt: 1,
+            at: now(),
+            status_code: Some(200),
+            error: None,
+            duration_ms: 5,
+        };
+        store
+            .record_delivery_attempt(&delivered, DeliveryStatus::Delivered)
+            .await
+            .expect("delivered");
+
+        let at = now() + time::Duration::seconds(1);
+        let id = scaivault_domain::webhook::new_delivery_id();
+        let again = store
+            .redeliver(&hook.id, &source.id, &id, at)
+            .await
+            .expect("redeliver")
+            .expect("the webhook has that delivery");
+        assert_eq!(again.id, id);
+        assert_eq!(again.webhook_id, hook.id);
+        assert_eq!(again.event_id, event.id);
+        assert_eq!(again.event_type, "certificate.issued");
+        assert_eq!(again.payload, source.payload, "the same bytes");
+        assert_eq!(again.status, DeliveryStatus::Pending);
+        assert_eq!(again.attempts, 0);
+        assert_eq!(again.last_error, None);
+        assert_eq!(again.last_status_code, None);
+        assert_eq!(again.delivered_at, None);
+        assert_eq!(again.created_at, at);
+        assert_eq!(again.redelivery_of.as_deref(), Some(source.id.as_str()));
+        assert!(again.attempt_log.is_empty());
+        assert_eq!(source.redelivery_of, None, "the event's own delivery");
+        assert_eq!(
+            store
+                .get_webhook_delivery(&id)
+                .await
+                .expect("get")
+                .expect("stored"),
+            again
+        );
+
+        // Queued by the dispatcher like an event's own delivery.
+        let unqueued = store.unqueued_deliveries(10).await.expect("unqueued");
+        assert!(unqueued.iter().any(|d| d.id == id), "{unqueued:?}");
+        // Newest first, both listed; the source is untouched.
+        let listed = deliveries_of(&store, &hook.id).await;
+        assert_eq!(
+            listed.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            vec![id.as_str(), source.id.as_str()]
+        );
+        assert_eq!(listed[1].status, DeliveryStatus::Delivered);
+        assert_eq!(listed[1].attempt_log, vec![delivered]);
+        // A redelivery can be redelivered again.
+        let third = store
+            .redeliver(
+                &hook.id,
+                &id,
+                &scaivault_domain::webhook::new_delivery_id(),
+                at,
+            )
+            .await
+            .expect("redeliver")
+            .expect("present");
+        assert_eq!(third.redelivery_of.as_deref(), Some(id.as_str()));
+        assert_eq!(deliveries_of(&store, &hook.id).await.len(), 3);
+
+        // Unknown delivery, or another webhook's: nothing written.
+        for (webhook_id, delivery_id) in [
+            (hook.id.as_str(), "whd_missing"),
+            (other.id.as_str(), source.id.as_str()),
+            ("whk_missing", source.id.as_str()),
+        ] {
+            assert!(
+                store
+                    .redeliver(
+                        webhook_id,
+                        delivery_id,
+                        &scaivault_domain::webhook::new_delivery_id(),
+                        at
+                    )
+                    .await
+                    .expect("redeliver")
+                    .is_none(),
+                "{webhook_id} {delivery_id}"
+            );
+        }
+        assert_eq!(deliveries_of(&store, &hook.id).await.len(), 3);
+        assert_eq!(deliveries_of(&store, &other.id).await.len(), 1);
+
+        // The event's fan-out still writes one delivery per webhook: a second event reaches
+        // each webhook once, redeliveries of the first notwithstanding.
+        let second = Event::new(
+            EventKind::CertificateIssued,
+            serde_json::json!({ "certificate_id": "cert_2" }),
+        );
+        store.insert_event(&second).await.expect("event");
+        let listed = deliveries_of(&store, &hook.id).await;
+        assert_eq!(listed.iter().filter(|d| d.event_id == second.id).count(), 1);
+
+        // Deleting the webhook takes the redeliveries along.
+        assert!(store.delete_webhook(&hook.id).await.expect("delete"));
+        assert!(
+            store
+                .get_webhook_delivery(&id)
+                .await
+                .expect("get")
+                .is_none()
+        );
+    }
+);
+
+on_both!(
     delivery_attempts_are_recorded,
     |store: SharedStore| async move {
         let hook = webhook(&["order.invalid"], now());

@@ -5,9 +5,9 @@
 use reqwest::Method;
 use scaivault_contract::{
     Account, AccountList, CertificateDetail, CreateDnsProvider, CreateToken, CreatedToken,
-    DnsProvider, ErrorBody, EventList, Issue, ListEvents, ListOrders, ListSecrets, OrderDetail,
-    OrderList, OrderWithChallenges, PutSecret, Register, RenewalOrder, RevokeBody, Revoked, Secret,
-    SecretList,
+    Delivery, DnsProvider, ErrorBody, EventList, Issue, ListEvents, ListOrders, ListSecrets,
+    OrderDetail, OrderList, OrderWithChallenges, PutSecret, Register, RenewalOrder, RevokeBody,
+    Revoked, Secret, SecretList,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -170,6 +170,17 @@ impl ApiClient {
             &format!("/v1/events?{query}"),
             None::<&()>,
             200,
+        )
+        .await
+    }
+
+    /// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver`: 202 with the new delivery.
+    pub async fn redeliver(&self, id: &str, delivery_id: &str) -> Result<Delivery, ApiFailure> {
+        self.call_typed(
+            Method::POST,
+            &format!("/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
+            None::<&()>,
+            202,
         )
         .await
     }
