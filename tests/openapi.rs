@@ -36,6 +36,7 @@ const CONTRACT_PATHS: &[&str] = &[
     "/v1/pki/revoke",
     "/v1/pki/dns-providers",
     "/v1/pki/dns-providers/{id}",
+    "/v1/pki/dns-providers/{id}/test",
     "/v1/events",
     "/v1/webhooks",
     "/v1/webhooks/{id}",

@@ -27,7 +27,9 @@ pub use accounts::{
 pub use certificates::{
     Certificate, CertificateDetail, CertificateList, CertificateVersion, RevokeBody, Revoked,
 };
-pub use dns_providers::{CreateDnsProvider, DnsProvider, DnsProviderList, DnsRecord};
+pub use dns_providers::{
+    CreateDnsProvider, DnsProvider, DnsProviderList, DnsProviderTest, DnsRecord, TestDnsProvider,
+};
 pub use enums::{
     AccountStatus, CertificateStatus, ChallengeType, DeliveryStatus, Environment, EventKind,
     KeyType, OrderStatus, Provider, ProviderStatus, RevocationReason, Scope,

@@ -63,6 +63,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke::revoke))
         .routes(routes!(dns_providers::create, dns_providers::list))
         .routes(routes!(dns_providers::get, dns_providers::delete))
+        .routes(routes!(dns_providers::test))
         .routes(routes!(events::list))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::delete))

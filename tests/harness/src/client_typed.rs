@@ -5,9 +5,9 @@
 use reqwest::Method;
 use scaivault_contract::{
     Account, AccountList, CertificateDetail, CreateDnsProvider, CreateToken, CreatedToken,
-    Delivery, DnsProvider, ErrorBody, EventList, Issue, ListEvents, ListOrders, ListSecrets,
-    OrderDetail, OrderList, OrderWithChallenges, PutSecret, Register, RenewalOrder, RevokeBody,
-    Revoked, Secret, SecretList,
+    Delivery, DnsProvider, DnsProviderTest, ErrorBody, EventList, Issue, ListEvents, ListOrders,
+    ListSecrets, OrderDetail, OrderList, OrderWithChallenges, PutSecret, Register, RenewalOrder,
+    RevokeBody, Revoked, Secret, SecretList, TestDnsProvider,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -169,6 +169,21 @@ impl ApiClient {
             Method::GET,
             &format!("/v1/events?{query}"),
             None::<&()>,
+            200,
+        )
+        .await
+    }
+
+    /// `POST /v1/pki/dns-providers/{id}/test`: 200 with the probe's outcome.
+    pub async fn test_dns_provider(
+        &self,
+        id: &str,
+        body: &TestDnsProvider,
+    ) -> Result<DnsProviderTest, ApiFailure> {
+        self.call_typed(
+            Method::POST,
+            &format!("/v1/pki/dns-providers/{id}/test"),
+            Some(body),
             200,
         )
         .await
