@@ -211,7 +211,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     .await
     .map_err(|err| format!("expiry scan: {err}"))?;
     // Queues the deliveries a crash left unqueued, then those of each event as it is recorded.
-    let deliveries = webhooks.start(notifier, stop_rx.clone());
+    let deliveries = webhooks.start(notifier.clone(), stop_rx.clone());
     let missing = queue
         .fill_gaps(&*store)
         .await
@@ -230,6 +230,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         orders: orders.clone(),
         dns_endpoints,
         webhooks: webhook_settings,
+        webhook_dispatch: notifier,
         jobs: jobs.clone(),
         order_rate: Arc::new(api::order_rate::OrderRate::new(
             config.server.orders_per_minute,

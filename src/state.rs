@@ -21,6 +21,9 @@ pub struct AppState {
     pub dns_endpoints: scaivault_dns::EndpointPolicy,
     /// `[webhooks]` as webhook creation checks targets with it.
     pub webhooks: scaivault_jobs::WebhookSettings,
+    /// Wakes the webhook dispatcher, as recording an event does, after a redelivery was
+    /// written: it queues the new delivery at once instead of at its next sweep.
+    pub webhook_dispatch: scaivault_actors::EventNotifier,
     /// The job queues' database (queue depths for `GET /metrics`).
     pub jobs: scaivault_jobs::JobDatabase,
     /// `[server] orders_per_minute`, per token.

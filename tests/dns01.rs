@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Db, options, wait_final};
-use scaivault_testkit::{Bind, BindOptions, Pebble, PebbleOptions, Service};
+use scaivault_contract::{ErrorCode, TestDnsProvider};
+use scaivault_testkit::{Bind, BindOptions, Pebble, PebbleOptions, Service, lock_loopback_ip};
 use serde_json::{Value, json};
 
 const ORDER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -400,4 +401,158 @@ async fn dns01_without_a_provider_picks_it_by_zone() {
     let (status, placed) = issue_without(unserved).await;
     assert_eq!(status, 202, "{placed}");
     assert_eq!(placed["dns_provider_id"], fallback["id"], "{placed}");
+}
+
+fn probe(domain: &str) -> TestDnsProvider {
+    TestDnsProvider {
+        domain: domain.to_owned(),
+    }
+}
+
+/// `POST /v1/pki/dns-providers/{id}/test` through BIND: the probe is written at
+/// `_acme-challenge.<domain>` (a wildcard's base name for a wildcard), served by the zone's
+/// nameserver, and gone again afterwards; bad names and unknown providers are refused.
+async fn dns_provider_test_writes_waits_and_removes(db: Db) {
+    let env = dns_env(db, zones(), None).await;
+    let api = env.service.client();
+    let name = format!("{}.example.test", tag());
+    let tested = api
+        .test_dns_provider(&env.provider_id, &probe(&name.to_uppercase()))
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}\n{}", env.service.log_tail()));
+    assert_eq!(tested.fqdn, format!("_acme-challenge.{name}"));
+    assert!(tested.removed, "{tested:?}");
+    assert_eq!(tested.removal_error, None);
+    // Bounded by the configured timeout (20 s); BIND serves an update at once.
+    assert!(tested.propagation_ms < 20_000, "{tested:?}");
+    assert_no_txt(&env, &name).await;
+    let log = env.service.log_text();
+    assert!(
+        log.contains("DNS provider test: probe TXT record written"),
+        "{log}"
+    );
+    assert!(log.contains("DNS provider test: probe served"), "{log}");
+
+    let wildcard = api
+        .test_dns_provider(&env.provider_id, &probe(&format!("*.{name}")))
+        .await
+        .expect("a wildcard's record is its base name's");
+    assert_eq!(wildcard.fqdn, format!("_acme-challenge.{name}"));
+    assert!(wildcard.removed);
+    assert_no_txt(&env, &name).await;
+
+    for bad in ["", "a b.example.test", "192.0.2.1", "a.*.example.test"] {
+        let failure = api
+            .test_dns_provider(&env.provider_id, &probe(bad))
+            .await
+            .expect_err("not a domain name");
+        assert_eq!(failure.status, 400, "{bad:?}: {failure}");
+        assert_eq!(failure.error.error.code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            failure
+                .error
+                .error
+                .details
+                .as_ref()
+                .map(|d| d["field"].clone()),
+            Some(json!("domain")),
+            "{bad:?}: {failure}"
+        );
+    }
+    let failure = api
+        .test_dns_provider("dnsp_missing", &probe(&name))
+        .await
+        .expect_err("no such provider");
+    assert_eq!(
+        (failure.status, failure.error.error.code),
+        (404, ErrorCode::NotFound)
+    );
+    let (status, _) = api
+        .post(
+            &format!("/v1/pki/dns-providers/{}/test", env.provider_id),
+            &json!({"domain": name, "colour": "red"}),
+        )
+        .await;
+    assert_eq!(status, 400, "unknown fields are refused");
+}
+on_both_backends!(dns_provider_test_writes_waits_and_removes);
+
+/// A BIND that refuses the update (the provider's TSIG secret is not BIND's): 502
+/// `backend_error` at the write, the credentials named as the failure, nothing written, and
+/// no secret in the answer.
+#[tokio::test]
+async fn dns_provider_test_reports_a_refused_update() {
+    let wrong = "d3Jvbmcgc2VjcmV0IGZvciB0aGUgdGVzdCBydW4gb25seQ==";
+    let env = dns_env(Db::Sqlite, zones(), Some(wrong)).await;
+    let name = format!("{}.example.test", tag());
+    let failure = env
+        .service
+        .client()
+        .test_dns_provider(&env.provider_id, &probe(&name))
+        .await
+        .expect_err("BIND refuses the update");
+    assert_eq!(
+        (failure.status, failure.error.error.code),
+        (502, ErrorCode::BackendError),
+        "{failure}"
+    );
+    let details = failure.error.error.details.clone().expect("details");
+    assert_eq!(details["stage"], "present", "{details}");
+    assert_eq!(details["failure"], "auth", "{details}");
+    assert_eq!(details["fqdn"], format!("_acme-challenge.{name}"));
+    assert!(
+        details.get("removed").is_none(),
+        "nothing was written: {details}"
+    );
+    let message = &failure.error.error.message;
+    assert!(message.contains(&env.provider_id), "{message}");
+    assert!(message.contains("refused the credentials"), "{message}");
+    assert!(!message.contains(wrong), "{message}");
+    assert_no_txt(&env, &name).await;
+}
+
+/// A zone whose second nameserver never gets the record (a secondary that misses the update):
+/// the test waits `[dns] propagation_timeout`, answers 504 `dns_propagation_timeout` naming
+/// that nameserver, and still removes the probe from the first.
+#[tokio::test]
+async fn dns_provider_test_times_out_when_a_nameserver_never_serves_it() {
+    let first_ip = lock_loopback_ip();
+    let second_ip = lock_loopback_ip();
+    let zone = BindOptions::zones(["slow.test"])
+        .record("slow.test", "@ IN NS ns2.slow.test.")
+        .record("slow.test", &format!("ns2 IN A {}", second_ip.ip()));
+    let first = Bind::start_on(first_ip, zone.clone()).await;
+    let second = Bind::start_on(second_ip, zone).await;
+    let (opts, _pg) = options(Db::Sqlite);
+    let service = Service::start(
+        opts.set("dns", "resolvers", format!("[\"{}\"]", first.addr()))
+            .set_str("dns", "propagation_interval", "100ms")
+            .set_str("dns", "propagation_timeout", "1500ms"),
+    )
+    .await;
+    let api = service.client();
+    let provider = common::bind_provider(&api, &first, first.tsig_secret_b64()).await;
+    let provider_id = provider["id"].as_str().expect("id");
+
+    let started = std::time::Instant::now();
+    let failure = api
+        .test_dns_provider(provider_id, &probe("www.slow.test"))
+        .await
+        .expect_err("ns2 never serves it");
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    assert_eq!(
+        (failure.status, failure.error.error.code),
+        (504, ErrorCode::DnsPropagationTimeout),
+        "{failure}"
+    );
+    let details = failure.error.error.details.clone().expect("details");
+    assert_eq!(details["stage"], "propagation", "{details}");
+    assert_eq!(details["failure"], "not_propagated", "{details}");
+    assert_eq!(details["fqdn"], "_acme-challenge.www.slow.test");
+    assert_eq!(details["removed"], true, "{details}");
+    let message = &failure.error.error.message;
+    assert!(message.contains("ns2.slow.test"), "{message}");
+    assert!(!message.contains("ns1.slow.test"), "{message}");
+    assert!(first.txt("_acme-challenge.www.slow.test").await.is_empty());
+    assert!(second.txt("_acme-challenge.www.slow.test").await.is_empty());
 }

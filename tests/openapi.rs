@@ -20,6 +20,7 @@ const CONTRACT_PATHS: &[&str] = &[
     "/v1/openapi.json",
     "/v1/auth/tokens",
     "/v1/auth/tokens/{id}",
+    "/v1/secrets",
     "/v1/secrets/{path}",
     "/v1/pki/acme/providers",
     "/v1/pki/acme/accounts",
@@ -35,10 +36,12 @@ const CONTRACT_PATHS: &[&str] = &[
     "/v1/pki/revoke",
     "/v1/pki/dns-providers",
     "/v1/pki/dns-providers/{id}",
+    "/v1/pki/dns-providers/{id}/test",
     "/v1/events",
     "/v1/webhooks",
     "/v1/webhooks/{id}",
     "/v1/webhooks/{id}/deliveries",
+    "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
     "/.well-known/acme-challenge/{token}",
 ];
 
@@ -128,6 +131,7 @@ async fn document_is_complete_and_served(db: Db) {
     for (method, path, secured) in &operations {
         let concrete = path
             .replace("{id}", "openapi_probe")
+            .replace("{delivery_id}", "openapi_probe")
             .replace("{path}", "openapi/probe")
             .replace("{token}", "openapi_probe");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");

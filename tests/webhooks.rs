@@ -278,6 +278,95 @@ async fn delivers_a_signed_event_once(db: Db) {
 }
 on_both_backends!(delivers_a_signed_event_once);
 
+/// `POST .../deliveries/{delivery_id}/redeliver`: a delivered event is sent again as a new
+/// delivery (its own id, no attempts yet), the same bytes with a valid signature, through the
+/// queue that sends every delivery; the listing then has both. Unknown webhooks and deliveries,
+/// and another webhook's delivery, are 404.
+async fn redelivery_sends_the_event_again(db: Db) {
+    let env = issuing(db, pebble(), &DELIVERY_ENV).await;
+    let receiver = Receiver::start(loopback_port()).await;
+    let url = format!("http://127.0.0.1:{}/hooks/again", receiver.port);
+    let created = subscribe(&env.service, &url, &["certificate.issued"], Some(SECRET)).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let other = subscribe(&env.service, &url, &["order.invalid"], None).await;
+    let other_id = other["id"].as_str().expect("id").to_owned();
+    issue(&env).await;
+    let first = receiver.wait_for(1, &env.service).await.remove(0);
+    let delivered = wait_delivery(&env.service, &id, "delivered", |d| {
+        d["status"] == "delivered"
+    })
+    .await;
+    let original = delivered["id"].as_str().expect("id").to_owned();
+
+    let api = env.service.client();
+    let again = api.redeliver(&id, &original).await.expect("redelivered");
+    assert_ne!(again.id, original);
+    assert!(again.id.starts_with("whd_"), "{again:?}");
+    assert_eq!(again.webhook_id, id);
+    assert_eq!(
+        again.event_id,
+        delivered["event_id"].as_str().expect("event")
+    );
+    assert_eq!(again.status, scaivault_contract::DeliveryStatus::Pending);
+    assert_eq!(again.attempts, 0);
+    assert!(again.attempt_log.is_empty());
+    assert_eq!(again.redelivery_of.as_deref(), Some(original.as_str()));
+
+    let second = receiver.wait_for(2, &env.service).await.remove(1);
+    assert_eq!(second.body, first.body, "the same event, byte for byte");
+    assert_eq!(
+        second.header("x-scaivault-signature"),
+        expected_signature(SECRET, &second.body),
+        "signed with the webhook's secret"
+    );
+    assert_eq!(second.header("x-scaivault-event"), "certificate.issued");
+    assert_eq!(second.header("x-scaivault-delivery"), again.id);
+    wait_delivery(&env.service, &id, "redelivered", |d| {
+        d["id"] == again.id.as_str() && d["status"] == "delivered"
+    })
+    .await;
+    let listed = deliveries(&env.service, &id).await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0]["id"], again.id.as_str(), "newest first");
+    assert_eq!(listed[0]["redelivery_of"], original.as_str());
+    assert_eq!(listed[1]["id"], original.as_str());
+    assert_eq!(listed[1]["status"], "delivered");
+    assert!(listed[1].get("redelivery_of").is_none(), "{}", listed[1]);
+    assert_eq!(listed[1]["attempts"], 1, "the original is left as it was");
+
+    for (webhook, delivery) in [
+        ("whk_missing", original.as_str()),
+        (id.as_str(), "whd_missing"),
+        (other_id.as_str(), original.as_str()),
+    ] {
+        let failure = api
+            .redeliver(webhook, delivery)
+            .await
+            .expect_err("nothing to redeliver");
+        assert_eq!(failure.status, 404, "{webhook} {delivery}: {failure}");
+        assert_eq!(
+            failure.error.error.code,
+            scaivault_contract::ErrorCode::NotFound
+        );
+    }
+    let (_, token) = api
+        .post(
+            "/v1/auth/tokens",
+            &json!({"name": "reader", "scopes": ["pki:read"]}),
+        )
+        .await;
+    let reader = api.with_token(token["token"].as_str().expect("token"));
+    let refused = reader
+        .redeliver(&id, &original)
+        .await
+        .expect_err("needs admin");
+    assert_eq!(refused.status, 403, "{refused}");
+    assert_eq!(deliveries(&env.service, &id).await.len(), 2);
+    assert!(deliveries(&env.service, &other_id).await.is_empty());
+    assert_eq!(receiver.requests().len(), 2, "nothing else was sent");
+}
+on_both_backends!(redelivery_sends_the_event_again);
+
 async fn retries_until_the_receiver_is_up() {
     let env = issuing(Db::Sqlite, pebble(), &DELIVERY_ENV).await;
     // Nothing listens on the port yet: every attempt is refused.

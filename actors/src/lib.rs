@@ -36,7 +36,9 @@ pub use crate::acme::{
 pub use crate::error::{Error, UnreachableKind};
 pub use crate::events::{EventNotifier, Events, RenewalFailed};
 pub use crate::faults::{Faults, OrderStep};
-pub use crate::order::{Cluster, DnsSettings, IssueRequest, Orders, OrdersConfig};
+pub use crate::order::{
+    Cluster, DnsProbe, DnsProbeError, DnsSettings, IssueRequest, Orders, OrdersConfig, ProbeStage,
+};
 pub use crate::renewal::{
     RenewalFailure, RenewalOutcome, RenewalScheduler, RenewalService, SharedScheduler,
 };

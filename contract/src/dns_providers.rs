@@ -30,6 +30,31 @@ pub struct CreateDnsProvider {
     pub default: Option<bool>,
 }
 
+/// `POST /v1/pki/dns-providers/{id}/test`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestDnsProvider {
+    /// A name the provider serves, as an order would name it (IDNA, a wildcard's base); the
+    /// probe goes to `_acme-challenge.<domain>`, or where a CNAME there points.
+    pub domain: String,
+}
+
+/// The outcome of a provider test: a probe TXT record was written, served by every
+/// authoritative nameserver, and removed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DnsProviderTest {
+    /// Where the probe was written (lower case, no trailing dot).
+    pub fqdn: String,
+    /// From the write being accepted to every authoritative nameserver serving it.
+    pub propagation_ms: u64,
+    /// Whether the provider removed the probe again.
+    pub removed: bool,
+    /// Why the removal failed (the provider's error), when `removed` is false: the probe
+    /// value is then still at `fqdn` and must be removed by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_error: Option<String>,
+}
+
 /// A DNS provider: its configuration holds secret paths, never secrets.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DnsProvider {

@@ -42,6 +42,9 @@ pub enum ErrorCode {
     BackendRateLimited,
     /// The CA or a DNS provider failed or could not be reached.
     BackendError,
+    /// A DNS provider test's probe record was not served by every authoritative nameserver
+    /// within `[dns] propagation_timeout` (504; `details.fqdn`, `details.removed`).
+    DnsPropagationTimeout,
     /// The CA refused the request (`details.ca_problem`).
     CaRejected,
     /// The CA requires External Account Binding.
@@ -72,6 +75,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::BackendRateLimited => "backend_rate_limited",
             ErrorCode::BackendError => "backend_error",
+            ErrorCode::DnsPropagationTimeout => "dns_propagation_timeout",
             ErrorCode::CaRejected => "ca_rejected",
             ErrorCode::EabRequired => "eab_required",
             ErrorCode::ProviderDiscontinued => "provider_discontinued",
@@ -102,6 +106,7 @@ mod tests {
             ErrorCode::BackendRateLimited,
             ErrorCode::UnsupportedMediaType,
             ErrorCode::NoPrivateKey,
+            ErrorCode::DnsPropagationTimeout,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

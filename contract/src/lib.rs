@@ -27,7 +27,9 @@ pub use accounts::{
 pub use certificates::{
     Certificate, CertificateDetail, CertificateList, CertificateVersion, RevokeBody, Revoked,
 };
-pub use dns_providers::{CreateDnsProvider, DnsProvider, DnsProviderList, DnsRecord};
+pub use dns_providers::{
+    CreateDnsProvider, DnsProvider, DnsProviderList, DnsProviderTest, DnsRecord, TestDnsProvider,
+};
 pub use enums::{
     AccountStatus, CertificateStatus, ChallengeType, DeliveryStatus, Environment, EventKind,
     KeyType, OrderStatus, Provider, ProviderStatus, RevocationReason, Scope,
@@ -40,7 +42,7 @@ pub use orders::{
     RenewalOrder,
 };
 pub use page::PageQuery;
-pub use secrets::{PutSecret, Secret, SecretWithValue};
+pub use secrets::{ListSecrets, PutSecret, Secret, SecretList, SecretSummary, SecretWithValue};
 pub use tokens::{CreateToken, CreatedToken, Token, TokenList};
 pub use webhooks::{
     CreateWebhook, CreatedWebhook, Delivery, DeliveryAttempt, DeliveryList, Webhook, WebhookList,

@@ -85,6 +85,10 @@ pub struct Delivery {
     pub created_at: OffsetDateTime,
     /// Every attempt, oldest first.
     pub attempt_log: Vec<DeliveryAttempt>,
+    /// The delivery this one repeats (`POST .../redeliver`); absent on an event's own
+    /// delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redelivery_of: Option<String>,
 }
 
 /// One attempt of a delivery.
@@ -132,6 +136,7 @@ impl From<&DeliveryRecord> for Delivery {
                 .iter()
                 .map(DeliveryAttempt::from)
                 .collect(),
+            redelivery_of: record.redelivery_of.clone(),
         }
     }
 }

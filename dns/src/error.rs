@@ -28,6 +28,10 @@ pub enum DnsError {
     /// The provider's configuration is unusable (bad key, bad secret format).
     #[error("the DNS provider's configuration is unusable: {0}")]
     Config(String),
+    /// The propagation check's deadline passed before every authoritative nameserver served
+    /// the value; the message names those that did not and what they answered.
+    #[error("propagation timed out: {0}")]
+    NotPropagated(String),
 }
 
 impl DnsError {
@@ -35,7 +39,24 @@ impl DnsError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            DnsError::RateLimited { .. } | DnsError::Server(_) | DnsError::Transport(_)
+            DnsError::RateLimited { .. }
+                | DnsError::Server(_)
+                | DnsError::Transport(_)
+                | DnsError::NotPropagated(_)
         )
+    }
+
+    /// A stable name of the kind of failure, for an API error's details.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DnsError::Auth(_) => "auth",
+            DnsError::RateLimited { .. } => "rate_limited",
+            DnsError::Server(_) => "server",
+            DnsError::Rejected(_) => "rejected",
+            DnsError::Transport(_) => "transport",
+            DnsError::Refused(_) => "refused",
+            DnsError::Config(_) => "config",
+            DnsError::NotPropagated(_) => "not_propagated",
+        }
     }
 }

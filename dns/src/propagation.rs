@@ -163,8 +163,8 @@ impl Propagation {
 
     /// Polls every authoritative nameserver of fqdn's zone directly (RD=0, port 53, no cache)
     /// every `interval` until each serves `value` in the TXT RRset at fqdn; on timeout returns
-    /// [`DnsError::Server`] naming the nameservers (name and address) that lacked it, and what
-    /// they answered. Returns how long it took.
+    /// [`DnsError::NotPropagated`] naming the nameservers (name and address) that lacked it, and
+    /// what they answered. Returns how long it took.
     ///
     /// Every address of every nameserver is checked, since a CA may ask any of them. An address
     /// this host cannot send to at all (e.g. IPv6 on an IPv4-only host) is skipped as long as the
@@ -218,7 +218,7 @@ impl Propagation {
             let now = Instant::now();
             if now >= deadline {
                 let lacking: Vec<String> = pending.iter().map(ToString::to_string).collect();
-                return Err(DnsError::Server(format!(
+                return Err(DnsError::NotPropagated(format!(
                     "the TXT record at {} was not served by every authoritative nameserver of \
                      zone {} after {:?}; lacking: {}",
                     name_text(&name),

@@ -32,6 +32,16 @@ pub struct SecretRecord {
     pub updated_at: OffsetDateTime,
 }
 
+/// A stored secret as a listing shows it: everything but the sealed value, which a listing
+/// never reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretInfo {
+    pub path: String,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
 /// The associated data a secret's value is sealed with: its record id.
 pub fn aad(path: &str) -> String {
     format!("secret:{path}")
@@ -53,6 +63,27 @@ pub fn validate_path(path: &str) -> Result<()> {
         {
             return bad("a secret path uses only letters, digits, '.', '_', '-' and '/'");
         }
+    }
+    Ok(())
+}
+
+/// Checks a listing's path prefix: the beginning of a path, so the same characters (`/`
+/// included, as in `infra/aws/`) and at most [`MAX_PATH_LEN`] bytes; empty matches every path.
+pub fn validate_prefix(prefix: &str) -> Result<()> {
+    if prefix.len() > MAX_PATH_LEN {
+        return Err(Error::invalid(
+            "prefix",
+            format!("a path prefix has at most {MAX_PATH_LEN} bytes"),
+        ));
+    }
+    if !prefix
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+    {
+        return Err(Error::invalid(
+            "prefix",
+            format!("a path prefix uses only letters, digits, '.', '_', '-' and '/': {prefix:?}"),
+        ));
     }
     Ok(())
 }
@@ -80,5 +111,16 @@ mod tests {
             assert!(validate_path(bad).is_err(), "{bad:?} must be refused");
         }
         assert!(validate_path(&"a".repeat(MAX_PATH_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn prefixes() {
+        for good in ["", "infra/", "infra/aw", "dns/bind/tsig", "a.b_c-d"] {
+            assert!(validate_prefix(good).is_ok(), "{good:?} must be accepted");
+        }
+        for bad in ["a b", "a%", "ä", "a\\b"] {
+            assert!(validate_prefix(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(validate_prefix(&"a".repeat(MAX_PATH_LEN + 1)).is_err());
     }
 }

@@ -178,6 +178,9 @@ pub struct DeliveryRecord {
     pub attempt_log: Vec<DeliveryAttempt>,
     /// The exact body POSTed at every attempt: the event as JSON.
     pub payload: String,
+    /// The delivery this one repeats (an operator's redelivery); `None` for the delivery the
+    /// event itself fanned out to.
+    pub redelivery_of: Option<String>,
 }
 
 /// One attempt at a delivery.

@@ -5,15 +5,21 @@
 //! A provider sends the secrets it names to its endpoint, so creating one takes what reading
 //! them takes (`secrets:read` for any `_path` key), and its endpoints must pass the endpoint
 //! policy (`[dns] allow_insecure_endpoints`): https and public addresses only by default.
+//!
+//! `POST .../{id}/test` runs dns-01's steps on a probe record (`scaivault_actors::DnsProbe`).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use scaivault_contract::{CreateDnsProvider, DnsProvider, DnsProviderList, ErrorBody, PageQuery};
-use scaivault_dns::{ENDPOINT_KEYS, EndpointRefused, check_endpoint};
+use scaivault_actors::DnsProbeError;
+use scaivault_contract::{
+    CreateDnsProvider, DnsProvider, DnsProviderList, DnsProviderTest, ErrorBody, ErrorCode,
+    PageQuery, TestDnsProvider,
+};
+use scaivault_dns::{DnsError, ENDPOINT_KEYS, EndpointRefused, check_endpoint};
 use scaivault_domain::dns_provider::{DnsProviderRecord, normalize_zones, validate_config};
 use scaivault_domain::scope::Scope;
-use scaivault_domain::{ids, timestamp};
+use scaivault_domain::{ids, pki, timestamp};
 use serde_json::json;
 
 use super::auth::{Authorized, need};
@@ -162,5 +168,90 @@ pub async fn delete(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("DNS provider {id} not found")))
+    }
+}
+
+#[utoipa::path(
+    post, path = "/v1/pki/dns-providers/{id}/test", operation_id = "test_dns_provider", tag = "dns-providers", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "DNS provider id (`dnsp_...`)")),
+    request_body = TestDnsProvider,
+    responses(
+        (status = 200, description = "The probe was written, served by every authoritative nameserver, and removed (`removed: false` with `removal_error` if the removal failed)", body = DnsProviderTest),
+        (status = 400, description = "`invalid_request`: `domain` is not a domain name an order could name (`details.field`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such provider", body = ErrorBody),
+        (status = 502, description = "`backend_error`: the provider failed or refused, a secret it names is missing, or the nameservers could not be found (`details.stage`, `details.failure`, `details.removed`)", body = ErrorBody),
+        (status = 504, description = "`dns_propagation_timeout`: not served by every authoritative nameserver within `[dns] propagation_timeout` (`details.fqdn`, `details.removed`)", body = ErrorBody),
+    ),
+)]
+/// Writes a random TXT value at `_acme-challenge.<domain>` (or where a CNAME there points)
+/// through the provider, waits until every authoritative nameserver serves it, as dns-01 does
+/// before telling the CA, and removes it. Takes up to `[dns] propagation_timeout`.
+pub async fn test(
+    State(state): State<AppState>,
+    principal: Authorized<need::Admin>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<TestDnsProvider>,
+) -> ApiResult<Json<DnsProviderTest>> {
+    // The names an order accepts, wildcards included (their record is the base name's).
+    let domain = pki::normalize_domains(std::slice::from_ref(&body.domain), true)
+        .map_err(|err| match err {
+            scaivault_domain::Error::Invalid { message, .. } => {
+                ApiError::invalid("domain", format!("domain: {message}"))
+            }
+            other => other.into(),
+        })?
+        .remove(0);
+    tracing::info!(provider = %id, domain = %domain, by = %principal.token_id, "testing DNS provider");
+    let probe = state
+        .orders
+        .test_dns_provider(&id, &domain)
+        .await
+        .map_err(|err| probe_error(&id, err))?;
+    Ok(Json(DnsProviderTest {
+        fqdn: probe.fqdn,
+        propagation_ms: u64::try_from(probe.propagation.as_millis()).unwrap_or(u64::MAX),
+        removed: probe.removal.is_ok(),
+        removal_error: probe.removal.err().map(|err| err.to_string()),
+    }))
+}
+
+/// A failed test as the API says it. The provider's errors are `DnsError`s, whose messages the
+/// providers already reduce to a status and a sanitized detail (never a raw response body), as
+/// an invalid dns-01 order's error shows them.
+fn probe_error(provider_id: &str, err: DnsProbeError) -> ApiError {
+    match err {
+        DnsProbeError::Setup(err) => err.into(),
+        DnsProbeError::Failed {
+            stage,
+            fqdn,
+            error,
+            removal,
+        } => {
+            let mut details = json!({
+                "stage": stage.code(),
+                "failure": error.code(),
+                "fqdn": fqdn,
+            });
+            if let Some(removal) = &removal {
+                details["removed"] = json!(removal.is_ok());
+                if let Err(removal_error) = removal {
+                    details["removal_error"] = json!(removal_error.to_string());
+                }
+            }
+            if matches!(error, DnsError::NotPropagated(_)) {
+                ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    ErrorCode::DnsPropagationTimeout,
+                    format!("DNS provider {provider_id}: {fqdn}: {error}"),
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    ErrorCode::BackendError,
+                    format!("DNS provider {provider_id}: {fqdn}: {stage}: {error}"),
+                )
+            }
+            .with_details(details)
+        }
     }
 }

@@ -47,6 +47,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::serve))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::delete))
+        .routes(routes!(secrets::list))
         .routes(routes!(secrets::put, secrets::get, secrets::delete))
         .routes(routes!(accounts::providers))
         .routes(routes!(accounts::register, accounts::list))
@@ -62,10 +63,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke::revoke))
         .routes(routes!(dns_providers::create, dns_providers::list))
         .routes(routes!(dns_providers::get, dns_providers::delete))
+        .routes(routes!(dns_providers::test))
         .routes(routes!(events::list))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::delete))
         .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(crate::challenges::http01::respond))
 }
 

@@ -1,17 +1,56 @@
 //! `/v1/secrets/{path}`: values sealed at rest under the master key, with the path as associated
-//! data. DNS providers refer to these paths for their credentials.
+//! data. DNS providers refer to these paths for their credentials. `GET /v1/secrets` lists the
+//! paths, never the values.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use scaivault_contract::{ErrorBody, PutSecret, Secret, SecretWithValue};
+use scaivault_contract::{
+    ErrorBody, ListSecrets, PutSecret, Secret, SecretList, SecretSummary, SecretWithValue,
+};
 use scaivault_domain::secret::{self, SecretRecord};
 use scaivault_domain::timestamp;
 
 use super::auth::{Authorized, need};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pagination::{Cursor, Page};
 use crate::state::AppState;
+
+#[utoipa::path(
+    get, path = "/v1/secrets", operation_id = "list_secrets", tag = "secrets", security(("bearer" = ["secrets:read"])),
+    params(ListSecrets),
+    responses(
+        (status = 200, description = "A page of secrets without their values, newest first", body = SecretList),
+        (status = 400, description = "`invalid_request`: bad prefix, limit or cursor (`details.field`)", body = ErrorBody),
+    ),
+)]
+/// Secret paths with their versions and times, never the values: `prefix` narrows them to one
+/// subtree (`infra/aws/`), and they page newest first like every list.
+pub async fn list(
+    State(state): State<AppState>,
+    _: Authorized<need::SecretsRead>,
+    ApiQuery(query): ApiQuery<ListSecrets>,
+) -> ApiResult<Json<SecretList>> {
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let prefix = query.prefix.unwrap_or_default();
+    secret::validate_prefix(&prefix)?;
+    let secrets = state
+        .store
+        .list_secrets(&prefix, page.limit, page.before.clone())
+        .await?;
+    let next = page.next(
+        secrets.last().map(|s| Cursor {
+            created_at: timestamp::to_millis(s.created_at),
+            id: s.path.clone(),
+        }),
+        secrets.len(),
+    );
+    Ok(Json(SecretList {
+        secrets: secrets.iter().map(SecretSummary::from).collect(),
+        next_cursor: next,
+    }))
+}
 
 #[utoipa::path(
     put, path = "/v1/secrets/{*path}", operation_id = "put_secret", tag = "secrets", security(("bearer" = ["secrets:write"])),

@@ -1,5 +1,5 @@
 //! `/v1/webhooks` (scope `admin`): subscriptions to event types, and each one's deliveries with
-//! their attempts.
+//! their attempts; a delivery can be redelivered (a new delivery of the same event).
 //!
 //! The URL must be http or https, and unless `[webhooks] allow_private_targets` its host must not
 //! be or resolve to a loopback, private, link-local or otherwise non-public address (checked
@@ -14,7 +14,7 @@ use scaivault_contract::{
     CreateWebhook, CreatedWebhook, Delivery, DeliveryList, ErrorBody, PageQuery, Webhook,
     WebhookList,
 };
-use scaivault_domain::webhook::{self, WebhookRecord};
+use scaivault_domain::webhook::{self, WebhookRecord, new_delivery_id};
 use scaivault_domain::{ids, timestamp};
 use scaivault_jobs::{TargetRefused, check_target, parse_url};
 use serde_json::json;
@@ -198,4 +198,39 @@ pub async fn deliveries(
         deliveries: deliveries.iter().map(Delivery::from).collect(),
         next_cursor: next,
     }))
+}
+
+#[utoipa::path(
+    post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", operation_id = "redeliver_webhook_delivery", tag = "webhooks", security(("bearer" = ["admin"])),
+    params(
+        ("id" = String, Path, description = "Webhook id (`whk_...`)"),
+        ("delivery_id" = String, Path, description = "One of its deliveries (`whd_...`), in any status"),
+    ),
+    responses(
+        (status = 202, description = "Queued: a new delivery (new id, no attempts) of the same event, with `redelivery_of` naming the one repeated", body = Delivery),
+        (status = 404, description = "`not_found`: no such webhook, or no such delivery of it", body = ErrorBody),
+    ),
+)]
+/// Delivers a delivery's event to its webhook again: a new delivery of the same bytes, with its
+/// own id (receivers dedupe on `X-ScaiVault-Delivery`, so it is not dropped as a repeat) and
+/// its own attempts and backoff, queued exactly as an event's own deliveries are. The delivery
+/// repeated is left as it was.
+pub async fn redeliver(
+    State(state): State<AppState>,
+    principal: Authorized<need::Admin>,
+    ApiPath((id, delivery_id)): ApiPath<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Delivery>)> {
+    find(&state, &id).await?;
+    let delivery = state
+        .store
+        .redeliver(&id, &delivery_id, &new_delivery_id(), timestamp::now())
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("delivery {delivery_id} of webhook {id} not found"))
+        })?;
+    // The row is the durable part; this only saves the dispatcher's sweep interval.
+    state.webhook_dispatch.notify();
+    tracing::info!(webhook = %id, delivery = %delivery.id, redelivery_of = %delivery_id,
+        event = %delivery.event_id, by = %principal.token_id, "webhook redelivery queued");
+    Ok((StatusCode::ACCEPTED, Json(Delivery::from(&delivery))))
 }

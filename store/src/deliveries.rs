@@ -17,7 +17,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
     async fn get_webhook_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>> {
         let row: Option<DeliveryRow> = sqlx::query::<D>(
             "SELECT id, webhook_id, event_id, event_type, payload, status, attempts, last_error, \
-             last_status_code, next_attempt_at, delivered_at, created_at \
+             last_status_code, next_attempt_at, delivered_at, created_at, redelivery_of \
              FROM webhook_deliveries WHERE id = $1",
         )
         .arg(id)
@@ -50,7 +50,7 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
         let (before_at, before_id) = before.unwrap_or((i64::MAX, String::new()));
         let rows: Vec<DeliveryRow> = sqlx::query::<D>(
             "SELECT id, webhook_id, event_id, event_type, payload, status, attempts, last_error, \
-             last_status_code, next_attempt_at, delivered_at, created_at \
+             last_status_code, next_attempt_at, delivered_at, created_at, redelivery_of \
              FROM webhook_deliveries WHERE webhook_id = $1 \
              AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
              ORDER BY created_at DESC, id DESC LIMIT $4",
@@ -91,10 +91,37 @@ impl<D: Dialect> DeliveryStore for SqlStore<D> {
         Ok(deliveries)
     }
 
+    /// One statement: the source is read and the copy written together, so a webhook deleted
+    /// meanwhile leaves nothing behind (its deliveries go with it, and a copy of none is none).
+    async fn redeliver(
+        &self,
+        webhook_id: &str,
+        source: &str,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<DeliveryRecord>> {
+        let row: Option<DeliveryRow> = sqlx::query::<D>(
+            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, \
+             status, attempts, created_at, redelivery_of) \
+             SELECT $1, webhook_id, event_id, event_type, payload, 'pending', 0, $4, id \
+             FROM webhook_deliveries WHERE id = $2 AND webhook_id = $3 \
+             RETURNING id, webhook_id, event_id, event_type, payload, status, attempts, \
+             last_error, last_status_code, next_attempt_at, delivered_at, created_at, \
+             redelivery_of",
+        )
+        .arg(id)
+        .arg(source)
+        .arg(webhook_id)
+        .arg(to_millis(at))
+        .row(self.on_pool())
+        .await?;
+        row.map(DeliveryRow::into_record).transpose()
+    }
+
     async fn unqueued_deliveries(&self, limit: u32) -> Result<Vec<DeliveryRecord>> {
         let rows: Vec<DeliveryRow> = sqlx::query::<D>(
             "SELECT id, webhook_id, event_id, event_type, payload, status, attempts, last_error, \
-             last_status_code, next_attempt_at, delivered_at, created_at \
+             last_status_code, next_attempt_at, delivered_at, created_at, redelivery_of \
              FROM webhook_deliveries WHERE queued_at IS NULL AND status = 'pending' \
              ORDER BY created_at, id LIMIT $1",
         )

@@ -24,7 +24,7 @@ use crate::error::query_error;
 use crate::rows::{
     AccountRow, CertificateRow, ChallengeRow, DeliveryAttemptRow, DeliveryRow, DnsProviderRow,
     DnsRecordRow, EventRow, ExpiryRow, LeaseRow, OrderRow, OrderWithChallengeRow, RevocationRow,
-    SecretRow, TokenRow, VersionRow, WebhookRow,
+    SecretInfoRow, SecretRow, TokenRow, VersionRow, WebhookRow,
 };
 
 /// A backend the store's SQL runs on.
@@ -60,6 +60,7 @@ pub(crate) trait Dialect:
     + Reads<OrderRow>
     + Reads<OrderWithChallengeRow>
     + Reads<RevocationRow>
+    + Reads<SecretInfoRow>
     + Reads<SecretRow>
     + Reads<TokenRow>
     + Reads<VersionRow>

@@ -90,7 +90,7 @@ pub(crate) async fn insert_event_in<D: Dialect>(
         sqlx::query::<D>(
             "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, \
              status, attempts, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6) \
-             ON CONFLICT (webhook_id, event_id) DO NOTHING",
+             ON CONFLICT (webhook_id, event_id) WHERE redelivery_of IS NULL DO NOTHING",
         )
         .arg(webhook::new_delivery_id())
         .arg(webhook_id)

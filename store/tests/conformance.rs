@@ -54,6 +54,112 @@ on_both!(meta_set_once, |store: SharedStore| async move {
     assert_eq!(store.get_meta("missing").await.expect("get"), None);
 });
 
+on_both!(
+    secrets_list_by_prefix_without_values,
+    |store: SharedStore| async move {
+        let base = now();
+        // Created 1 ms apart, so newest first is the reverse of this list.
+        let paths = [
+            "infra/aws/key",
+            "infra/aws_other/key",
+            "infra/gcp/key",
+            "dns/bind/tsig",
+            "infraX",
+        ];
+        for (i, path) in paths.iter().enumerate() {
+            let at = base + time::Duration::milliseconds(i as i64);
+            store
+                .put_secret(&SecretRecord {
+                    path: (*path).into(),
+                    sealed: vec![7; 8],
+                    version: 1,
+                    created_at: at,
+                    updated_at: at,
+                })
+                .await
+                .expect("put");
+        }
+        // Replacing one bumps its version and updated_at, not its place.
+        let later = base + time::Duration::seconds(10);
+        store
+            .put_secret(&SecretRecord {
+                path: "infra/aws/key".into(),
+                sealed: vec![8],
+                version: 1,
+                created_at: later,
+                updated_at: later,
+            })
+            .await
+            .expect("replace");
+
+        let listed = |prefix: &'static str, limit: u32, before: Option<(i64, String)>| {
+            let store = store.clone();
+            async move {
+                store
+                    .list_secrets(prefix, limit, before)
+                    .await
+                    .expect("list")
+            }
+        };
+        let names = |list: &[scaivault_domain::secret::SecretInfo]| {
+            list.iter().map(|s| s.path.clone()).collect::<Vec<_>>()
+        };
+        let all = listed("", 100, None).await;
+        assert_eq!(
+            names(&all),
+            vec![
+                "infraX",
+                "dns/bind/tsig",
+                "infra/gcp/key",
+                "infra/aws_other/key",
+                "infra/aws/key"
+            ]
+        );
+        let replaced = all.last().expect("oldest");
+        assert_eq!(replaced.version, 2);
+        assert_eq!(replaced.created_at, base);
+        assert_eq!(replaced.updated_at, later);
+
+        // A prefix is matched byte for byte: `_` is no wildcard, case matters.
+        assert_eq!(
+            names(&listed("infra/", 100, None).await),
+            vec!["infra/gcp/key", "infra/aws_other/key", "infra/aws/key"]
+        );
+        assert_eq!(
+            names(&listed("infra/aws", 100, None).await),
+            vec!["infra/aws_other/key", "infra/aws/key"]
+        );
+        assert_eq!(
+            names(&listed("infra/aws_", 100, None).await),
+            vec!["infra/aws_other/key"]
+        );
+        assert!(listed("INFRA/", 100, None).await.is_empty());
+        assert!(listed("infra/aws/key/", 100, None).await.is_empty());
+
+        // Pages: the cursor of a full page leads on, and prefix and cursor combine.
+        let first = listed("infra", 2, None).await;
+        assert_eq!(names(&first), vec!["infraX", "infra/gcp/key"]);
+        let last = first.last().expect("row");
+        let rest = listed(
+            "infra",
+            2,
+            Some((to_millis(last.created_at), last.path.clone())),
+        )
+        .await;
+        assert_eq!(names(&rest), vec!["infra/aws_other/key", "infra/aws/key"]);
+        let last = rest.last().expect("row");
+        assert!(
+            listed(
+                "infra",
+                2,
+                Some((to_millis(last.created_at), last.path.clone()))
+            )
+            .await
+            .is_empty()
+        );
+    }
+);
+
 on_both!(tokens_round_trip, |store: SharedStore| async move {
     let expires = now() + time::Duration::days(1);
     let minted = token::mint(
@@ -1300,6 +1406,137 @@ on_both!(
                 .expect("unqueued")
                 .iter()
                 .all(|d| d.id != gone)
+        );
+    }
+);
+
+on_both!(
+    a_redelivery_is_a_new_delivery_of_the_same_event,
+    |store: SharedStore| async move {
+        let hook = webhook(&["certificate.issued"], now());
+        let other = webhook(&["certificate.issued"], now());
+        for h in [&hook, &other] {
+            store.insert_webhook(h, b"s").await.expect("webhook");
+        }
+        let event = Event::new(
+            EventKind::CertificateIssued,
+            serde_json::json!({ "certificate_id": "cert_1" }),
+        );
+        store.insert_event(&event).await.expect("event");
+        let source = deliveries_of(&store, &hook.id).await.remove(0);
+        store
+            .mark_delivery_queued(&source.id, now())
+            .await
+            .expect("queued");
+        let delivered = DeliveryAttempt {
+            delivery_id: source.id.clone(),
+            attempt: 1,
+            at: now(),
+            status_code: Some(200),
+            error: None,
+            duration_ms: 5,
+        };
+        store
+            .record_delivery_attempt(&delivered, DeliveryStatus::Delivered)
+            .await
+            .expect("delivered");
+
+        let at = now() + time::Duration::seconds(1);
+        let id = scaivault_domain::webhook::new_delivery_id();
+        let again = store
+            .redeliver(&hook.id, &source.id, &id, at)
+            .await
+            .expect("redeliver")
+            .expect("the webhook has that delivery");
+        assert_eq!(again.id, id);
+        assert_eq!(again.webhook_id, hook.id);
+        assert_eq!(again.event_id, event.id);
+        assert_eq!(again.event_type, "certificate.issued");
+        assert_eq!(again.payload, source.payload, "the same bytes");
+        assert_eq!(again.status, DeliveryStatus::Pending);
+        assert_eq!(again.attempts, 0);
+        assert_eq!(again.last_error, None);
+        assert_eq!(again.last_status_code, None);
+        assert_eq!(again.delivered_at, None);
+        assert_eq!(again.created_at, at);
+        assert_eq!(again.redelivery_of.as_deref(), Some(source.id.as_str()));
+        assert!(again.attempt_log.is_empty());
+        assert_eq!(source.redelivery_of, None, "the event's own delivery");
+        assert_eq!(
+            store
+                .get_webhook_delivery(&id)
+                .await
+                .expect("get")
+                .expect("stored"),
+            again
+        );
+
+        // Queued by the dispatcher like an event's own delivery.
+        let unqueued = store.unqueued_deliveries(10).await.expect("unqueued");
+        assert!(unqueued.iter().any(|d| d.id == id), "{unqueued:?}");
+        // Newest first, both listed; the source is untouched.
+        let listed = deliveries_of(&store, &hook.id).await;
+        assert_eq!(
+            listed.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            vec![id.as_str(), source.id.as_str()]
+        );
+        assert_eq!(listed[1].status, DeliveryStatus::Delivered);
+        assert_eq!(listed[1].attempt_log, vec![delivered]);
+        // A redelivery can be redelivered again.
+        let third = store
+            .redeliver(
+                &hook.id,
+                &id,
+                &scaivault_domain::webhook::new_delivery_id(),
+                at,
+            )
+            .await
+            .expect("redeliver")
+            .expect("present");
+        assert_eq!(third.redelivery_of.as_deref(), Some(id.as_str()));
+        assert_eq!(deliveries_of(&store, &hook.id).await.len(), 3);
+
+        // Unknown delivery, or another webhook's: nothing written.
+        for (webhook_id, delivery_id) in [
+            (hook.id.as_str(), "whd_missing"),
+            (other.id.as_str(), source.id.as_str()),
+            ("whk_missing", source.id.as_str()),
+        ] {
+            assert!(
+                store
+                    .redeliver(
+                        webhook_id,
+                        delivery_id,
+                        &scaivault_domain::webhook::new_delivery_id(),
+                        at
+                    )
+                    .await
+                    .expect("redeliver")
+                    .is_none(),
+                "{webhook_id} {delivery_id}"
+            );
+        }
+        assert_eq!(deliveries_of(&store, &hook.id).await.len(), 3);
+        assert_eq!(deliveries_of(&store, &other.id).await.len(), 1);
+
+        // The event's fan-out still writes one delivery per webhook: a second event reaches
+        // each webhook once, redeliveries of the first notwithstanding.
+        let second = Event::new(
+            EventKind::CertificateIssued,
+            serde_json::json!({ "certificate_id": "cert_2" }),
+        );
+        store.insert_event(&second).await.expect("event");
+        let listed = deliveries_of(&store, &hook.id).await;
+        assert_eq!(listed.iter().filter(|d| d.event_id == second.id).count(), 1);
+
+        // Deleting the webhook takes the redeliveries along.
+        assert!(store.delete_webhook(&hook.id).await.expect("delete"));
+        assert!(
+            store
+                .get_webhook_delivery(&id)
+                .await
+                .expect("get")
+                .is_none()
         );
     }
 );

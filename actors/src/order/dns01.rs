@@ -36,9 +36,9 @@ pub(crate) struct DnsSupport {
     records: Arc<dyn DnsRecordStore>,
     key: MasterKey,
     http: HttpClient,
-    propagation: Propagation,
+    pub(super) propagation: Propagation,
     /// Bounds the provider API calls in flight per provider.
-    slots: ProviderSlots,
+    pub(super) slots: ProviderSlots,
 }
 
 /// One TXT value to publish for an authorization.
@@ -74,7 +74,7 @@ impl DnsSupport {
     }
 
     /// The provider `provider_id` with its secrets resolved.
-    async fn provider(&self, provider_id: &str) -> Result<Box<dyn DnsProvider>, Error> {
+    pub(super) async fn provider(&self, provider_id: &str) -> Result<Box<dyn DnsProvider>, Error> {
         let record = self
             .providers
             .get_dns_provider(provider_id)

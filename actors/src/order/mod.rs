@@ -11,7 +11,8 @@
 //! - `supervisor.rs` restarts failed actors with backoff; `leases.rs` decides which instance
 //!   drives which order.
 //! - `dns01.rs` publishes and removes dns-01 TXT records through the `scaivault-dns`
-//!   providers, at most so many calls per provider at once (`provider_slots.rs`).
+//!   providers, at most so many calls per provider at once (`provider_slots.rs`);
+//!   `dns_probe.rs` runs the same steps on a probe value to test a provider.
 //!
 //! Files depend one way: handle → supervisor → actor → issuance/placement → context → config.
 
@@ -20,6 +21,7 @@ mod config;
 mod context;
 mod dns01;
 mod dns_pick;
+mod dns_probe;
 mod failure;
 mod finish;
 mod handle;
@@ -32,5 +34,6 @@ mod requests;
 mod supervisor;
 
 pub use self::config::{Cluster, DnsSettings, OrdersConfig};
+pub use self::dns_probe::{DnsProbe, DnsProbeError, ProbeStage};
 pub use self::handle::Orders;
 pub use self::requests::IssueRequest;

@@ -18,6 +18,17 @@ pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
         limit: u32,
         before: Option<(i64, String)>,
     ) -> Result<Vec<DeliveryRecord>>;
+    /// A new delivery of the event of delivery `source` to the same webhook, `webhook_id`: id
+    /// `id`, `pending` with no attempts and not yet queued (the dispatcher queues it as it
+    /// queues an event's own deliveries), created `at`, with `redelivery_of` = `source`. `None`
+    /// when the webhook has no delivery `source`.
+    async fn redeliver(
+        &self,
+        webhook_id: &str,
+        source: &str,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<DeliveryRecord>>;
     /// Up to `limit` pending deliveries whose first attempt has not been queued yet, oldest
     /// first (without their attempts).
     async fn unqueued_deliveries(&self, limit: u32) -> Result<Vec<DeliveryRecord>>;

@@ -22,7 +22,7 @@ pub(crate) use dns::{DnsProviderRow, DnsRecordRow};
 pub(crate) use events::EventRow;
 pub(crate) use leases::LeaseRow;
 pub(crate) use orders::{ChallengeRow, OrderRow, OrderWithChallengeRow};
-pub(crate) use tokens::{SecretRow, TokenRow};
+pub(crate) use tokens::{SecretInfoRow, SecretRow, TokenRow};
 pub(crate) use webhooks::{DeliveryAttemptRow, DeliveryRow, WebhookRow};
 
 /// A stored enum through its `FromStr`.

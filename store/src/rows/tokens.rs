@@ -1,6 +1,6 @@
 //! API tokens and secrets.
 
-use scaivault_domain::secret::SecretRecord;
+use scaivault_domain::secret::{SecretInfo, SecretRecord};
 use scaivault_domain::timestamp::from_millis;
 use scaivault_domain::token::TokenRecord;
 use scaivault_domain::{Error, Result, scope};
@@ -47,6 +47,26 @@ impl SecretRow {
         SecretRecord {
             path: self.path,
             sealed: self.sealed,
+            version: self.version,
+            created_at: from_millis(self.created_at),
+            updated_at: from_millis(self.updated_at),
+        }
+    }
+}
+
+/// `secrets` without the sealed value (listings).
+#[derive(sqlx::FromRow)]
+pub(crate) struct SecretInfoRow {
+    path: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl SecretInfoRow {
+    pub(crate) fn into_record(self) -> SecretInfo {
+        SecretInfo {
+            path: self.path,
             version: self.version,
             created_at: from_millis(self.created_at),
             updated_at: from_millis(self.updated_at),

@@ -41,6 +41,7 @@ pub(crate) struct DeliveryRow {
     next_attempt_at: Option<i64>,
     delivered_at: Option<i64>,
     created_at: i64,
+    redelivery_of: Option<String>,
 }
 
 impl DeliveryRow {
@@ -60,6 +61,7 @@ impl DeliveryRow {
             created_at: from_millis(self.created_at),
             attempt_log: Vec::new(),
             payload: self.payload,
+            redelivery_of: self.redelivery_of,
         })
     }
 }

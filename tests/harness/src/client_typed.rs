@@ -5,8 +5,9 @@
 use reqwest::Method;
 use scaivault_contract::{
     Account, AccountList, CertificateDetail, CreateDnsProvider, CreateToken, CreatedToken,
-    DnsProvider, ErrorBody, EventList, Issue, ListEvents, ListOrders, OrderDetail, OrderList,
-    OrderWithChallenges, PutSecret, Register, RenewalOrder, RevokeBody, Revoked, Secret,
+    Delivery, DnsProvider, DnsProviderTest, ErrorBody, EventList, Issue, ListEvents, ListOrders,
+    ListSecrets, OrderDetail, OrderList, OrderWithChallenges, PutSecret, Register, RenewalOrder,
+    RevokeBody, Revoked, Secret, SecretList, TestDnsProvider,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -167,6 +168,44 @@ impl ApiClient {
         self.call_typed(
             Method::GET,
             &format!("/v1/events?{query}"),
+            None::<&()>,
+            200,
+        )
+        .await
+    }
+
+    /// `POST /v1/pki/dns-providers/{id}/test`: 200 with the probe's outcome.
+    pub async fn test_dns_provider(
+        &self,
+        id: &str,
+        body: &TestDnsProvider,
+    ) -> Result<DnsProviderTest, ApiFailure> {
+        self.call_typed(
+            Method::POST,
+            &format!("/v1/pki/dns-providers/{id}/test"),
+            Some(body),
+            200,
+        )
+        .await
+    }
+
+    /// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver`: 202 with the new delivery.
+    pub async fn redeliver(&self, id: &str, delivery_id: &str) -> Result<Delivery, ApiFailure> {
+        self.call_typed(
+            Method::POST,
+            &format!("/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
+            None::<&()>,
+            202,
+        )
+        .await
+    }
+
+    /// `GET /v1/secrets?prefix=&limit=&cursor=`.
+    pub async fn secrets(&self, query: &ListSecrets) -> Result<SecretList, ApiFailure> {
+        let query = serde_urlencoded::to_string(query).expect("a query serialises");
+        self.call_typed(
+            Method::GET,
+            &format!("/v1/secrets?{query}"),
             None::<&()>,
             200,
         )
