@@ -154,6 +154,24 @@ pub async fn run(config: Config) -> Result<(), String> {
     ));
     let limits = config.server.limits();
 
+    let state = AppState {
+        auth: auth.clone(),
+        store: store.clone(),
+        key: key.clone(),
+        accounts: accounts.clone(),
+        orders: orders.clone(),
+        dns_endpoints,
+        webhooks: webhook_settings,
+        webhook_dispatch: notifier.clone(),
+        jobs: jobs.clone(),
+        order_rate: Arc::new(api::order_rate::OrderRate::new(
+            config.server.orders_per_minute,
+        )),
+        registration_rate: Arc::new(api::order_rate::OrderRate::registrations(
+            config.server.registrations_per_minute,
+        )),
+    };
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for listener in http01 {
@@ -167,13 +185,16 @@ pub async fn run(config: Config) -> Result<(), String> {
         ));
     }
     if let Some(listener) = admin_listener {
-        // The job dashboard (apalis-board) behind admin auth; its session cookie is `Secure`
-        // when the browser reaches it over TLS.
+        // The admin console and the job board behind admin auth; its session cookie is
+        // `Secure` when the browser reaches it over TLS.
         let router = crate::admin::router(
-            &queue,
-            &scans,
-            webhooks.queue(),
-            auth.clone(),
+            state.clone(),
+            crate::admin::Queues {
+                renewals: &queue,
+                scans: &scans,
+                webhooks: webhooks.queue(),
+            },
+            config.provider_limits(),
             tls.is_some(),
         );
         tasks.spawn(listen::serve(
@@ -222,23 +243,6 @@ pub async fn run(config: Config) -> Result<(), String> {
         "renewal and scan workers running"
     );
 
-    let state = AppState {
-        auth,
-        store,
-        key,
-        accounts: accounts.clone(),
-        orders: orders.clone(),
-        dns_endpoints,
-        webhooks: webhook_settings,
-        webhook_dispatch: notifier,
-        jobs: jobs.clone(),
-        order_rate: Arc::new(api::order_rate::OrderRate::new(
-            config.server.orders_per_minute,
-        )),
-        registration_rate: Arc::new(api::order_rate::OrderRate::registrations(
-            config.server.registrations_per_minute,
-        )),
-    };
     listen::serve(
         api_listener,
         api::router(state),

@@ -1,7 +1,8 @@
-//! The admin job dashboard (apalis-board on `[server] admin_listen`) end to end: refused without
-//! auth (401 for its API, a redirect to `/login` for pages, its PUT push route included), served
-//! with the admin token as bearer or after logging in with the form (HttpOnly, SameSite=Strict
-//! session cookie), and the login page rendered by a headless Chromium.
+//! The job board (apalis-board, inside the admin console on `[server] admin_listen`) end to end:
+//! refused without auth (401 for its API, a redirect to `/login` for pages, its PUT push route
+//! included), served with the admin token as bearer or after logging in with the form (HttpOnly,
+//! SameSite=Strict session cookie), and the login page rendered by a headless Chromium. The
+//! console's own pages are tested in `tests/console.rs`.
 
 #[macro_use]
 mod common;
@@ -186,7 +187,7 @@ async fn refuses_without_auth_and_serves_with(db: Db) {
 
     // The UI with the bearer token: apalis-board's index page.
     let resp = http
-        .get(format!("{base}/"))
+        .get(format!("{base}/queues"))
         .bearer_auth(&token)
         .send()
         .await
@@ -230,7 +231,7 @@ async fn refuses_without_auth_and_serves_with(db: Db) {
 
     // With the cookie the UI loads, and its API calls (same origin) are served.
     let resp = http
-        .get(format!("{base}/"))
+        .get(format!("{base}/queues"))
         .header("cookie", &pair)
         .send()
         .await
@@ -251,10 +252,29 @@ async fn refuses_without_auth_and_serves_with(db: Db) {
             .contains("crt_dashboard_probe")
     );
 
-    // After logout the session is gone.
+    // After logout the session is gone. Logging out is a console form: it carries the
+    // session's CSRF token, which every console page embeds.
     let resp = http
         .post(format!("{base}/logout"))
         .header("cookie", &pair)
+        .send()
+        .await
+        .expect("logout without the CSRF token");
+    assert_eq!(resp.status(), 403, "a form post without the CSRF token");
+    let overview = http
+        .get(format!("{base}/"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .expect("overview")
+        .text()
+        .await
+        .expect("overview body");
+    let csrf = common::csrf_token(&overview);
+    let resp = http
+        .post(format!("{base}/logout"))
+        .header("cookie", &pair)
+        .form(&[("csrf", csrf.as_str())])
         .send()
         .await
         .expect("logout");
@@ -308,59 +328,10 @@ async fn chromium_renders_the_login_form() {
     assert!(dom.contains(r#"<form id="login""#), "{dom}");
     assert!(dom.contains(r#"name="token""#), "{dom}");
 
-    // Without a session, the board's root redirects the browser to the login form.
+    // Without a session, the console's root redirects the browser to the login form.
     let dom = chromium(profile.path(), &["--dump-dom", &format!("{base}/")]).await;
     assert!(dom.contains(r#"<form id="login""#), "{dom}");
     assert!(!dom.contains("Apalis Board"), "{dom}");
-}
-
-/// A DevTools protocol session with one page of a headless Chromium.
-struct DevTools {
-    ws: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    next_id: u64,
-}
-
-impl DevTools {
-    /// Sends `method` with `params` and returns its result (events in between are skipped).
-    async fn call(&mut self, method: &str, params: Value) -> Value {
-        use futures_util::{SinkExt, StreamExt};
-        use tokio_tungstenite::tungstenite::Message;
-        self.next_id += 1;
-        let id = self.next_id;
-        let request = json!({"id": id, "method": method, "params": params});
-        self.ws
-            .send(Message::Text(request.to_string().into()))
-            .await
-            .expect("devtools send");
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(30), self.ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("devtools: no answer to {method}"))
-                .expect("devtools closed")
-                .expect("devtools read");
-            let Message::Text(text) = message else {
-                continue;
-            };
-            let value: Value = serde_json::from_str(&text).expect("devtools JSON");
-            if value["id"] == id {
-                assert!(value.get("error").is_none(), "{method}: {value}");
-                return value["result"].clone();
-            }
-        }
-    }
-
-    /// Evaluates `expression` in the page and returns its value.
-    async fn eval(&mut self, expression: &str) -> Value {
-        let result = self
-            .call(
-                "Runtime.evaluate",
-                json!({"expression": expression, "returnByValue": true}),
-            )
-            .await;
-        result["result"]["value"].clone()
-    }
 }
 
 /// A headless Chromium logs in with the form and shows the board with the renewal queue; its
@@ -392,90 +363,36 @@ async fn chromium_logs_in_and_shows_the_renewal_queue() {
         .to_owned();
     let shown_id = &task_id[..10];
 
-    let profile = tempfile::tempdir().expect("profile dir");
-    let port = free_port(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let _browser = tokio::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--no-first-run",
-            "--disable-dev-shm-usage",
-            "--window-size=1280,900",
-            "--remote-debugging-address=127.0.0.1",
-        ])
-        .arg(format!("--remote-debugging-port={port}"))
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("about:blank")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("chromium runs (apt-get install chromium)");
+    let mut page = common::browser::Browser::start(1280, 900).await;
 
-    // The page target's WebSocket, once the browser listens.
-    let mut socket = None;
-    for _ in 0..150 {
-        if let Ok(resp) = http
-            .get(format!("http://127.0.0.1:{port}/json/list"))
-            .send()
-            .await
-            && let Ok(targets) = resp.json::<Vec<Value>>().await
-            && let Some(url) = targets
-                .iter()
-                .find(|t| t["type"] == "page")
-                .and_then(|t| t["webSocketDebuggerUrl"].as_str())
-        {
-            socket = Some(url.to_owned());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let socket = socket.expect("chromium's DevTools endpoint");
-    let (ws, _) = tokio_tungstenite::connect_async(socket.as_str())
-        .await
-        .expect("devtools connect");
-    let mut page = DevTools { ws, next_id: 0 };
-
-    // The board's root sends the browser to the login form.
-    page.call("Page.navigate", json!({"url": format!("{base}/")}))
-        .await;
-    let mut at = Value::Null;
-    for _ in 0..100 {
-        at = page
-            .eval("location.pathname + '|' + !!document.getElementById('login')")
-            .await;
-        if at == "/login|true" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(at, "/login|true");
+    // The console's root sends the browser to the login form.
+    page.navigate(&format!("{base}/")).await;
+    page.wait_for(
+        "location.pathname === '/login' && !!document.getElementById('login')",
+        Duration::from_secs(10),
+        "the login form",
+    )
+    .await;
 
     // Log in through the form.
-    let fill = format!(
-        "document.getElementById('token').value = {}; document.getElementById('login').submit(); true",
-        serde_json::to_string(&token).expect("json")
-    );
-    page.eval(&fill).await;
+    page.fill("token", &token).await;
+    page.submit("login").await;
 
-    // The board loads (its wasm app renders) and shows the renewal queue.
-    let mut text = String::new();
-    for _ in 0..300 {
-        let state = page
-            .eval("location.pathname + '|' + (document.body ? document.body.innerText : '')")
-            .await;
-        text = state.as_str().unwrap_or_default().to_owned();
-        if !text.starts_with("/login") && text.contains("renewals") && text.contains("scans") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        !text.starts_with("/login") && text.contains("renewals") && text.contains("scans"),
-        "the board did not show the renewal and scan queues: {text}"
-    );
+    // The console's overview comes first; its "Jobs" entry leads to the board, which loads
+    // (its wasm app renders) on the renewal queue's page.
+    page.wait_for(
+        "!!document.getElementById('counts')",
+        Duration::from_secs(10),
+        "the overview",
+    )
+    .await;
+    page.navigate(&format!("{base}/jobs")).await;
+    page.wait_for(
+        "location.pathname === '/queues/renewals' && document.body.innerText.includes('Pending')",
+        Duration::from_secs(30),
+        "the board's renewal queue",
+    )
+    .await;
     // The session cookie is HttpOnly: the page's script cannot read it.
     let cookies = page.eval("document.cookie").await;
     assert!(
@@ -486,13 +403,7 @@ async fn chromium_logs_in_and_shows_the_renewal_queue() {
         "{cookies}"
     );
 
-    // The renewal queue's page lists the pushed task.
-    page.call(
-        "Page.navigate",
-        json!({"url": format!("{base}/queues/renewals")}),
-    )
-    .await;
-    // Its "Pending" tab lists the (far-future) task.
+    // The renewal queue's "Pending" tab lists the (far-future) task.
     let click_pending = "(() => { const tab = [...document.querySelectorAll('a, button, li, span')]\
         .find(e => e.textContent.trim() === 'Pending'); if (tab) { tab.click(); return true; } \
         return false; })()";
@@ -508,17 +419,9 @@ async fn chromium_logs_in_and_shows_the_renewal_queue() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let shot = page
-        .call("Page.captureScreenshot", json!({"format": "png"}))
+    let shot_path = page
+        .screenshot(&std::env::temp_dir(), "scaivault-admin-dashboard")
         .await;
-    let png = base64::Engine::decode(
-        &base64::engine::general_purpose::STANDARD,
-        shot["data"].as_str().expect("screenshot data"),
-    )
-    .expect("base64");
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-    let shot_path = std::env::temp_dir().join("scaivault-admin-dashboard.png");
-    std::fs::write(&shot_path, &png).expect("write screenshot");
     assert!(
         text.contains(shown_id),
         "the renewal queue's page did not list task {task_id} (screenshot: {}): {text}",

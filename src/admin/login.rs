@@ -1,6 +1,6 @@
 //! The login form: POST a token with the `admin` scope; on success an HttpOnly, SameSite=Strict
 //! cookie (also Secure when the listener serves TLS) carries a random session id (never the
-//! token) and the browser goes to the board.
+//! token) and the browser goes to the console's overview.
 
 use axum::Form;
 use axum::extract::State;
@@ -9,7 +9,9 @@ use http::{HeaderMap, StatusCode, header};
 use scaivault_domain::scope::Scope;
 use serde::Deserialize;
 
-use super::{AdminState, session};
+use maud::{DOCTYPE, html};
+
+use super::{AdminState, assets, session};
 
 /// Where the form lives.
 pub const PATH: &str = "/login";
@@ -21,22 +23,31 @@ pub struct LoginForm {
 }
 
 fn render(message: &str) -> Html<String> {
-    Html(format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>ScaiVault ACME: job dashboard login</title></head>
-<body>
-<h1>ScaiVault ACME job dashboard</h1>
-<p id="message">{message}</p>
-<form id="login" method="post" action="{PATH}">
-<label for="token">Admin token</label>
-<input id="token" name="token" type="password" autocomplete="off" required>
-<button type="submit">Log in</button>
-</form>
-</body>
-</html>
-"#
-    ))
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { "Log in · ScaiVault ACME console" }
+                    link rel="stylesheet" href=(assets::STYLESHEET);
+                }
+                body {
+                    main id="main" class="narrow" {
+                        h1 { "ScaiVault ACME console" }
+                        p id="message" { (message) }
+                        form id="login" class="stack card" method="post" action=(PATH) {
+                            label for="token" { "Admin token" }
+                            input id="token" name="token" type="password" autocomplete="off" required;
+                            button type="submit" { "Log in" }
+                        }
+                    }
+                }
+            }
+        }
+        .into_string(),
+    )
 }
 
 /// `GET /login`.
@@ -46,7 +57,7 @@ pub async fn page() -> Html<String> {
 
 /// `POST /login`.
 pub async fn submit(State(state): State<AdminState>, Form(form): Form<LoginForm>) -> Response {
-    match state.auth.authenticate(form.token.trim()).await {
+    match state.app.auth.authenticate(form.token.trim()).await {
         Ok(principal) if principal.scopes.contains(&Scope::Admin) => {
             let (id, lifetime) = state.sessions.open(&principal);
             let cookie = format!(

@@ -18,11 +18,13 @@ pub const COOKIE: &str = "sv_admin_session";
 /// How long a session lasts after login, at most.
 pub const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 
-/// One session: whose it is and until when.
+/// One session: whose it is, until when, and the token its forms must carry.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub token_id: String,
     pub ends: Instant,
+    /// The console's forms carry it (`csrf`); a POST without it is refused ([`super::csrf`]).
+    pub csrf: String,
 }
 
 /// The live sessions (lost on restart: log in again).
@@ -48,6 +50,7 @@ impl Sessions {
             Session {
                 token_id: principal.token_id.clone(),
                 ends: now + lifetime,
+                csrf: hex::encode(rand::random::<[u8; 32]>()),
             },
         );
         (id, lifetime)

@@ -54,6 +54,15 @@ scopes!(PkiRead, PkiWrite, PkiKeys, SecretsRead, SecretsWrite, Admin);
 #[derive(Debug)]
 pub struct Authorized<S: RequiredScope>(pub Principal, std::marker::PhantomData<S>);
 
+impl<S: RequiredScope> Authorized<S> {
+    /// `principal`, when it holds `S`: how the admin console, which authenticates its own way
+    /// (a session), calls the API's handlers under exactly the API's scope rules.
+    pub fn grant(principal: Principal) -> Result<Self, ApiError> {
+        principal.require(S::SCOPE)?;
+        Ok(Authorized(principal, std::marker::PhantomData))
+    }
+}
+
 impl<S: RequiredScope> std::ops::Deref for Authorized<S> {
     type Target = Principal;
 
@@ -72,8 +81,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
-        principal.require(S::SCOPE)?;
-        Ok(Authorized(principal, std::marker::PhantomData))
+        Self::grant(principal)
     }
 }
 
@@ -103,7 +111,7 @@ impl Authenticator {
         }
     }
 
-    /// The principal of a token verified earlier (a dashboard session's), as the store has it
+    /// The principal of a token verified earlier (a console session's), as the store has it
     /// now: 401 once the token is deleted or expired, and its current scopes otherwise. It
     /// asks the store every time, so a token deleted through any instance ends its sessions on
     /// all of them at their next request.

@@ -1,4 +1,4 @@
-//! Serving a router on a listener with limits: every HTTP listener (API, admin dashboard,
+//! Serving a router on a listener with limits: every HTTP listener (API, admin console,
 //! http-01) goes through [`serve`], and the tls-alpn-01 responder through [`Acceptor`].
 //!
 //! axum's own `serve` bounds nothing: a client that sends its request head one byte at a time,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod browser;
+
 use scaivault_testkit::{Pebble, PebbleOptions, PgDatabase, Service, ServiceOptions};
 
 /// Which store a test runs on.
@@ -328,4 +330,15 @@ pub async fn drop_renewal_tasks(database_url: &str) {
         .delete_renewal_tasks()
         .await
         .expect("delete renewal tasks");
+}
+
+/// The CSRF token a console page embeds in its forms (`<input ... name="csrf" value="...">`).
+pub fn csrf_token(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no CSRF field in the page: {html}"))
+        + marker.len();
+    let end = html[start..].find('"').expect("the field's closing quote") + start;
+    html[start..end].to_owned()
 }
