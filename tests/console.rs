@@ -16,7 +16,9 @@ use std::time::Duration;
 use common::Db;
 use common::browser::Browser;
 use reqwest::redirect::Policy;
-use scaivault_testkit::{Bind, BindOptions, Pebble, PebbleOptions, Service, free_port};
+use scaivault_testkit::{
+    Bind, BindOptions, Pebble, PebbleOptions, Service, free_port, lock_loopback_ip,
+};
 use serde_json::json;
 
 /// The page's visible form fields that have no label (inside a `<label>`, or named by one).
@@ -41,20 +43,29 @@ fn client() -> reqwest::Client {
 struct Console {
     service: Service,
     bind: Bind,
+    /// The zone's second nameserver: it serves a challenge's TXT only once the test says so
+    /// ([`release`]), which holds an order in flight (dns-01 waits for every nameserver).
+    ns2: Bind,
     pebble: Pebble,
     _pg: Option<scaivault_testkit::PgDatabase>,
     base: String,
 }
 
-/// BIND serving `example.test`, Pebble validating through it (with its random validation
-/// delay, so an order is still in flight when its page opens), and the service with the
-/// console on a free port and the TSIG secret stored at `dns/bind/tsig`.
+/// BIND serving `example.test` (with a second nameserver the test controls) and `probe.test`,
+/// Pebble validating through it, and the service with the console on a free port and the TSIG
+/// secret stored at `dns/bind/tsig`.
 async fn console(db: Db) -> Console {
-    let bind = Bind::start(BindOptions::zones(["example.test"])).await;
+    let (first_ip, second_ip) = (lock_loopback_ip(), lock_loopback_ip());
+    let example = BindOptions::zones(["example.test"])
+        .record("example.test", "@ IN NS ns2.example.test.")
+        .record("example.test", &format!("ns2 IN A {}", second_ip.ip()));
+    let mut with_probe = example.clone();
+    with_probe.zones.push("probe.test".to_owned());
+    let bind = Bind::start_on(first_ip, with_probe).await;
+    let ns2 = Bind::start_on(second_ip, example).await;
     let pebble = Pebble::start(PebbleOptions {
         dns_server: Some(bind.addr()),
         nonce_reject_percent: Some(0),
-        va_nosleep: false,
         // Let's Encrypt's `tlsserver` lifetime since 2026-05-13: the certificate shows on the
         // overview's 90-day timeline.
         validity_period_secs: Some(45 * 86_400),
@@ -84,6 +95,7 @@ async fn console(db: Db) -> Console {
     Console {
         service,
         bind,
+        ns2,
         pebble,
         _pg: pg,
         base: format!("http://{admin}"),
@@ -135,9 +147,48 @@ async fn id_in_path(browser: &mut Browser, route: &str, id_prefix: &str, what: &
         .to_owned()
 }
 
-/// On an order's page: the status shown when it opened is not final, and it becomes `valid`
-/// without the page reloading (a marker set on the page survives).
-async fn watch_order_become_valid(browser: &mut Browser, order_id: &str) {
+/// Lets the second nameserver serve the TXT values of `order_id`'s challenges (RFC 8555 §8.4:
+/// base64url of the SHA-256 of each key authorization), with `nsupdate`.
+async fn release(env: &Console, order_id: &str) {
+    use base64::Engine;
+    use sha2::Digest;
+    let (status, order) = env
+        .service
+        .client()
+        .get(&format!("/v1/pki/acme/orders/{order_id}"))
+        .await;
+    assert_eq!(status, 200, "{order}");
+    let mut script = format!("server {} 53\n", env.ns2.ip());
+    for challenge in order["challenges"].as_array().expect("challenges") {
+        let domain = challenge["domain"].as_str().expect("domain");
+        let name = format!("_acme-challenge.{}", domain.trim_start_matches("*."));
+        let key_authorization = challenge["key_authorization"].as_str().expect("key authz");
+        let value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(key_authorization.as_bytes()));
+        script.push_str(&format!("update add {name}. 60 TXT \"{value}\"\n"));
+    }
+    script.push_str("send\n");
+    let mut child = tokio::process::Command::new("nsupdate")
+        .arg("-y")
+        .arg(env.ns2.nsupdate_key_arg())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("nsupdate runs (bind9-dnsutils)");
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(script.as_bytes()).await.expect("script");
+    }
+    assert!(
+        child.wait().await.expect("nsupdate").success(),
+        "nsupdate: {script}"
+    );
+}
+
+/// On an order's page: the order is still in flight when the page opens (its TXT records are
+/// not yet on the second nameserver), then the test releases them and the page turns `valid`
+/// without reloading (a marker set on the page survives).
+async fn watch_order_become_valid(env: &Console, browser: &mut Browser, order_id: &str) {
     let first = browser
         .wait_for(
             "document.getElementById('order-status').dataset.status",
@@ -147,9 +198,10 @@ async fn watch_order_become_valid(browser: &mut Browser, order_id: &str) {
         .await;
     assert!(
         ["pending", "ready", "processing"].contains(&first.as_str().unwrap_or_default()),
-        "order {order_id} was already {first} when its page opened: nothing to watch"
+        "order {order_id} was {first} when its page opened: nothing to watch"
     );
     browser.eval("window.__notReloaded = true").await;
+    release(env, order_id).await;
     browser
         .wait_for(
             "document.getElementById('order-status').dataset.status === 'valid'",
@@ -293,7 +345,7 @@ async fn issues_renews_and_revokes_from_the_browser(db: Db) {
     // Its test writes a probe TXT record, sees it propagate, and removes it.
     let tag = format!("c{:x}", rand::random::<u32>());
     browser
-        .fill("test-domain", &format!("{tag}.example.test"))
+        .fill("test-domain", &format!("{tag}.probe.test"))
         .await;
     browser.submit("test").await;
     let probe = browser
@@ -312,7 +364,7 @@ async fn issues_renews_and_revokes_from_the_browser(db: Db) {
     );
     assert!(
         env.bind
-            .txt(&format!("_acme-challenge.{tag}.example.test"))
+            .txt(&format!("_acme-challenge.{tag}.probe.test"))
             .await
             .is_empty()
     );
@@ -358,7 +410,7 @@ async fn issues_renews_and_revokes_from_the_browser(db: Db) {
     browser.screenshot(&shots, "issue").await;
     browser.submit("issue").await;
     let order_id = id_in_path(&mut browser, "/orders/", "acme_order_", "the order's page").await;
-    watch_order_become_valid(&mut browser, &order_id).await;
+    watch_order_become_valid(&env, &mut browser, &order_id).await;
     browser.screenshot(&shots, "order").await;
     browser.navigate(&format!("{base}/")).await;
     browser
@@ -420,7 +472,7 @@ async fn issues_renews_and_revokes_from_the_browser(db: Db) {
         .expect("path")
         .trim_start_matches("/orders/")
         .to_owned();
-    watch_order_become_valid(&mut browser, &renewal_id).await;
+    watch_order_become_valid(&env, &mut browser, &renewal_id).await;
 
     // Revoke, through the confirmation step.
     browser
@@ -502,6 +554,47 @@ async fn issues_renews_and_revokes_from_the_browser(db: Db) {
         )
         .await;
     browser.screenshot(&shots, "webhook").await;
+
+    // An order that fails: http-01 where Pebble's validator finds no responder. Its page turns
+    // invalid by itself and shows the CA's error in full.
+    browser.navigate(&format!("{base}/issue")).await;
+    browser
+        .wait_for(
+            "!!document.getElementById('issue')",
+            Duration::from_secs(20),
+            "the issue form",
+        )
+        .await;
+    browser.fill("account_id", &account_id).await;
+    browser
+        .fill("domains", &format!("bad-{tag}.example.test"))
+        .await;
+    browser.fill("challenge_type", "http-01").await;
+    browser.submit("issue").await;
+    let failed_id = browser
+        .wait_for(
+            &format!(
+                "location.pathname.startsWith('/orders/acme_order_') && location.pathname !== '/orders/{order_id}' && location.pathname !== '/orders/{renewal_id}' && document.readyState === 'complete' && location.pathname"
+            ),
+            Duration::from_secs(30),
+            "the failing order's page",
+        )
+        .await;
+    browser
+        .wait_for(
+            "document.getElementById('order-status').dataset.status === 'invalid' && !!document.getElementById('order-error')",
+            Duration::from_secs(90),
+            "the order turning invalid with its error",
+        )
+        .await;
+    let error = browser
+        .eval("document.getElementById('order-error').innerText")
+        .await;
+    assert!(
+        error.as_str().unwrap_or_default().contains("failed"),
+        "{failed_id}: {error}"
+    );
+    browser.screenshot(&shots, "order-invalid").await;
 
     // Every other page, for the record.
     for (path, name, ready) in [
@@ -617,6 +710,52 @@ async fn issues_renews_and_revokes_from_the_browser(db: Db) {
         )
         .await;
     browser.screenshot(&shots, "jobs").await;
+
+    // Deactivate the account and delete the DNS provider, each after its confirmation box.
+    browser
+        .navigate(&format!("{base}/accounts/{account_id}"))
+        .await;
+    browser
+        .wait_for(
+            "!!document.getElementById('deactivate')",
+            Duration::from_secs(20),
+            "the account",
+        )
+        .await;
+    browser
+        .eval("document.querySelector('#deactivate [name=confirm]').checked = true")
+        .await;
+    browser.submit("deactivate").await;
+    browser
+        .wait_for(
+            "document.getElementById('account-status').textContent.includes('deactivated')",
+            Duration::from_secs(30),
+            "the account deactivated",
+        )
+        .await;
+    browser
+        .navigate(&format!("{base}/dns-providers/{provider_id}"))
+        .await;
+    browser
+        .wait_for(
+            "!!document.getElementById('delete')",
+            Duration::from_secs(20),
+            "the provider",
+        )
+        .await;
+    browser
+        .eval("document.querySelector('#delete [name=confirm]').checked = true")
+        .await;
+    browser.submit("delete").await;
+    browser
+        .wait_for(
+            &format!(
+                "location.pathname === '/dns-providers' && !document.querySelector('#dns-providers tr[data-id=\"{provider_id}\"]')"
+            ),
+            Duration::from_secs(20),
+            "the provider gone from the list",
+        )
+        .await;
 
     // The same information without a browser: curl with a session cookie gets it as HTML.
     let http = client();
