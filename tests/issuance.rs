@@ -736,14 +736,16 @@ async fn an_order_whose_authorizations_expire_ends_expired() {
 
 /// Pebble and the service for IP identifiers (RFC 8738): Pebble's VA connects to the address
 /// itself, so the service's http-01 and tls-alpn-01 responders listen on `127.0.0.1` and `::1`
-/// at the ports Pebble validates on. `configure` adds to the service's options.
+/// at the ports Pebble validates on (the machine has `::1` on lo). `configure` adds to the
+/// service's options.
 async fn issuing_for_ips(
+    db: Db,
     configure: impl FnOnce(
         scaivault_testkit::ServiceOptions,
         &scaivault_testkit::Pebble,
     ) -> scaivault_testkit::ServiceOptions,
 ) -> Issuing {
-    common::issuing_with(Db::Sqlite, fast(), |opts, pebble| {
+    common::issuing_with(db, fast(), |opts, pebble| {
         let (http, tls) = (pebble.http_port(), pebble.tls_port());
         configure(
             opts.set(
@@ -813,9 +815,8 @@ async fn issued(env: &Issuing, placed: &Value) -> (Value, String) {
     (certificate, chain.body)
 }
 
-#[tokio::test]
-async fn ip_identifiers_validate_by_http01_alone_and_beside_dns_names() {
-    let env = issuing_for_ips(|opts, _| opts).await;
+async fn ip_identifiers_validate_by_http01_alone_and_beside_dns_names(db: Db) {
+    let env = issuing_for_ips(db, |opts, _| opts).await;
     // An IPv4 address alone; then IPv4 and IPv6 (in a non-canonical spelling) beside a DNS name.
     let alone = order(&env, request(&env, &["127.0.0.1".to_owned()], "http-01")).await;
     assert_eq!(alone["domains"], json!(["127.0.0.1"]));
@@ -887,9 +888,11 @@ async fn ip_identifiers_validate_by_http01_alone_and_beside_dns_names() {
     assert!(announced.contains(&&json!(["127.0.0.1"])), "{events}");
 }
 
+on_both_backends!(ip_identifiers_validate_by_http01_alone_and_beside_dns_names);
+
 #[tokio::test]
 async fn ip_identifiers_validate_by_tls_alpn01_through_their_reverse_names() {
-    let env = issuing_for_ips(|opts, _| opts).await;
+    let env = issuing_for_ips(Db::Sqlite, |opts, _| opts).await;
     let placed = order(
         &env,
         request(&env, &["127.0.0.1".to_owned(), "::1".into()], "tls-alpn-01"),
@@ -915,7 +918,7 @@ async fn ip_identifiers_validate_by_tls_alpn01_through_their_reverse_names() {
 
 #[tokio::test]
 async fn ip_identifiers_refuse_dns01_and_wildcards_before_the_ca() {
-    let env = issuing_for_ips(|opts, _| opts).await;
+    let env = issuing_for_ips(Db::Sqlite, |opts, _| opts).await;
     let api = env.service.client();
     let cases = [
         // dns-01 cannot validate an address (RFC 8738 §7).
@@ -962,7 +965,7 @@ async fn ip_identifiers_refuse_dns01_and_wildcards_before_the_ca() {
 #[tokio::test]
 async fn ip_identifiers_at_lets_encrypt_get_the_shortlived_profile() {
     // Pebble stands in for Let's Encrypt's production directory.
-    let env = issuing_for_ips(|opts, pebble| {
+    let env = issuing_for_ips(Db::Sqlite, |opts, pebble| {
         opts.set(
             "acme",
             "directories",
@@ -1007,6 +1010,32 @@ async fn ip_identifiers_at_lets_encrypt_get_the_shortlived_profile() {
     let (certificate, chain) = issued(&env, &placed).await;
     assert_eq!(certificate["profile"], "shortlived", "{certificate}");
     assert_eq!(leaf_sans(&chain), ["IP:127.0.0.1"]);
+
+    // A renewal keeps the profile and the address; the IP certificate revokes at the CA.
+    let id = certificate["id"].as_str().expect("certificate id");
+    let (status, renewal) = api
+        .post(&format!("/v1/pki/certificates/{id}/renew"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{renewal}");
+    assert_eq!(renewal["profile"], "shortlived", "{renewal}");
+    let (renewed, chain) = issued(&env, &renewal).await;
+    assert_eq!(renewed["current_version"], 2, "{renewed}");
+    assert_eq!(leaf_sans(&chain), ["IP:127.0.0.1"]);
+    let serial = renewed["serial_number"].as_str().expect("serial");
+    let (status, revoked) = api
+        .post(
+            "/v1/pki/revoke",
+            &json!({"serial_number": serial, "reason": "superseded", "use_acme": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["via_acme"], true, "{revoked}");
+    let at_ca = env
+        .pebble
+        .cert_status_by_serial(serial)
+        .await
+        .expect("Pebble knows the serial");
+    assert_eq!(at_ca["Status"], "Revoked", "{at_ca}");
 
     // DNS names alone keep the profile as given (none), and an explicit shortlived is fine.
     let (status, dns_only) = api
