@@ -733,3 +733,326 @@ async fn an_order_whose_authorizations_expire_ends_expired() {
         "{events}"
     );
 }
+
+/// Pebble and the service for IP identifiers (RFC 8738): Pebble's VA connects to the address
+/// itself, so the service's http-01 and tls-alpn-01 responders listen on `127.0.0.1` and `::1`
+/// at the ports Pebble validates on (the machine has `::1` on lo). `configure` adds to the
+/// service's options.
+async fn issuing_for_ips(
+    db: Db,
+    configure: impl FnOnce(
+        scaivault_testkit::ServiceOptions,
+        &scaivault_testkit::Pebble,
+    ) -> scaivault_testkit::ServiceOptions,
+) -> Issuing {
+    common::issuing_with(db, fast(), |opts, pebble| {
+        let (http, tls) = (pebble.http_port(), pebble.tls_port());
+        configure(
+            opts.set(
+                "challenges",
+                "http01_listen",
+                format!("[\"127.0.0.1:{http}\", \"[::1]:{http}\"]"),
+            )
+            .set(
+                "challenges",
+                "tls_alpn01_listen",
+                format!("[\"127.0.0.1:{tls}\", \"[::1]:{tls}\"]"),
+            ),
+            pebble,
+        )
+    })
+    .await
+}
+
+/// The leaf's subjectAltNames as text: `DNS:name` and `IP:address`.
+fn leaf_sans(chain_pem: &str) -> Vec<String> {
+    use x509_cert::ext::pkix::SubjectAltName;
+    use x509_cert::ext::pkix::name::GeneralName;
+    let chain = x509_cert::Certificate::load_pem_chain(chain_pem.as_bytes()).expect("PEM chain");
+    let (_, san) = chain[0]
+        .tbs_certificate()
+        .get_extension::<SubjectAltName>()
+        .expect("SAN parses")
+        .expect("the leaf has a SAN");
+    san.0
+        .iter()
+        .map(|name| match name {
+            GeneralName::DnsName(dns) => format!("DNS:{dns}"),
+            GeneralName::IpAddress(octets) => {
+                let bytes = octets.as_bytes();
+                let ip: std::net::IpAddr = match bytes.len() {
+                    4 => <[u8; 4]>::try_from(bytes).expect("4 octets").into(),
+                    _ => <[u8; 16]>::try_from(bytes).expect("16 octets").into(),
+                };
+                format!("IP:{ip}")
+            }
+            other => panic!("unexpected SAN {other:?}"),
+        })
+        .collect()
+}
+
+/// Waits for `placed` to be valid and returns its certificate (the API's JSON) and chain PEM.
+async fn issued(env: &Issuing, placed: &Value) -> (Value, String) {
+    let api = env.service.client();
+    let done = wait_final(
+        &api,
+        placed["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await;
+    assert_eq!(done["status"], "valid", "{done}");
+    let id = done["certificate_id"].as_str().expect("certificate id");
+    let (status, certificate) = api.get(&format!("/v1/pki/certificates/{id}")).await;
+    assert_eq!(status, 200, "{certificate}");
+    let chain = api
+        .raw(
+            reqwest::Method::GET,
+            &format!("/v1/pki/certificates/{id}/pem"),
+            None,
+        )
+        .await;
+    assert_eq!(chain.status, 200);
+    (certificate, chain.body)
+}
+
+async fn ip_identifiers_validate_by_http01_alone_and_beside_dns_names(db: Db) {
+    let env = issuing_for_ips(db, |opts, _| opts).await;
+    // An IPv4 address alone; then IPv4 and IPv6 (in a non-canonical spelling) beside a DNS name.
+    let alone = order(&env, request(&env, &["127.0.0.1".to_owned()], "http-01")).await;
+    assert_eq!(alone["domains"], json!(["127.0.0.1"]));
+    let name = domains(1).remove(0);
+    let mixed = order(
+        &env,
+        request(
+            &env,
+            &[name.clone(), "127.0.0.1".into(), "[0:0::1]".into()],
+            "http-01",
+        ),
+    )
+    .await;
+    assert_eq!(mixed["domains"], json!([name, "127.0.0.1", "::1"]));
+    // One challenge per identifier, named as the order names it (in the CA's order).
+    let mut challenged: Vec<&str> = mixed["challenges"]
+        .as_array()
+        .expect("challenges")
+        .iter()
+        .map(|c| c["domain"].as_str().expect("domain"))
+        .collect();
+    challenged.sort_unstable();
+    let mut want = vec![name.as_str(), "127.0.0.1", "::1"];
+    want.sort_unstable();
+    assert_eq!(challenged, want);
+    // A custom CA's order keeps the profile as given (none).
+    assert_eq!(mixed["profile"], Value::Null);
+
+    let (certificate, chain) = issued(&env, &alone).await;
+    assert_eq!(certificate["domains"], json!(["127.0.0.1"]));
+    assert_eq!(certificate["versions"][0]["sans"], json!(["127.0.0.1"]));
+    assert_eq!(leaf_sans(&chain), ["IP:127.0.0.1"]);
+    verify_chain(&env.pebble, &chain).await;
+
+    let (certificate, chain) = issued(&env, &mixed).await;
+    let mut sans: Vec<String> = certificate["versions"][0]["sans"]
+        .as_array()
+        .expect("sans")
+        .iter()
+        .map(|s| s.as_str().expect("san").to_owned())
+        .collect();
+    sans.sort();
+    let mut want = vec![name.clone(), "127.0.0.1".into(), "::1".into()];
+    want.sort();
+    assert_eq!(sans, want);
+    let mut leaf = leaf_sans(&chain);
+    leaf.sort();
+    assert_eq!(
+        leaf,
+        [
+            format!("DNS:{name}"),
+            "IP:127.0.0.1".into(),
+            "IP:::1".into()
+        ]
+    );
+
+    // The event names the addresses as the order does.
+    let (_, events) = env
+        .service
+        .client()
+        .get("/v1/events?type=certificate.issued")
+        .await;
+    let announced: Vec<&Value> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| &e["data"]["domains"])
+        .collect();
+    assert!(announced.contains(&&json!(["127.0.0.1"])), "{events}");
+}
+
+on_both_backends!(ip_identifiers_validate_by_http01_alone_and_beside_dns_names);
+
+#[tokio::test]
+async fn ip_identifiers_validate_by_tls_alpn01_through_their_reverse_names() {
+    let env = issuing_for_ips(Db::Sqlite, |opts, _| opts).await;
+    let placed = order(
+        &env,
+        request(&env, &["127.0.0.1".to_owned(), "::1".into()], "tls-alpn-01"),
+    )
+    .await;
+    let (certificate, chain) = issued(&env, &placed).await;
+    assert_eq!(certificate["domains"], json!(["127.0.0.1", "::1"]));
+    assert_eq!(leaf_sans(&chain), ["IP:127.0.0.1", "IP:::1"]);
+    // Pebble asked by the reverse-mapping names (RFC 8738 §6) and got each address's
+    // certificate: the responder logs the identifier it answered for.
+    let log = env.service.log_text();
+    let presented: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("tls-alpn-01: presented the validation certificate"))
+        .collect();
+    for ip in ["127.0.0.1", "::1"] {
+        assert!(
+            presented.iter().any(|line| line.contains(ip)),
+            "{ip}: {presented:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ip_identifiers_refuse_dns01_and_wildcards_before_the_ca() {
+    let env = issuing_for_ips(Db::Sqlite, |opts, _| opts).await;
+    let api = env.service.client();
+    let cases = [
+        // dns-01 cannot validate an address (RFC 8738 §7).
+        (
+            json!({"account_id": env.account_id, "domains": ["a.example.test", "192.0.2.1"], "challenge_type": "dns-01"}),
+            "challenge_type",
+            "\"192.0.2.1\" is an IP address",
+        ),
+        (
+            json!({"account_id": env.account_id, "domains": ["2001:DB8::1"], "challenge_type": "dns-01"}),
+            "challenge_type",
+            "\"2001:db8::1\" is an IP address",
+        ),
+        // A wildcard needs dns-01, an address cannot have it: never in one order.
+        (
+            json!({"account_id": env.account_id, "domains": ["*.example.test", "192.0.2.1"], "challenge_type": "dns-01"}),
+            "domains",
+            "cannot be in one order",
+        ),
+        (
+            json!({"account_id": env.account_id, "domains": ["*.example.test", "192.0.2.1"], "challenge_type": "http-01"}),
+            "domains",
+            "cannot be in one order",
+        ),
+    ];
+    for (body, field, message) in cases {
+        let (status, answer) = api.post("/v1/pki/acme/issue", &body).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_request", "{answer}");
+        assert_eq!(answer["error"]["details"]["field"], field, "{answer}");
+        let text = answer["error"]["message"].as_str().expect("message");
+        assert!(text.contains(message), "{body} -> {text}");
+    }
+    // Nothing reached the CA.
+    let (_, orders) = api.get("/v1/pki/acme/orders").await;
+    assert_eq!(orders["orders"], json!([]), "{orders}");
+    assert!(
+        !env.pebble.log_text().contains("Added order"),
+        "{}",
+        env.pebble.log_text()
+    );
+}
+
+#[tokio::test]
+async fn ip_identifiers_at_lets_encrypt_get_the_shortlived_profile() {
+    // Pebble stands in for Let's Encrypt's production directory.
+    let env = issuing_for_ips(Db::Sqlite, |opts, pebble| {
+        opts.set(
+            "acme",
+            "directories",
+            format!("{{ letsencrypt = \"{}\" }}", pebble.directory_url()),
+        )
+    })
+    .await;
+    let api = env.service.client();
+    let (status, account) = api
+        .post(
+            "/v1/pki/acme/accounts",
+            &json!({"name": "le", "provider": "letsencrypt", "environment": "production",
+                    "email": "certs@acme.example"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{account}");
+    let le = account["id"].as_str().expect("id");
+
+    // Another profile than shortlived: refused naming the rule, before the CA is asked.
+    let (status, answer) = api
+        .post(
+            "/v1/pki/acme/issue",
+            &json!({"account_id": le, "domains": ["127.0.0.1"], "challenge_type": "http-01",
+                    "profile": "tlsserver"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_request", "{answer}");
+    assert_eq!(answer["error"]["details"]["field"], "profile", "{answer}");
+    let text = answer["error"]["message"].as_str().expect("message");
+    assert!(text.contains("only with profile \"shortlived\""), "{text}");
+    assert!(!env.pebble.log_text().contains("Added order"));
+
+    // No profile: shortlived, on the order and on the certificate. (Pebble 2.4 has no profiles
+    // and ignores the field, so it issues; Let's Encrypt would make it a 160-hour certificate.)
+    let placed = order(
+        &env,
+        json!({"account_id": le, "domains": ["127.0.0.1"], "challenge_type": "http-01"}),
+    )
+    .await;
+    assert_eq!(placed["profile"], "shortlived", "{placed}");
+    let (certificate, chain) = issued(&env, &placed).await;
+    assert_eq!(certificate["profile"], "shortlived", "{certificate}");
+    assert_eq!(leaf_sans(&chain), ["IP:127.0.0.1"]);
+
+    // A renewal keeps the profile and the address; the IP certificate revokes at the CA.
+    let id = certificate["id"].as_str().expect("certificate id");
+    let (status, renewal) = api
+        .post(&format!("/v1/pki/certificates/{id}/renew"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{renewal}");
+    assert_eq!(renewal["profile"], "shortlived", "{renewal}");
+    let (renewed, chain) = issued(&env, &renewal).await;
+    assert_eq!(renewed["current_version"], 2, "{renewed}");
+    assert_eq!(leaf_sans(&chain), ["IP:127.0.0.1"]);
+    let serial = renewed["serial_number"].as_str().expect("serial");
+    let (status, revoked) = api
+        .post(
+            "/v1/pki/revoke",
+            &json!({"serial_number": serial, "reason": "superseded", "use_acme": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["via_acme"], true, "{revoked}");
+    let at_ca = env
+        .pebble
+        .cert_status_by_serial(serial)
+        .await
+        .expect("Pebble knows the serial");
+    assert_eq!(at_ca["Status"], "Revoked", "{at_ca}");
+
+    // DNS names alone keep the profile as given (none), and an explicit shortlived is fine.
+    let (status, dns_only) = api
+        .post(
+            "/v1/pki/acme/issue",
+            &json!({"account_id": le, "domains": domains(1), "challenge_type": "http-01"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{dns_only}");
+    assert_eq!(dns_only["profile"], Value::Null);
+    let (status, explicit) = api
+        .post(
+            "/v1/pki/acme/issue",
+            &json!({"account_id": le, "domains": ["::1"], "challenge_type": "tls-alpn-01",
+                    "profile": "shortlived"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{explicit}");
+    assert_eq!(explicit["profile"], "shortlived");
+}

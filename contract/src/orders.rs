@@ -12,7 +12,12 @@ use crate::{ChallengeType, DnsRecord, KeyType, OrderStatus};
 #[serde(deny_unknown_fields)]
 pub struct Issue {
     pub account_id: String,
-    /// 1 to 100 names; wildcards (`*.example.com`) need dns-01.
+    /// 1 to 100 names: DNS names (IDNA to ASCII, lower-cased) and IP addresses (RFC 8738;
+    /// IPv4 like `192.0.2.1`, IPv6 like `2001:db8::1` or `[2001:db8::1]`, stored in canonical
+    /// form). Wildcards (`*.example.com`) need dns-01; IP addresses need http-01 or tls-alpn-01
+    /// (dns-01 is 400 with `details.field: "challenge_type"`), so a wildcard and an IP address
+    /// never share an order. For Let's Encrypt, an order with an IP address gets the
+    /// `shortlived` profile when `profile` is absent, and any other profile is 400.
     pub domains: Vec<String>,
     pub challenge_type: ChallengeType,
     /// Renew before expiry; true when absent.
@@ -29,7 +34,9 @@ pub struct Issue {
     /// The caller's CSR (PEM) naming exactly `domains`; then the service holds no private key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csr: Option<String>,
-    /// An ACME profile the CA offers (draft-ietf-acme-profiles), e.g. `tlsserver`.
+    /// An ACME profile the CA offers (draft-ietf-acme-profiles), e.g. `tlsserver`. For a
+    /// Let's Encrypt account and an order with an IP address, `shortlived` when absent (the only
+    /// profile it issues IP certificates under); another value is 400 (`details.field: "profile"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
 }

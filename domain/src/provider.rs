@@ -52,6 +52,9 @@ pub struct ProviderInfo {
     pub eab_required: bool,
     pub production_directory: Option<&'static str>,
     pub staging_directory: Option<&'static str>,
+    /// The only profile (draft-ietf-acme-profiles) under which the CA issues certificates for
+    /// IP addresses (RFC 8738), when it has such a rule; see [`order_profile`].
+    pub ip_profile: Option<&'static str>,
     pub notes: &'static str,
 }
 
@@ -65,7 +68,10 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         eab_required: false,
         production_directory: Some("https://acme-v02.api.letsencrypt.org/directory"),
         staging_directory: Some("https://acme-staging-v02.api.letsencrypt.org/directory"),
-        notes: "Free; rate limits apply (https://letsencrypt.org/docs/rate-limits/). Profiles classic, tlsserver, shortlived; ARI supported.",
+        // Since 2026-01-15 Let's Encrypt issues IP-address certificates, and only under the
+        // 160-hour `shortlived` profile.
+        ip_profile: Some("shortlived"),
+        notes: "Free; rate limits apply (https://letsencrypt.org/docs/rate-limits/). Profiles classic, tlsserver, shortlived; ARI supported. IP addresses (since 2026-01-15) only with profile shortlived, by http-01 or tls-alpn-01.",
     },
     ProviderInfo {
         name: Provider::Zerossl,
@@ -75,6 +81,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         eab_required: true,
         production_directory: Some("https://acme.zerossl.com/v2/DV90"),
         staging_directory: None,
+        ip_profile: None,
         notes: "Free tier, 90-day certificates. Requires External Account Binding (EAB credentials from the ZeroSSL dashboard). No staging environment.",
     },
     ProviderInfo {
@@ -85,6 +92,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         eab_required: false,
         production_directory: Some("https://api.buypass.com/acme/directory"),
         staging_directory: Some("https://api.test4.buypass.no/acme/directory"),
+        ip_profile: None,
         notes: "BuyPass stopped its ACME service on 2025-10-15; new accounts cannot be registered.",
     },
     ProviderInfo {
@@ -95,6 +103,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         eab_required: true,
         production_directory: Some("https://dv.acme-v02.api.pki.goog/directory"),
         staging_directory: Some("https://dv.acme-v02.test-api.pki.goog/directory"),
+        ip_profile: None,
         notes: "Requires External Account Binding (gcloud publicca external-account-keys create); production and staging keys differ.",
     },
     ProviderInfo {
@@ -105,9 +114,42 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         eab_required: false,
         production_directory: None,
         staging_directory: None,
+        ip_profile: None,
         notes: "Any RFC 8555 endpoint (enterprise CAs, test CAs); give directory_url. Add a private root under [acme] extra_roots.",
     },
 ];
+
+/// The profile an order is placed with: the caller's `requested` one, except that for a
+/// provider that issues IP-address certificates under one profile only (Let's Encrypt:
+/// `shortlived`, production and staging alike) an order naming an IP address gets that profile
+/// when none was asked for, and an order asking for another one is refused here with 400 rather
+/// than by the CA after its challenges were set up. Other providers' orders keep `requested`.
+pub fn order_profile(
+    provider: Provider,
+    domains: &[String],
+    requested: Option<String>,
+) -> Result<Option<String>> {
+    let Some(required) = provider.info().ip_profile else {
+        return Ok(requested);
+    };
+    let Some(ip) = domains
+        .iter()
+        .find(|name| crate::pki::Identifier::of(name).is_ip())
+    else {
+        return Ok(requested);
+    };
+    match requested {
+        None => Ok(Some(required.to_owned())),
+        Some(profile) if profile == required => Ok(Some(profile)),
+        Some(profile) => Err(Error::invalid(
+            "profile",
+            format!(
+                "{} issues certificates for IP addresses ({ip:?}) only with profile {required:?}, not {profile:?}: leave profile out or set it to {required:?}",
+                provider.info().display_name
+            ),
+        )),
+    }
+}
 
 impl Provider {
     /// This provider's table row.
@@ -235,5 +277,60 @@ impl Directories {
             .get(&(provider, environment))
             .map(String::as_str)
             .or_else(|| provider.info().directory(environment))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn lets_encrypt_ip_orders_get_shortlived() {
+        let ip = names(&["example.com", "192.0.2.1"]);
+        assert_eq!(
+            order_profile(Provider::Letsencrypt, &ip, None).unwrap(),
+            Some("shortlived".to_owned())
+        );
+        assert_eq!(
+            order_profile(Provider::Letsencrypt, &ip, Some("shortlived".into())).unwrap(),
+            Some("shortlived".to_owned())
+        );
+        match order_profile(Provider::Letsencrypt, &ip, Some("tlsserver".into())).unwrap_err() {
+            Error::Invalid { field, message } => {
+                assert_eq!(field, "profile");
+                assert!(
+                    message.contains("only with profile \"shortlived\""),
+                    "{message}"
+                );
+                assert!(message.contains("\"tlsserver\""), "{message}");
+                assert!(message.contains("\"192.0.2.1\""), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_orders_keep_their_profile() {
+        let dns = names(&["example.com"]);
+        assert_eq!(
+            order_profile(Provider::Letsencrypt, &dns, None).unwrap(),
+            None
+        );
+        assert_eq!(
+            order_profile(Provider::Letsencrypt, &dns, Some("tlsserver".into())).unwrap(),
+            Some("tlsserver".to_owned())
+        );
+        let ip = names(&["::1"]);
+        for provider in [Provider::Custom, Provider::Google, Provider::Zerossl] {
+            assert_eq!(order_profile(provider, &ip, None).unwrap(), None);
+            assert_eq!(
+                order_profile(provider, &ip, Some("classic".into())).unwrap(),
+                Some("classic".to_owned())
+            );
+        }
     }
 }

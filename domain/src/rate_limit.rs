@@ -165,8 +165,13 @@ fn humanize(window: Duration) -> String {
 
 /// The registered domain of `name` (lower-case ASCII, a wildcard's `*.` ignored): the public
 /// suffix plus one label by the Public Suffix List (with its `*` default rule, so an unlisted
-/// TLD counts as a suffix). A name that is itself a public suffix counts as itself.
+/// TLD counts as a suffix). A name that is itself a public suffix counts as itself, and so does
+/// an IP address (RFC 8738): it has no registered domain, and the Public Suffix List would
+/// otherwise lump `127.0.0.1` with every address ending in `.0.1`.
 pub fn registered_domain(name: &str) -> String {
+    if let Ok(ip) = name.parse::<std::net::IpAddr>() {
+        return ip.to_string();
+    }
     let name = name.strip_prefix("*.").unwrap_or(name);
     let name = name.strip_suffix('.').unwrap_or(name);
     match psl::List.domain(name.as_bytes()) {
@@ -332,6 +337,11 @@ mod tests {
         assert_eq!(registered_domain("host1.t1.example.test"), "example.test");
         // A bare public suffix counts as itself.
         assert_eq!(registered_domain("co.uk"), "co.uk");
+        // An IP address counts under itself.
+        assert_eq!(registered_domain("127.0.0.1"), "127.0.0.1");
+        assert_eq!(registered_domain("10.0.0.1"), "10.0.0.1");
+        assert_eq!(registered_domain("2001:db8::1"), "2001:db8::1");
+        assert_eq!(registered_domain("::1"), "::1");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 #![no_main]
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use libfuzzer_sys::fuzz_target;
 use scaivault_domain::Error;
@@ -88,8 +89,9 @@ fn expect_refused(result: scaivault_domain::Result<Vec<u8>>, pem_text: &str) {
     }
 }
 
-/// Every subjectAltName dNSName in every extensionRequest, and every subject common name: what a
-/// CA may put into the certificate.
+/// Every subjectAltName dNSName and iPAddress (as canonical text; any other length as hex, which
+/// no order can match) in every extensionRequest, and every subject common name: what a CA may
+/// put into the certificate.
 fn names_of(req: &CertReq) -> Vec<String> {
     let mut names = Vec::new();
     for attr in req.info.attributes.iter() {
@@ -108,8 +110,19 @@ fn names_of(req: &CertReq) -> Vec<String> {
                     continue;
                 };
                 for name in san.0 {
-                    if let GeneralName::DnsName(dns) = name {
-                        names.push(dns.to_string());
+                    match name {
+                        GeneralName::DnsName(dns) => names.push(dns.to_string()),
+                        GeneralName::IpAddress(octets) => {
+                            let bytes = octets.as_bytes();
+                            names.push(match bytes.len() {
+                                4 => IpAddr::from(<[u8; 4]>::try_from(bytes).expect("4")).to_string(),
+                                16 => {
+                                    IpAddr::from(<[u8; 16]>::try_from(bytes).expect("16")).to_string()
+                                }
+                                _ => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+                            });
+                        }
+                        _ => {}
                     }
                 }
             }

@@ -1,10 +1,13 @@
-//! `normalize_domains`: the `domains` of `POST /v1/pki/issue` (IDNA, wildcards, duplicates).
+//! `normalize_domains`: the `domains` of `POST /v1/pki/issue` (IDNA, wildcards, IP addresses,
+//! duplicates).
 //!
 //! Input: the first byte's low bit says whether wildcards are allowed (dns-01); the rest is UTF-8,
-//! one name per line. Beyond "does not panic": every accepted name is lowercase ASCII, at most 253
-//! octets, of at least two LDH labels of 1 to 63 octets with no edge hyphen, not an IP address,
-//! with a wildcard only as the whole leftmost label and only when allowed; the output keeps the
-//! input's order and count, has no duplicates, is a fixed point, and agrees name by name.
+//! one name per line. Beyond "does not panic": every accepted entry is either an IP address in
+//! its canonical text form (RFC 8738) or a lowercase ASCII name, at most 253 octets, of at least
+//! two LDH labels of 1 to 63 octets with no edge hyphen, with a wildcard only as the whole
+//! leftmost label and only when allowed; a wildcard and an IP address never share a list; the
+//! output keeps the input's order and count, has no duplicates, is a fixed point, and agrees
+//! name by name.
 #![no_main]
 
 use std::collections::HashSet;
@@ -39,6 +42,11 @@ fn check_accepted(names: &[String], out: &[String], allow_wildcards: bool) {
     assert!((1..=MAX_DOMAINS).contains(&out.len()), "{names:?}");
     let unique: HashSet<&String> = out.iter().collect();
     assert_eq!(unique.len(), out.len(), "{names:?} -> {out:?}: duplicates");
+    assert!(
+        !(out.iter().any(|n| n.starts_with("*."))
+            && out.iter().any(|n| n.parse::<IpAddr>().is_ok())),
+        "{names:?} -> {out:?}: a wildcard beside an IP address"
+    );
     for (raw, name) in names.iter().zip(out) {
         check_name(raw, name, allow_wildcards);
         // The same verdict alone as in the list.
@@ -57,6 +65,10 @@ fn check_accepted(names: &[String], out: &[String], allow_wildcards: bool) {
 }
 
 fn check_name(raw: &str, name: &str, allow_wildcards: bool) {
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        assert_eq!(ip.to_string(), name, "{raw:?}: IP address not in canonical form");
+        return;
+    }
     assert!(name.is_ascii(), "{raw:?} -> {name:?}: not ASCII");
     assert_eq!(name, name.to_ascii_lowercase(), "{raw:?}: not lowercase");
     assert!(name.len() <= 253, "{raw:?} -> {name:?}: longer than 253");

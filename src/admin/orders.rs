@@ -435,7 +435,7 @@ async fn form(
                     }
                 }
             }
-            label { "Names (one per line; wildcards need dns-01)"
+            label { "Names or IP addresses (one per line; wildcards need dns-01, IP addresses http-01 or tls-alpn-01)"
                 textarea name="domains" id="domains" rows="3" required { (values.domains) }
             }
             label { "Challenge"

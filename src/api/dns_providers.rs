@@ -18,6 +18,7 @@ use scaivault_contract::{
 };
 use scaivault_dns::{DnsError, ENDPOINT_KEYS, EndpointRefused, check_endpoint};
 use scaivault_domain::dns_provider::{DnsProviderRecord, normalize_zones, validate_config};
+use scaivault_domain::order::ChallengeType;
 use scaivault_domain::scope::Scope;
 use scaivault_domain::{ids, pki, timestamp};
 use serde_json::json;
@@ -192,8 +193,12 @@ pub async fn test(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<TestDnsProvider>,
 ) -> ApiResult<Json<DnsProviderTest>> {
-    // The names an order accepts, wildcards included (their record is the base name's).
+    // The names a dns-01 order accepts, wildcards included (their record is the base name's);
+    // not IP addresses, which dns-01 cannot validate.
     let domain = pki::normalize_domains(std::slice::from_ref(&body.domain), true)
+        .and_then(|domains| {
+            pki::check_challenge_type(&domains, ChallengeType::Dns01).map(|()| domains)
+        })
         .map_err(|err| match err {
             scaivault_domain::Error::Invalid { message, .. } => {
                 ApiError::invalid("domain", format!("domain: {message}"))

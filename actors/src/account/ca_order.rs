@@ -3,6 +3,7 @@
 
 use instant_acme::{Account, AuthorizationStatus, Identifier, NewOrder};
 use scaivault_domain::order::ChallengeType;
+use scaivault_domain::pki;
 
 use crate::Error;
 use crate::acme::{AcmeProblem, BAD_NONCE_RETRIES, ProblemKind, challenge_type, retry_bad_nonce};
@@ -44,7 +45,11 @@ pub(super) async fn place(account: &Account, spec: &NewOrderSpec) -> Result<Crea
     let identifiers: Vec<Identifier> = spec
         .domains
         .iter()
-        .map(|domain| Identifier::Dns(domain.clone()))
+        .map(|domain| match pki::Identifier::of(domain) {
+            // RFC 8738 §3: type `ip`, the address in its textual form.
+            pki::Identifier::Ip(ip) => Identifier::Ip(ip),
+            pki::Identifier::Dns(name) => Identifier::Dns(name),
+        })
         .collect();
     let build = || {
         let request = NewOrder::new(&identifiers);

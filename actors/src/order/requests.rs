@@ -3,6 +3,7 @@
 
 use scaivault_domain::account::AccountStatus;
 use scaivault_domain::order::{ChallengeRecord, ChallengeType, OrderRecord};
+use scaivault_domain::provider::order_profile;
 use scaivault_domain::{Error as DomainError, pki};
 
 use super::handle::Orders;
@@ -33,6 +34,8 @@ impl Orders {
         self.answerable(challenge_type)?;
         let domains =
             pki::normalize_domains(&request.domains, challenge_type == ChallengeType::Dns01)?;
+        // Before the DNS provider choice below, which only makes sense for DNS names.
+        pki::check_challenge_type(&domains, challenge_type)?;
         let key_type = request.key_type.unwrap_or_default();
         if let Some(csr) = &request.csr {
             if request.key_type.is_some() {
@@ -89,6 +92,7 @@ impl Orders {
             ))
             .into());
         }
+        let profile = order_profile(account.provider, &domains, request.profile)?;
         let (record, challenges) = place(
             &self.ctx,
             OrderPlan {
@@ -98,7 +102,7 @@ impl Orders {
                 challenge_type,
                 key_type,
                 csr_pem: request.csr,
-                profile: request.profile,
+                profile,
                 auto_renew: request.auto_renew.unwrap_or(true),
                 dns_provider_id,
                 replaces: None,
@@ -156,6 +160,8 @@ impl Orders {
         };
         // Sent only if the CA offers ARI; a leaf without an AKI simply has no identifier.
         let replaces = pki::renewal_cert_id(&last.chain_pem).ok();
+        // The stored profile, or the one the provider requires for IP addresses.
+        let profile = order_profile(account.provider, &certificate.domains, certificate.profile)?;
         let (record, challenges) = place(
             &self.ctx,
             OrderPlan {
@@ -165,7 +171,7 @@ impl Orders {
                 challenge_type: certificate.challenge_type,
                 key_type: certificate.key_type,
                 csr_pem,
-                profile: certificate.profile,
+                profile,
                 auto_renew: certificate.auto_renew,
                 dns_provider_id: certificate.dns_provider_id,
                 replaces,

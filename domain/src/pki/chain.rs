@@ -77,7 +77,7 @@ pub fn parse_chain(pem: &str) -> Result<IssuedChain> {
         not_before: to_offset_date_time(&validity.not_before)?,
         not_after: to_offset_date_time(&validity.not_after)?,
         issuer: leaf.issuer().to_string(),
-        sans: dns_names(&certs[0])?,
+        sans: subject_alt_names(&certs[0])?,
     })
 }
 
@@ -129,8 +129,9 @@ pub(crate) fn load_chain(pem: &str) -> Result<Vec<Certificate>> {
     Ok(certs)
 }
 
-/// The leaf's DNS subjectAltNames; other name kinds are skipped.
-fn dns_names(cert: &Certificate) -> Result<Vec<String>> {
+/// The leaf's DNS and IP subjectAltNames (an address as its canonical text, the spelling of an
+/// order's `domains`); other name kinds are skipped.
+fn subject_alt_names(cert: &Certificate) -> Result<Vec<String>> {
     let san = cert
         .tbs_certificate()
         .get_extension::<SubjectAltName>()
@@ -146,6 +147,7 @@ fn dns_names(cert: &Certificate) -> Result<Vec<String>> {
                 .into_iter()
                 .filter_map(|name| match name {
                     GeneralName::DnsName(dns) => Some(dns.to_string()),
+                    GeneralName::IpAddress(octets) => super::csr::ip_text(octets.as_bytes()),
                     _ => None,
                 })
                 .collect()
@@ -191,9 +193,13 @@ mod tests {
         let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
 
         let leaf_key = KeyPair::generate().unwrap();
-        let mut leaf_params =
-            CertificateParams::new(vec!["example.test".to_owned(), "*.example.test".to_owned()])
-                .unwrap();
+        let mut leaf_params = CertificateParams::new(vec![
+            "example.test".to_owned(),
+            "*.example.test".to_owned(),
+            "192.0.2.1".to_owned(),
+            "2001:db8::1".to_owned(),
+        ])
+        .unwrap();
         leaf_params.distinguished_name = DistinguishedName::new();
         // A leading zero octet (as DER adds before a high bit) must not reach the stored serial.
         leaf_params.serial_number = Some(SerialNumber::from_slice(&[
@@ -218,7 +224,11 @@ mod tests {
         assert_eq!(chain.not_before, datetime!(2026-01-02 00:00 UTC));
         assert_eq!(chain.not_after, datetime!(2026-04-02 00:00 UTC));
         assert_eq!(chain.issuer, "CN=Test CA R1,O=ScaiVault Test,C=DE");
-        assert_eq!(chain.sans, vec!["example.test", "*.example.test"]);
+        // IP addresses (RFC 8738) too, in the canonical spelling of an order's `domains`.
+        assert_eq!(
+            chain.sans,
+            vec!["example.test", "*.example.test", "192.0.2.1", "2001:db8::1"]
+        );
         // Normalised: both certificates, leaf first, LF only, and stable when parsed again.
         let blocks = chain
             .chain_pem

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use aws_lc_rs::signature::{self as sig, VerificationAlgorithm};
-use rcgen::{CertificateParams, DistinguishedName, KeyPair, PKCS_ECDSA_P256_SHA256};
+use rcgen::{CertificateParams, DistinguishedName, KeyPair, PKCS_ECDSA_P256_SHA256, SanType};
 use rcgen::{PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256, RsaKeySize};
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::{Decode, Header, Reader, SliceReader};
@@ -20,7 +20,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::request::CertReq;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
-use super::domains::normalize_domains;
+use super::domains::{Identifier, normalize_domains};
 use super::key_type::KeyType;
 use crate::{Error, Result};
 
@@ -47,14 +47,23 @@ impl fmt::Debug for GeneratedKey {
 ///
 /// The names are first put through [`normalize_domains`] (wildcards allowed) so the CSR carries
 /// exactly the spelling the order's identifiers use. They go into the subjectAltName extension
-/// only: the subject DN is left empty because CAs take the names from the SAN
+/// only, a DNS name as a dNSName and an IP address as an iPAddress (its 4 or 16 octets,
+/// [RFC 8738 §3](https://www.rfc-editor.org/rfc/rfc8738#section-3)): the subject DN is left empty because CAs take the names from the SAN
 /// ([RFC 8555 §7.4](https://www.rfc-editor.org/rfc/rfc8555#section-7.4)) and rcgen would otherwise
 /// add a placeholder common name that the CA refuses.
 pub fn generate_key_and_csr(key_type: KeyType, domains: &[String]) -> Result<GeneratedKey> {
     let names = normalize_domains(domains, true)?;
     let key = generate_key(key_type)?;
-    let mut params = CertificateParams::new(names.clone())
-        .map_err(|e| Error::invalid("domains", format!("cannot put {names:?} into a CSR: {e}")))?;
+    let mut params = CertificateParams::default();
+    params.subject_alt_names = names
+        .iter()
+        .map(|name| match Identifier::of(name) {
+            Identifier::Ip(ip) => Ok(SanType::IpAddress(ip)),
+            Identifier::Dns(dns) => dns.try_into().map(SanType::DnsName).map_err(|e| {
+                Error::invalid("domains", format!("cannot put {name:?} into a CSR: {e}"))
+            }),
+        })
+        .collect::<Result<_>>()?;
     params.distinguished_name = DistinguishedName::new();
     let csr = params
         .serialize_request(&key)
@@ -84,8 +93,9 @@ const CSR_LABELS: [&str; 2] = ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]
 ///
 /// The request must parse as PKCS#10 ([RFC 2986](https://www.rfc-editor.org/rfc/rfc2986)), its
 /// self-signature must verify (proof that the caller holds the key), it may name only DNS names
-/// (subjectAltName in the extensionRequest attribute, plus the subject CN if any), and that set
-/// must equal `expected_domains`, compared case-insensitively
+/// and IP addresses (subjectAltName in the extensionRequest attribute, plus the subject CN if
+/// any; an address in its canonical text form), and that set must equal `expected_domains`,
+/// compared case-insensitively
 /// ([RFC 8555 §7.4](https://www.rfc-editor.org/rfc/rfc8555#section-7.4)).
 pub fn csr_from_pem(pem: &str, expected_domains: &[String]) -> Result<Vec<u8>> {
     let invalid = |message: String| Error::invalid("csr", message);
@@ -134,7 +144,8 @@ pub fn csr_from_pem(pem: &str, expected_domains: &[String]) -> Result<Vec<u8>> {
     Ok(der)
 }
 
-/// The DNS names a CSR asks for: its subjectAltName dNSNames and its subject common names.
+/// The names a CSR asks for: its subjectAltName dNSNames and iPAddresses (as canonical text) and
+/// its subject common names.
 fn requested_names(req: &CertReq) -> Result<Vec<String>> {
     let invalid = |message: String| Error::invalid("csr", message);
     let mut names = Vec::new();
@@ -157,9 +168,17 @@ fn requested_names(req: &CertReq) -> Result<Vec<String>> {
                 for name in san.0 {
                     match name {
                         GeneralName::DnsName(dns) => names.push(dns.to_string()),
+                        GeneralName::IpAddress(octets) => {
+                            names.push(ip_text(octets.as_bytes()).ok_or_else(|| {
+                                invalid(format!(
+                                    "the CSR's iPAddress subjectAltName has {} octets; an address has 4 or 16",
+                                    octets.as_bytes().len()
+                                ))
+                            })?);
+                        }
                         other => {
                             return Err(invalid(format!(
-                                "the CSR asks for a subjectAltName other than a DNS name ({}): only DNS names are supported",
+                                "the CSR asks for a subjectAltName other than a DNS name or IP address ({}): only those are supported",
                                 general_name_kind(&other)
                             )));
                         }
@@ -183,6 +202,17 @@ fn requested_names(req: &CertReq) -> Result<Vec<String>> {
         ));
     }
     Ok(names)
+}
+
+/// An iPAddress subjectAltName's octets as the address's canonical text (RFC 5280 §4.2.1.6: 4
+/// octets for IPv4, 16 for IPv6); `None` for any other length.
+pub(crate) fn ip_text(octets: &[u8]) -> Option<String> {
+    let ip = match octets.len() {
+        4 => std::net::IpAddr::from(<[u8; 4]>::try_from(octets).ok()?),
+        16 => std::net::IpAddr::from(<[u8; 16]>::try_from(octets).ok()?),
+        _ => return None,
+    };
+    Some(ip.to_string())
 }
 
 /// A short name for a subjectAltName choice, for error messages.
@@ -372,9 +402,54 @@ mod tests {
             Err(Error::Invalid { .. })
         ));
         assert!(matches!(
-            generate_key_and_csr(KeyType::EcdsaP256, &names(&["192.0.2.1"])),
+            generate_key_and_csr(KeyType::EcdsaP256, &names(&["*.example", "192.0.2.1"])),
             Err(Error::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn ip_addresses_become_ip_address_sans() {
+        let g = generate_key_and_csr(
+            KeyType::EcdsaP256,
+            &names(&["a.example", "127.0.0.1", "2001:DB8:0::1"]),
+        )
+        .unwrap();
+        let req = CertReq::from_der(&g.csr_der).unwrap();
+        let mut sans = Vec::new();
+        for attr in req.info.attributes.iter() {
+            for value in attr.values.iter() {
+                let extensions: Vec<Extension> = value.decode_as().unwrap();
+                for ext in extensions {
+                    sans.extend(
+                        SubjectAltName::from_der(ext.extn_value.as_bytes())
+                            .unwrap()
+                            .0,
+                    );
+                }
+            }
+        }
+        let octets = |bytes: &[u8]| {
+            GeneralName::IpAddress(x509_cert::der::asn1::OctetString::new(bytes).unwrap())
+        };
+        assert_eq!(
+            sans,
+            vec![
+                GeneralName::DnsName("a.example".to_owned().try_into().unwrap()),
+                octets(&[127, 0, 0, 1]),
+                octets(
+                    &"2001:db8::1"
+                        .parse::<std::net::Ipv6Addr>()
+                        .unwrap()
+                        .octets()
+                ),
+            ]
+        );
+        // The caller's CSR with IP SANs matches the order's canonical spelling.
+        let pem = to_pem(&g.csr_der);
+        assert!(csr_from_pem(&pem, &names(&["a.example", "127.0.0.1", "2001:db8::1"])).is_ok());
+        let msg = refusal(&pem, &["a.example", "127.0.0.2", "2001:db8::1"]);
+        assert!(msg.contains("missing [\"127.0.0.2\"]"), "{msg}");
+        assert!(msg.contains("not in the order [\"127.0.0.1\"]"), "{msg}");
     }
 
     #[test]
@@ -414,13 +489,16 @@ mod tests {
     }
 
     #[test]
-    fn non_dns_names_are_refused() {
+    fn other_name_kinds_are_refused() {
         let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(names(&["a.example", "192.0.2.7"])).unwrap();
+        let mut params = CertificateParams::new(names(&["a.example"])).unwrap();
+        params
+            .subject_alt_names
+            .push(SanType::Rfc822Name("me@a.example".try_into().unwrap()));
         params.distinguished_name = DistinguishedName::new();
         let pem = params.serialize_request(&key).unwrap().pem().unwrap();
         let msg = refusal(&pem, &["a.example"]);
-        assert!(msg.contains("iPAddress"), "{msg}");
+        assert!(msg.contains("rfc822Name"), "{msg}");
     }
 
     #[test]

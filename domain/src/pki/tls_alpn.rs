@@ -3,17 +3,20 @@
 //! The CA connects with ALPN `acme-tls/1` and SNI set to the domain, and accepts only a
 //! certificate that names exactly that domain and carries a critical acmeIdentifier extension
 //! holding the SHA-256 digest of the key authorization
-//! ([RFC 8737 §3](https://www.rfc-editor.org/rfc/rfc8737#section-3)).
+//! ([RFC 8737 §3](https://www.rfc-editor.org/rfc/rfc8737#section-3)). For an IP identifier the
+//! SNI is the address's reverse-mapping name and the certificate names the address itself, as
+//! an iPAddress subjectAltName ([RFC 8738 §6](https://www.rfc-editor.org/rfc/rfc8738#section-6)).
 
 use rcgen::{
-    CertificateParams, CustomExtension, DistinguishedName, KeyPair, PKCS_ECDSA_P256_SHA256,
+    CertificateParams, CustomExtension, DistinguishedName, KeyPair, PKCS_ECDSA_P256_SHA256, SanType,
 };
 use sha2::{Digest, Sha256};
 
-use super::domains::normalize_domains;
+use super::domains::{Identifier, normalize_domains};
 use crate::{Error, Result};
 
-/// Builds the TLS-ALPN-01 certificate for `domain`: one DNS subjectAltName, the critical
+/// Builds the TLS-ALPN-01 certificate for `domain`: one subjectAltName (a dNSName, or an
+/// iPAddress when `domain` is an address), the critical
 /// acmeIdentifier extension (OID 1.3.6.1.5.5.7.1.31) with SHA-256 of `key_authorization`, signed
 /// by a fresh P-256 key.
 ///
@@ -35,12 +38,17 @@ pub fn tls_alpn01_certificate(domain: &str, key_authorization: &str) -> Result<(
         ));
     }
     let digest = Sha256::digest(key_authorization.as_bytes());
-    let mut params = CertificateParams::new(vec![name.clone()]).map_err(|e| {
-        Error::invalid(
-            "domain",
-            format!("{name:?} cannot be a certificate name: {e}"),
-        )
-    })?;
+    let san = match Identifier::of(&name) {
+        Identifier::Ip(ip) => SanType::IpAddress(ip),
+        Identifier::Dns(dns) => SanType::DnsName(dns.try_into().map_err(|e| {
+            Error::invalid(
+                "domain",
+                format!("{name:?} cannot be a certificate name: {e}"),
+            )
+        })?),
+    };
+    let mut params = CertificateParams::default();
+    params.subject_alt_names = vec![san];
     params.distinguished_name = DistinguishedName::new();
     params
         .custom_extensions
@@ -105,6 +113,27 @@ mod tests {
     }
 
     #[test]
+    fn an_ip_identifier_gets_an_ip_address_san() {
+        for (ip, octets) in [
+            ("127.0.0.1", vec![127, 0, 0, 1]),
+            ("0::1", std::net::Ipv6Addr::LOCALHOST.octets().to_vec()),
+        ] {
+            let (cert_der, _) = tls_alpn01_certificate(ip, "t.k").unwrap();
+            let cert = Certificate::from_der(&cert_der).unwrap();
+            let (_, san) = cert
+                .tbs_certificate()
+                .get_extension::<SubjectAltName>()
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                san.0,
+                vec![GeneralName::IpAddress(OctetString::new(octets).unwrap())],
+                "{ip}"
+            );
+        }
+    }
+
+    #[test]
     fn each_call_uses_a_fresh_key() {
         let (_, a) = tls_alpn01_certificate("a.example.test", "x.y").unwrap();
         let (_, b) = tls_alpn01_certificate("a.example.test", "x.y").unwrap();
@@ -113,11 +142,7 @@ mod tests {
 
     #[test]
     fn wildcards_and_bad_names_are_refused() {
-        for (domain, field) in [
-            ("*.example.test", "domain"),
-            ("192.0.2.1", "domain"),
-            ("no_such", "domain"),
-        ] {
+        for (domain, field) in [("*.example.test", "domain"), ("no_such", "domain")] {
             match tls_alpn01_certificate(domain, "x.y").unwrap_err() {
                 Error::Invalid { field: f, message } => {
                     assert_eq!(f, field);

@@ -6,6 +6,10 @@
 //! instance behind the same address) answers challenges it did not start. It only ever speaks
 //! `acme-tls/1` and only ever shows an acmeIdentifier certificate: anything else (no ALPN, other
 //! protocols, no SNI, a name without a pending challenge) is dropped after the ClientHello.
+//!
+//! An IP identifier is validated through its reverse-mapping name: SNI cannot carry an address,
+//! so the CA sends e.g. `1.0.0.127.in-addr.arpa` for `127.0.0.1`, and the certificate names the
+//! address itself ([RFC 8738 §6](https://www.rfc-editor.org/rfc/rfc8738#section-6)).
 
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -92,21 +96,21 @@ async fn respond(
             return;
         }
     };
-    let domain = match challenge_domain(&start.client_hello()) {
-        Ok(domain) => domain,
+    let sni = match challenge_domain(&start.client_hello()) {
+        Ok(sni) => sni,
         Err(reason) => {
             tracing::debug!(%peer, reason, "tls-alpn-01: refused ClientHello");
             return;
         }
     };
-    let key_authorization = match store.tls_alpn01_key_authorization(&domain).await {
-        Ok(Some(key_authorization)) => key_authorization,
+    let (domain, key_authorization) = match find_challenge(store, &sni).await {
+        Ok(Some(found)) => found,
         Ok(None) => {
-            tracing::debug!(%peer, %domain, "tls-alpn-01: no pending challenge for this name");
+            tracing::debug!(%peer, %sni, "tls-alpn-01: no pending challenge for this name");
             return;
         }
         Err(error) => {
-            tracing::debug!(%peer, %domain, %error, "tls-alpn-01: looking up the challenge failed");
+            tracing::debug!(%peer, %sni, %error, "tls-alpn-01: looking up the challenge failed");
             return;
         }
     };
@@ -133,7 +137,28 @@ async fn respond(
     }
 }
 
-/// The domain a ClientHello asks to validate: its SNI name, lower-cased, provided it offers
+/// The identifier an SNI name asks to validate and its key authorization. A reverse-mapping
+/// name (`….in-addr.arpa`, `….ip6.arpa`) stands for an IP identifier (RFC 8738 §6), kept in the
+/// store in canonical text form; it is tried first, then the name itself, since a DNS identifier
+/// may also be spelled like a reverse-mapping name.
+async fn find_challenge(
+    store: &SharedStore,
+    sni: &str,
+) -> scaivault_domain::Result<Option<(String, String)>> {
+    let mut candidates = Vec::with_capacity(2);
+    if let Some(ip) = scaivault_domain::pki::ip_from_reverse_name(sni) {
+        candidates.push(ip.to_string());
+    }
+    candidates.push(sni.to_owned());
+    for candidate in candidates {
+        if let Some(key_authorization) = store.tls_alpn01_key_authorization(&candidate).await? {
+            return Ok(Some((candidate, key_authorization)));
+        }
+    }
+    Ok(None)
+}
+
+/// The name a ClientHello asks to validate: its SNI name, lower-cased, provided it offers
 /// `acme-tls/1`.
 ///
 /// The CA MUST send ALPN `acme-tls/1` and SNI with the domain being validated

@@ -387,3 +387,59 @@ async fn tls_alpn01_run_returns_on_shutdown_or_dropped_sender() {
         .expect("run returns once the sender is dropped")
         .expect("run did not panic");
 }
+
+/// RFC 8738 §6: for an IP identifier the validator sends the address's reverse-mapping name as
+/// SNI, and the certificate names the address itself.
+#[tokio::test]
+async fn tls_alpn01_answers_an_ip_identifier_by_its_reverse_name() {
+    for (ip, sni, octets) in [
+        ("127.0.0.1", "1.0.0.127.in-addr.arpa", vec![127, 0, 0, 1]),
+        (
+            "::1",
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.IP6.ARPA",
+            std::net::Ipv6Addr::LOCALHOST.octets().to_vec(),
+        ),
+    ] {
+        let (store, _dir) = store_with_challenge(ip, KEY_AUTHORIZATION).await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop_tx, shutdown) = watch::channel(false);
+        let task = tokio::spawn(run(
+            listener,
+            store,
+            limits(Duration::from_secs(10)),
+            shutdown,
+        ));
+        let tls = connect(addr, sni, &[ACME_TLS_ALPN])
+            .await
+            .unwrap_or_else(|e| panic!("{ip}: handshake: {e}"));
+        let (_, connection) = tls.get_ref();
+        let chain = connection.peer_certificates().expect("a certificate");
+        let cert = Certificate::from_der(chain[0].as_ref()).expect("X.509");
+        let (_, san) = cert
+            .tbs_certificate()
+            .get_extension::<SubjectAltName>()
+            .expect("SAN decodes")
+            .expect("SAN present");
+        assert_eq!(
+            san.0,
+            vec![GeneralName::IpAddress(
+                OctetString::new(octets).expect("octets")
+            )],
+            "{ip}"
+        );
+        // The address's reverse name only: a shorter reverse name (a network) is not served.
+        assert!(
+            connect(addr, "0.0.127.in-addr.arpa", &[ACME_TLS_ALPN])
+                .await
+                .is_err()
+        );
+        stop(Responder {
+            addr,
+            stop: stop_tx,
+            task,
+            _dir: tempfile::tempdir().expect("tempdir"),
+        })
+        .await;
+    }
+}
