@@ -254,13 +254,17 @@ impl Webhooks {
             return Ok(());
         };
         if delivery.status != DeliveryStatus::Pending {
+            tracing::debug!(delivery = %task.delivery_id, status = ?delivery.status, "delivery already settled");
             return Ok(());
         }
+        // The webhook may be deleted between reading its delivery and here (its deliveries go
+        // with it): the same end as a delivery found gone.
         let Some(webhook) = store
             .get_webhook(&delivery.webhook_id)
             .await
             .map_err(JobError::new)?
         else {
+            tracing::debug!(delivery = %task.delivery_id, "delivery gone (webhook deleted)");
             return Ok(());
         };
         let sealed = store
@@ -322,7 +326,10 @@ impl Webhooks {
         match store.record_delivery_attempt(&record, status).await {
             Ok(true) => {}
             // Deleted meanwhile: nothing left to deliver.
-            Ok(false) => return Ok(()),
+            Ok(false) => {
+                tracing::debug!(delivery = %delivery.id, "delivery gone (webhook deleted)");
+                return Ok(());
+            }
             // Unrecorded, the attempt counts as failed (the next one may deliver twice: the
             // receiver dedupes by X-ScaiVault-Delivery).
             Err(err) => {
