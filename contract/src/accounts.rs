@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::{AccountStatus, Environment, Provider, ProviderStatus};
+use crate::{AccountStatus, Environment, ProfileView, Provider, ProviderStatus};
 
 /// `POST /v1/pki/acme/accounts`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -98,6 +98,12 @@ pub struct ProviderView {
     pub eab_required: bool,
     /// The directory URL per environment (`null` where the provider has none).
     pub environments: ProviderEnvironments,
+    /// The profiles the CA publishes and their limits, checked before an order reaches it
+    /// (empty where the CA publishes none; an order may still name a profile the CA added since).
+    pub profiles: Vec<ProfileView>,
+    /// The only profile under which the CA issues certificates for IP addresses, if it has that
+    /// rule; orders naming an IP address get it.
+    pub ip_profile: Option<String>,
     pub notes: String,
 }
 
@@ -121,6 +127,8 @@ impl ProviderView {
                 production: directory(domain::provider::Environment::Production),
                 staging: directory(domain::provider::Environment::Staging),
             },
+            profiles: info.profiles.iter().map(ProfileView::from).collect(),
+            ip_profile: info.ip_profile.map(str::to_owned),
             notes: info.notes.to_owned(),
         }
     }

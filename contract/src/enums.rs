@@ -116,6 +116,15 @@ mirror!(
 );
 
 mirror!(
+    /// What a profile does with the subject common name: `first_short_name`, the first name of
+    /// at most 64 characters (none if all are longer); `omitted`, names only in subjectAltName.
+    CommonName <=> domain::profile::CommonName {
+        FirstShortName = "first_short_name",
+        Omitted = "omitted",
+    }
+);
+
+mirror!(
     CertificateStatus <=> domain::certificate::CertificateStatus {
         Valid = "valid",
         Revoked = "revoked",

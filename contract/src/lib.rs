@@ -17,6 +17,7 @@ mod events;
 mod health;
 mod orders;
 mod page;
+mod profiles;
 mod secrets;
 mod tokens;
 mod webhooks;
@@ -31,8 +32,8 @@ pub use dns_providers::{
     CreateDnsProvider, DnsProvider, DnsProviderList, DnsProviderTest, DnsRecord, TestDnsProvider,
 };
 pub use enums::{
-    AccountStatus, CertificateStatus, ChallengeType, DeliveryStatus, Environment, EventKind,
-    KeyType, OrderStatus, Provider, ProviderStatus, RevocationReason, Scope,
+    AccountStatus, CertificateStatus, ChallengeType, CommonName, DeliveryStatus, Environment,
+    EventKind, KeyType, OrderStatus, Provider, ProviderStatus, RevocationReason, Scope,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use events::{Event, EventList, ListEvents};
@@ -42,6 +43,7 @@ pub use orders::{
     RenewalOrder,
 };
 pub use page::PageQuery;
+pub use profiles::{ProfileView, ScheduledChange, ScheduledView};
 pub use secrets::{ListSecrets, PutSecret, Secret, SecretList, SecretSummary, SecretWithValue};
 pub use tokens::{CreateToken, CreatedToken, Token, TokenList};
 pub use webhooks::{

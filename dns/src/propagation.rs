@@ -60,6 +60,11 @@ impl Propagation {
         }
     }
 
+    /// The longest [`Propagation::wait_for`] waits.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Where to write the TXT for `fqdn` (`_acme-challenge.<domain>`): follows a CNAME chain at
     /// fqdn through the resolvers (CNAME delegation: the CA follows it too, RFC 8555 §8.4 leaves
     /// resolution to ordinary DNS), returning the final name (lower-case, no trailing dot), or

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod order;
 pub mod outbound;
 pub mod pki;
+pub mod profile;
 pub mod provider;
 pub mod rate_limit;
 pub mod renewal;

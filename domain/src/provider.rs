@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::profile::{self, LETSENCRYPT_PROFILES, OrderShape, ProfileInfo};
 use crate::{Error, Result};
 
 /// A provider name as callers send it.
@@ -55,6 +56,8 @@ pub struct ProviderInfo {
     /// The only profile (draft-ietf-acme-profiles) under which the CA issues certificates for
     /// IP addresses (RFC 8738), when it has such a rule; see [`order_profile`].
     pub ip_profile: Option<&'static str>,
+    /// The profiles the CA publishes, with their limits (empty where it publishes none).
+    pub profiles: &'static [ProfileInfo],
     pub notes: &'static str,
 }
 
@@ -71,6 +74,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         // Since 2026-01-15 Let's Encrypt issues IP-address certificates, and only under the
         // 160-hour `shortlived` profile.
         ip_profile: Some("shortlived"),
+        profiles: LETSENCRYPT_PROFILES,
         notes: "Free; rate limits apply (https://letsencrypt.org/docs/rate-limits/). Profiles classic, tlsserver, shortlived; ARI supported. IP addresses (since 2026-01-15) only with profile shortlived, by http-01 or tls-alpn-01.",
     },
     ProviderInfo {
@@ -82,6 +86,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         production_directory: Some("https://acme.zerossl.com/v2/DV90"),
         staging_directory: None,
         ip_profile: None,
+        profiles: &[],
         notes: "Free tier, 90-day certificates. Requires External Account Binding (EAB credentials from the ZeroSSL dashboard). No staging environment.",
     },
     ProviderInfo {
@@ -93,6 +98,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         production_directory: Some("https://api.buypass.com/acme/directory"),
         staging_directory: Some("https://api.test4.buypass.no/acme/directory"),
         ip_profile: None,
+        profiles: &[],
         notes: "BuyPass stopped its ACME service on 2025-10-15; new accounts cannot be registered.",
     },
     ProviderInfo {
@@ -104,6 +110,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         production_directory: Some("https://dv.acme-v02.api.pki.goog/directory"),
         staging_directory: Some("https://dv.acme-v02.test-api.pki.goog/directory"),
         ip_profile: None,
+        profiles: &[],
         notes: "Requires External Account Binding (gcloud publicca external-account-keys create); production and staging keys differ.",
     },
     ProviderInfo {
@@ -115,6 +122,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         production_directory: None,
         staging_directory: None,
         ip_profile: None,
+        profiles: &[],
         notes: "Any RFC 8555 endpoint (enterprise CAs, test CAs); give directory_url. Add a private root under [acme] extra_roots.",
     },
 ];
@@ -148,6 +156,30 @@ pub fn order_profile(
                 provider.info().display_name
             ),
         )),
+    }
+}
+
+/// Refuses an order of `names` identifiers under `profile` (as [`order_profile`] chose it) that
+/// `provider` would refuse for a limit of that profile (names per order; for dns-01 with a
+/// `propagation_wait`, the pending-authorization lifetime), naming the limit. A profile the
+/// table does not know passes: the CA decides.
+pub fn check_profile_limits(
+    provider: Provider,
+    profile: Option<&str>,
+    names: usize,
+    propagation_wait: Option<std::time::Duration>,
+) -> Result<()> {
+    let info = provider.info();
+    match profile::resolve(info.profiles, profile) {
+        Some(known) => profile::check(
+            info.display_name,
+            known,
+            OrderShape {
+                names,
+                propagation_wait,
+            },
+        ),
+        None => Ok(()),
     }
 }
 

@@ -80,6 +80,9 @@ mod tests {
         );
         // 60 days: the 30-day window (day 30) is earlier than a third left (day 40).
         assert_eq!(renew_at(at(0), at(60), THIRTY_DAYS, 0.0), at(30));
+        // 64 days (Let's Encrypt classic from 2027-02-10): the 30-day window (day 34) is
+        // earlier than a third left (day 42.7).
+        assert_eq!(renew_at(at(0), at(64), THIRTY_DAYS, 0.0), at(34));
         // 45 days: the window is capped at half the lifetime (day 22.5), earlier than a third
         // left (day 30).
         assert_eq!(
@@ -138,11 +141,17 @@ pub fn pick_in_window(
     from + time::Duration::milliseconds(rand::random_range(0..span_ms.max(1)))
 }
 
+/// The longest the service goes without asking the CA for a certificate's renewal information:
+/// twice a day, whatever the window and whatever a longer Retry-After says, so a window the CA
+/// moves into the past (a mass revocation) is seen within half a day.
+pub const ARI_RECHECK_MAX: Duration = Duration::from_secs(12 * 3600);
+
 /// How long to wait before asking the CA for renewal information again: its Retry-After
-/// (RFC 9773 §4.3), kept sane: at least `floor` (a CA answering 0 must
-/// not make us spin) and at most a day (a long silence must not hide a moved window).
+/// (RFC 9773 §4.3), kept sane: at least `floor` (a CA answering 0 must not make us spin) and
+/// at most [`ARI_RECHECK_MAX`] (a long silence must not hide a moved window). The same bound
+/// holds when the CA could not be asked: the lifetime-based time stands meanwhile.
 pub fn ari_recheck_after(retry_after: Duration, floor: Duration) -> Duration {
-    retry_after.clamp(floor, Duration::from_secs(24 * 3600))
+    retry_after.clamp(floor, ARI_RECHECK_MAX)
 }
 
 #[cfg(test)]
@@ -180,7 +189,11 @@ mod window_tests {
         );
         assert_eq!(
             ari_recheck_after(Duration::from_secs(7 * 86400), floor),
-            Duration::from_secs(86400)
+            Duration::from_secs(12 * 3600)
+        );
+        assert_eq!(
+            ari_recheck_after(Duration::from_secs(13 * 3600), floor),
+            ARI_RECHECK_MAX
         );
     }
 }

@@ -3,7 +3,7 @@
 
 use scaivault_domain::account::AccountStatus;
 use scaivault_domain::order::{ChallengeRecord, ChallengeType, OrderRecord};
-use scaivault_domain::provider::order_profile;
+use scaivault_domain::provider::{check_profile_limits, order_profile};
 use scaivault_domain::{Error as DomainError, pki};
 
 use super::handle::Orders;
@@ -60,6 +60,23 @@ impl Orders {
             )
             .into());
         }
+        let account = store.require_account(&request.account_id).await?;
+        if account.status != AccountStatus::Active {
+            return Err(DomainError::Conflict(format!(
+                "account {} is {}; register a new one",
+                account.id,
+                account.status.as_str()
+            ))
+            .into());
+        }
+        // The profile's limits before anything else is looked up or asked for.
+        let profile = order_profile(account.provider, &domains, request.profile)?;
+        check_profile_limits(
+            account.provider,
+            profile.as_deref(),
+            domains.len(),
+            self.propagation_wait(challenge_type),
+        )?;
         let dns_provider_id = match (challenge_type, request.dns_provider_id) {
             // The provider whose zone holds the names (or the default one); stored on the
             // order and its certificate, so renewals use it too.
@@ -83,16 +100,6 @@ impl Orders {
             }
             (_, None) => None,
         };
-        let account = store.require_account(&request.account_id).await?;
-        if account.status != AccountStatus::Active {
-            return Err(DomainError::Conflict(format!(
-                "account {} is {}; register a new one",
-                account.id,
-                account.status.as_str()
-            ))
-            .into());
-        }
-        let profile = order_profile(account.provider, &domains, request.profile)?;
         let (record, challenges) = place(
             &self.ctx,
             OrderPlan {
@@ -162,6 +169,12 @@ impl Orders {
         let replaces = pki::renewal_cert_id(&last.chain_pem).ok();
         // The stored profile, or the one the provider requires for IP addresses.
         let profile = order_profile(account.provider, &certificate.domains, certificate.profile)?;
+        check_profile_limits(
+            account.provider,
+            profile.as_deref(),
+            certificate.domains.len(),
+            self.propagation_wait(certificate.challenge_type),
+        )?;
         let (record, challenges) = place(
             &self.ctx,
             OrderPlan {
@@ -213,5 +226,11 @@ impl Orders {
             .into());
         }
         Ok(())
+    }
+
+    /// How long a dns-01 order may wait for propagation (none for the other types): a profile's
+    /// pending authorizations must outlive it.
+    fn propagation_wait(&self, challenge_type: ChallengeType) -> Option<std::time::Duration> {
+        (challenge_type == ChallengeType::Dns01).then(|| self.ctx.dns.propagation.timeout())
     }
 }

@@ -13,8 +13,9 @@ const ARI_RECHECK_FLOOR: Duration = Duration::from_secs(1);
 
 /// When the CA offers renewal information, asks it for the current version's window, picks the
 /// renewal time inside it (kept while the window stays the same, so repeated checks do not
-/// re-roll it), stores it as `renew_at`, and returns `(renew_at, next check)`. `None` when the
-/// CA offers no ARI or cannot be asked now (then the lifetime-based `renew_at` stands).
+/// re-roll it), stores it as `renew_at`, and returns `(renew_at, next check)`. When the CA
+/// offers ARI but cannot be asked now, `current_renew_at` stands and the next check is within
+/// [`renewal::ARI_RECHECK_MAX`]. `None` when the CA offers no ARI (or no renewal time is known).
 pub(crate) async fn ari_plan(
     accounts: &Accounts,
     certificates: &dyn CertificateStore,
@@ -29,8 +30,12 @@ pub(crate) async fn ari_plan(
         Ok(Some(window)) => window,
         Ok(None) => return None,
         Err(err) => {
-            tracing::warn!(certificate = %certificate_id, error = %err, "cannot read the CA's renewal information; using the lifetime-based renewal time");
-            return None;
+            // The CA offers ARI but could not answer now: the lifetime-based time stands, and
+            // the CA is asked again within the usual bound rather than only at that time.
+            let next_check =
+                current_renew_at.map(|at| at.min(timestamp::now() + renewal::ARI_RECHECK_MAX));
+            tracing::warn!(certificate = %certificate_id, error = %err, next_check = ?next_check.map(timestamp::rfc3339), "cannot read the CA's renewal information; using the lifetime-based renewal time");
+            return current_renew_at.zip(next_check);
         }
     };
     // Stored in milliseconds: compare at that precision.
