@@ -1,7 +1,7 @@
 //! Rate limits end to end. A CA's `rateLimited` problem (RFC 8555 §6.6) reaches the caller as
 //! `429 backend_rate_limited` with the CA's own `Retry-After` (a local ACME front before Pebble
 //! answers newOrder with it); and the local ledger refuses an order over the configured limits
-//! before the CA is asked at all.
+//! before the CA is asked at all, failed authorizations per name included.
 
 #[macro_use]
 mod common;
@@ -293,3 +293,67 @@ async fn staging_has_its_own_limits(db: Db) {
 }
 
 on_both_backends!(staging_has_its_own_limits);
+
+/// Failed authorizations per identifier per account, at most 2 an hour for custom accounts: a
+/// name whose http-01 validation fails (nothing answers at its address) fails twice — the
+/// service places the order once more when the CA could not connect, and each CA order's
+/// authorization ends invalid — and the third order for it is refused before the CA sees it,
+/// while another name is still ordered.
+async fn failed_authorizations_are_counted_per_name(db: Db) {
+    let env = issuing(
+        db,
+        quiet_pebble(),
+        &[("SCAIVAULT_RATE_LIMITS__CUSTOM__FAILED_AUTHORIZATIONS", "2")],
+    )
+    .await;
+    let front = AcmeFront::start(&env.pebble, AcmeFrontOptions::default()).await;
+    let account = front_account(&env, &front, "failing").await;
+    let failing = domains(1);
+    env.dns.add_a(&failing[0], &["127.0.0.254"]).await;
+
+    let placed = issue(&env, &account, &failing).await;
+    assert_eq!(placed.status, 202, "{}", placed.body);
+    let done = wait_final(
+        &env.service.client(),
+        placed.json()["order_id"].as_str().expect("order id"),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(done["status"], "invalid", "{done}");
+    assert_eq!(
+        done["ca_attempts"], 2,
+        "two CA orders, two failures: {done}"
+    );
+    let orders_before = front.new_order_payloads().len();
+    assert_eq!(orders_before, 2);
+
+    let refused = issue(&env, &account, &failing).await;
+    let body = refused.json();
+    assert_eq!(refused.status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "backend_rate_limited", "{body}");
+    let details = &body["error"]["details"];
+    assert_eq!(details["limit"], "failed_authorizations", "{body}");
+    assert_eq!(
+        details["subject"],
+        format!("{account}:{}", failing[0]),
+        "{body}"
+    );
+    assert_eq!(
+        (details["count"].as_u64(), details["max"].as_u64()),
+        (Some(2), Some(2)),
+        "{body}"
+    );
+    // The older failure leaves the hour first.
+    let wait = details["retry_after"].as_u64().expect("retry_after");
+    assert!((3500..=3600).contains(&wait), "{body}");
+    assert_eq!(
+        front.new_order_payloads().len(),
+        orders_before,
+        "no new order reached the CA"
+    );
+
+    // Another name through the same account is not held to the failing name's count.
+    issued(&env, &issue(&env, &account, &domains(1)).await).await;
+}
+
+on_both_backends!(failed_authorizations_are_counted_per_name);

@@ -22,6 +22,10 @@ pub enum Error {
     /// The CA answered with a problem document.
     #[error("the ACME server refused: {}", .problem.detail_or_kind())]
     Acme { problem: AcmeProblem },
+    /// The CA paused issuance through the account for some of the names
+    /// (`scaivault_domain::pause`): waiting does not help, only the unpause link does.
+    #[error(transparent)]
+    Paused(#[from] scaivault_domain::pause::PauseRefusal),
     /// The outbound guard refused an address the conversation with the CA needed (the
     /// directory's, or one a CA's answer named): `[acme] allow_private_directories` is off.
     #[error("the ACME server at {url} is not contacted: {refused}")]

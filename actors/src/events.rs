@@ -117,11 +117,38 @@ pub struct RenewalFailed {
     /// `None` once the renewal is given up.
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_attempt_at: Option<OffsetDateTime>,
+    /// Set when the renewal is held because the CA paused the account for some of the
+    /// certificate's names: `next_attempt_at` is then the next daily probe, not a backoff.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<RenewalPaused>,
+}
+
+/// Why a renewal is held: the CA's pause of the account for some of the certificate's names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenewalPaused {
+    pub account_id: String,
+    pub identifiers: Vec<String>,
+    /// The CA's self-service link that lifts the pause (with its JWT), when it gave one.
+    pub unpause_url: Option<String>,
+    /// When the CA first refused.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
 }
 
 impl Payload for RenewalFailed {
     fn kind(&self) -> EventKind {
         EventKind::CertificateRenewalFailed
+    }
+}
+
+impl From<scaivault_domain::pause::PauseRefusal> for RenewalPaused {
+    fn from(refusal: scaivault_domain::pause::PauseRefusal) -> Self {
+        Self {
+            account_id: refusal.account_id,
+            identifiers: refusal.identifiers,
+            unpause_url: refusal.unpause_url,
+            since: refusal.since,
+        }
     }
 }
 
@@ -249,10 +276,36 @@ mod tests {
             attempt: 0,
             reason: "CA down".into(),
             next_attempt_at: None,
+            paused: None,
         }
         .event();
         assert_eq!(failed.kind, EventKind::CertificateRenewalFailed);
         assert_eq!(failed.data["next_attempt_at"], serde_json::Value::Null);
+        assert!(failed.data.get("paused").is_none(), "only when held");
+
+        let held = RenewalFailed {
+            certificate_id: "cert_1".into(),
+            version: 2,
+            attempt: 0,
+            reason: "paused".into(),
+            next_attempt_at: Some(at),
+            paused: Some(RenewalPaused {
+                account_id: "acme_1".into(),
+                identifiers: vec!["a.example.test".into()],
+                unpause_url: Some("https://portal.example/unpause?jwt=a.b.c".into()),
+                since: at,
+            }),
+        }
+        .event();
+        assert_eq!(
+            held.data["paused"],
+            json!({
+                "account_id": "acme_1",
+                "identifiers": ["a.example.test"],
+                "unpause_url": "https://portal.example/unpause?jwt=a.b.c",
+                "since": "2027-01-15T08:00:00Z",
+            })
+        );
     }
 
     #[tokio::test]

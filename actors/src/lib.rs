@@ -34,11 +34,11 @@ pub use crate::acme::{
     ProblemKind, parse_retry_after,
 };
 pub use crate::error::{Error, UnreachableKind};
-pub use crate::events::{EventNotifier, Events, RenewalFailed};
+pub use crate::events::{EventNotifier, Events, RenewalFailed, RenewalPaused};
 pub use crate::faults::{Faults, OrderStep};
 pub use crate::order::{
     Cluster, DnsProbe, DnsProbeError, DnsSettings, IssueRequest, Orders, OrdersConfig, ProbeStage,
 };
 pub use crate::renewal::{
-    RenewalFailure, RenewalOutcome, RenewalScheduler, RenewalService, SharedScheduler,
+    HeldRenewal, RenewalFailure, RenewalOutcome, RenewalScheduler, RenewalService, SharedScheduler,
 };

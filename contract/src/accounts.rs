@@ -2,6 +2,7 @@
 
 use scaivault_domain as domain;
 use scaivault_domain::account::AccountRecord;
+use scaivault_domain::pause::{AccountPause, PauseSummary};
 use scaivault_domain::provider::{Directories, ProviderInfo};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -58,6 +59,48 @@ pub struct Account {
     pub created_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub deactivated_at: Option<OffsetDateTime>,
+    /// Set while the CA pauses issuance through this account for some identifiers (Let's
+    /// Encrypt does after long repeated validation failures): orders for them are refused and
+    /// their automatic renewals are held until the pause is lifted with `unpause_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<AccountPaused>,
+}
+
+/// The CA's pause of an account, as the account shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccountPaused {
+    /// Every identifier the CA said it pauses for this account.
+    pub identifiers: Vec<String>,
+    /// The CA's self-service link that lifts the pause (from its latest refusal; it carries a
+    /// token that acts for the account: treat it as a secret). `null` if the CA gave none.
+    pub unpause_url: Option<String>,
+    /// The CA's first refusal.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    /// The CA's latest refusal; held renewals ask again a day after it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+}
+
+impl From<PauseSummary> for AccountPaused {
+    fn from(summary: PauseSummary) -> Self {
+        Self {
+            identifiers: summary.identifiers,
+            unpause_url: summary.unpause_url,
+            since: summary.since,
+            checked_at: summary.checked_at,
+        }
+    }
+}
+
+impl Account {
+    /// The account with its pauses (none: not paused).
+    pub fn with_pauses(record: &AccountRecord, pauses: &[AccountPause]) -> Self {
+        Self {
+            paused: PauseSummary::of(pauses).map(AccountPaused::from),
+            ..Self::from(record)
+        }
+    }
 }
 
 impl From<&AccountRecord> for Account {
@@ -74,6 +117,7 @@ impl From<&AccountRecord> for Account {
             eab_kid: record.eab_kid.clone(),
             created_at: record.created_at,
             deactivated_at: record.deactivated_at,
+            paused: None,
         }
     }
 }

@@ -40,6 +40,10 @@ pub enum ErrorCode {
     RateLimited,
     /// The CA's rate limit, or the local ledger of it (`details.retry_after`, `Retry-After`).
     BackendRateLimited,
+    /// The CA paused issuance through the account for some of the names (`details.identifiers`,
+    /// `details.unpause_url`, `details.account_id`, `details.since`): waiting does not help;
+    /// visit `unpause_url`, then order again (or clear the pause here).
+    AccountPaused,
     /// The CA or a DNS provider failed or could not be reached.
     BackendError,
     /// A DNS provider test's probe record was not served by every authoritative nameserver
@@ -74,6 +78,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::BackendRateLimited => "backend_rate_limited",
+            ErrorCode::AccountPaused => "account_paused",
             ErrorCode::BackendError => "backend_error",
             ErrorCode::DnsPropagationTimeout => "dns_propagation_timeout",
             ErrorCode::CaRejected => "ca_rejected",
@@ -107,6 +112,7 @@ mod tests {
             ErrorCode::UnsupportedMediaType,
             ErrorCode::NoPrivateKey,
             ErrorCode::DnsPropagationTimeout,
+            ErrorCode::AccountPaused,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

@@ -23,7 +23,8 @@ mod tokens;
 mod webhooks;
 
 pub use accounts::{
-    Account, AccountList, Eab, ProviderEnvironments, ProviderList, ProviderView, Register,
+    Account, AccountList, AccountPaused, Eab, ProviderEnvironments, ProviderList, ProviderView,
+    Register,
 };
 pub use certificates::{
     Certificate, CertificateDetail, CertificateList, CertificateVersion, RevokeBody, Revoked,

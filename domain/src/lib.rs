@@ -14,6 +14,7 @@ pub mod lease;
 pub mod metrics;
 pub mod order;
 pub mod outbound;
+pub mod pause;
 pub mod pki;
 pub mod profile;
 pub mod provider;

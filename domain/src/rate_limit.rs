@@ -2,11 +2,14 @@
 //! against a provider's published limits over sliding windows, and when a refused caller may
 //! try again. Pure: the store keeps the entries, the actors ask and record.
 //!
-//! Three limits, as Let's Encrypt publishes them (and as other CAs may be configured):
-//! new orders per account, certificates per registered domain (the public suffix plus one label,
-//! from the Public Suffix List: `a.b.example.co.uk` counts for `example.co.uk`), and duplicate
-//! certificates (the same exact set of names). An order is counted when the CA has created it;
-//! a renewal the CA exempts (an ARI order accepted with `replaces`) is not counted.
+//! Four limits over windows, as Let's Encrypt publishes them (and as other CAs may be
+//! configured): new orders per account, certificates per registered domain (the public suffix
+//! plus one label, from the Public Suffix List: `a.b.example.co.uk` counts for `example.co.uk`),
+//! duplicate certificates (the same exact set of names), and failed authorizations per
+//! identifier per account. An order is counted when the CA has created it; a renewal the CA
+//! exempts (an ARI order accepted with `replaces`) is not counted. A failed authorization is
+//! counted when an order's authorization for an identifier ends invalid, and checked for each
+//! identifier of every order, exempt or not: the CA validates those too.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -33,6 +36,25 @@ pub struct RateLimits {
     /// Authorizations of the account not yet valid or invalid, at any one time (not a window:
     /// they clear as orders finish or expire). Counted from the account's pending orders.
     pub pending_authorizations: Option<u32>,
+    /// Authorizations that ended invalid, per identifier and account.
+    pub failed_authorizations: Option<Limit>,
+}
+
+impl RateLimits {
+    /// The longest window of these limits: entries older than it count for none of them, so a
+    /// prune of the scope may drop them (and nothing younger, whichever kind it records).
+    pub fn longest_window(&self) -> Option<Duration> {
+        [
+            self.orders_per_account,
+            self.certificates_per_domain,
+            self.duplicates,
+            self.failed_authorizations,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|limit| limit.window)
+        .max()
+    }
 }
 
 /// What a ledger entry counts.
@@ -48,6 +70,9 @@ pub enum LedgerKind {
     /// An authorization still pending; subject: the account id. Never a ledger row: counted
     /// from the account's pending orders.
     PendingAuthorization,
+    /// An authorization that ended invalid; subject: [`failure_subject`] (account and
+    /// identifier).
+    FailedAuthorization,
 }
 
 impl LedgerKind {
@@ -57,6 +82,7 @@ impl LedgerKind {
             LedgerKind::Certificate => "certificate",
             LedgerKind::Duplicate => "duplicate",
             LedgerKind::PendingAuthorization => "pending_authorization",
+            LedgerKind::FailedAuthorization => "failed_authorization",
         }
     }
 
@@ -67,6 +93,7 @@ impl LedgerKind {
             LedgerKind::Certificate => "certificates_per_domain",
             LedgerKind::Duplicate => "duplicates",
             LedgerKind::PendingAuthorization => "pending_authorizations",
+            LedgerKind::FailedAuthorization => "failed_authorizations",
         }
     }
 }
@@ -186,6 +213,38 @@ pub fn duplicate_subject(names: &[String]) -> String {
     set.into_iter().collect::<Vec<_>>().join(",")
 }
 
+/// The subject of an account's failed authorizations for `identifier`: `<account id>:<identifier>`.
+/// Account ids have no `:`, so the first one separates them even for an IPv6 address.
+pub fn failure_subject(account_id: &str, identifier: &str) -> String {
+    format!("{account_id}:{identifier}")
+}
+
+/// The failed-authorization keys of `identifiers` through `account_id` at the CA `scope`, each
+/// with its limit (none when the table does not limit failures): checked before every order,
+/// recorded when an authorization ends invalid.
+pub fn failure_keys(
+    limits: &RateLimits,
+    scope: &str,
+    account_id: &str,
+    identifiers: &[String],
+) -> Vec<(LedgerKey, Limit)> {
+    let Some(limit) = limits.failed_authorizations else {
+        return Vec::new();
+    };
+    let identifiers: BTreeSet<&str> = identifiers.iter().map(String::as_str).collect();
+    identifiers
+        .into_iter()
+        .map(|identifier| {
+            let key = LedgerKey {
+                scope: scope.to_owned(),
+                kind: LedgerKind::FailedAuthorization,
+                subject: failure_subject(account_id, identifier),
+            };
+            (key, limit)
+        })
+        .collect()
+}
+
 /// The ledger keys a new order for `names` through `account_id` at the CA `scope` counts
 /// under, each with its limit: only the limited ones.
 pub fn keys_for_order(
@@ -217,7 +276,12 @@ pub fn keys_for_order(
 
 /// The start of `limit`'s window ending at `now`: entries at or before it no longer count.
 pub fn window_start(limit: Limit, now: OffsetDateTime) -> OffsetDateTime {
-    now - time::Duration::try_from(limit.window).unwrap_or(time::Duration::MAX)
+    older_than(limit.window, now)
+}
+
+/// `window` before `now`.
+pub fn older_than(window: Duration, now: OffsetDateTime) -> OffsetDateTime {
+    now - time::Duration::try_from(window).unwrap_or(time::Duration::MAX)
 }
 
 /// Whether one more entry for `key` fits `limit`, given the times of the entries still in the
@@ -272,6 +336,11 @@ impl ProviderLimits {
     pub fn of_account(&self, provider: Provider, environment: Environment) -> RateLimits {
         self.of(&table_name(provider, environment))
     }
+
+    /// The longest window of any table: a ledger entry older than it counts for no limit.
+    pub fn longest_window(&self) -> Option<Duration> {
+        self.0.values().filter_map(RateLimits::longest_window).max()
+    }
 }
 
 /// The `[rate_limits.<table>]` of a provider's environment: the provider's name for production,
@@ -300,7 +369,7 @@ pub fn is_table_name(name: &str) -> bool {
 
 /// Let's Encrypt's published limits (2026): 300 new orders per account per 3 h, 50 certificates
 /// per registered domain per 7 days, 5 duplicate certificates per 7 days, 300 pending
-/// authorizations per account.
+/// authorizations per account, 5 failed authorizations per identifier per account per hour.
 pub const LETSENCRYPT: RateLimits = RateLimits {
     orders_per_account: Some(Limit {
         max: 300,
@@ -315,6 +384,10 @@ pub const LETSENCRYPT: RateLimits = RateLimits {
         window: Duration::from_secs(7 * 86_400),
     }),
     pending_authorizations: Some(300),
+    failed_authorizations: Some(Limit {
+        max: 5,
+        window: Duration::from_secs(3600),
+    }),
 };
 
 #[cfg(test)]
@@ -458,6 +531,66 @@ mod tests {
             limits.of_account(Provider::Letsencrypt, Staging),
             RateLimits::default()
         );
+    }
+
+    #[test]
+    fn failures_are_keyed_per_account_and_identifier() {
+        let keys = failure_keys(
+            &LETSENCRYPT,
+            "https://ca/dir",
+            "acme_1",
+            &names(&[
+                "b.example.com",
+                "a.example.com",
+                "2001:db8::1",
+                "a.example.com",
+            ]),
+        );
+        let subjects: Vec<&str> = keys.iter().map(|(k, _)| k.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            vec![
+                "acme_1:2001:db8::1",
+                "acme_1:a.example.com",
+                "acme_1:b.example.com"
+            ]
+        );
+        assert!(keys.iter().all(|(k, limit)| {
+            k.kind == LedgerKind::FailedAuthorization
+                && limit.max == 5
+                && k.scope == "https://ca/dir"
+        }));
+        // Not counted with the order itself: recorded only when an authorization fails.
+        assert!(
+            keys_for_order(&LETSENCRYPT, "s", "acme_1", &names(&["a.example.com"]))
+                .iter()
+                .all(|(k, _)| k.kind != LedgerKind::FailedAuthorization)
+        );
+        assert!(failure_keys(&RateLimits::default(), "s", "a", &names(&["x.com"])).is_empty());
+        assert_eq!(
+            LedgerKind::FailedAuthorization.limit_name(),
+            "failed_authorizations"
+        );
+    }
+
+    #[test]
+    fn the_longest_window_covers_every_kind() {
+        assert_eq!(
+            LETSENCRYPT.longest_window(),
+            Some(Duration::from_secs(7 * 86_400))
+        );
+        let failures_only = RateLimits {
+            failed_authorizations: Some(Limit {
+                max: 5,
+                window: Duration::from_secs(3600),
+            }),
+            ..RateLimits::default()
+        };
+        assert_eq!(
+            failures_only.longest_window(),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(RateLimits::default().longest_window(), None);
     }
 
     #[test]

@@ -2,6 +2,10 @@
 //! failed attempt comes back with durable exponential backoff (`[renewal] retry_base` doubling
 //! up to `retry_max`, with jitter).
 //!
+//! A renewal held by the CA's pause of its account is not a failed attempt: its next task (the
+//! daily probe) is stored like an ARI re-check, without backoff, and the hold is reported as a
+//! `certificate.renewal_failed` event carrying the pause (`paused`, with the unpause link).
+//!
 //! Every task carries the certificate version it renews and is keyed by certificate, version,
 //! ARI check and attempt ([`task_key`]). Scheduling a version's task retires the certificate's
 //! other pending tasks, so a certificate has exactly one pending renewal task, and a stale task
@@ -43,7 +47,8 @@ pub struct RenewalTask {
     /// The version this task renews; a task for an older version than the current one is stale.
     #[serde(default)]
     pub version: i64,
-    /// Renewal-information (RFC 9773) checks before this task: each re-check is a new task.
+    /// Renewal-information (RFC 9773) checks and held probes (the CA paused the account) before
+    /// this task: each re-check is a new task.
     #[serde(default)]
     pub check: u32,
     /// Failed attempts before this one (0 for the first).
@@ -193,13 +198,14 @@ impl RenewalScheduler for Renewals {
 
 /// Starts the renewal worker until `shutdown`. Each failed attempt becomes a
 /// `certificate.renewal_failed` event with the reason, the attempt number and the time of the
-/// next attempt.
+/// next attempt; so does each hold, with the pause.
 pub fn start_worker(
     renewals: &Renewals,
     service: RenewalService,
     events: Events,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
+    let hold_events = events.clone();
     renewals
         .queue
         .on_failure(move |failed: FailedAttempt<RenewalTask>| {
@@ -213,6 +219,7 @@ pub fn start_worker(
                         attempt: failed.task.attempt,
                         reason: failed.reason,
                         next_attempt_at: failed.next_attempt_at,
+                        paused: None,
                     })
                     .await;
             });
@@ -222,6 +229,7 @@ pub fn start_worker(
         move |task: RenewalTask| {
             let service = service.clone();
             let renewals = rescheduler.clone();
+            let events = hold_events.clone();
             async move {
                 match service.run(&task.certificate_id, task.version).await {
                     Ok(RenewalOutcome::Done) => Ok(()),
@@ -237,6 +245,29 @@ pub fn start_worker(
                         )
                         .await
                         .map_err(JobError::new),
+                    // The CA paused the account: probe again then, keeping the attempt count
+                    // (a hold is no failure to back off from), and say so with the link.
+                    Ok(RenewalOutcome::Held(held)) => {
+                        let next = RenewalTask {
+                            check: task.check.saturating_add(1),
+                            ..task.clone()
+                        };
+                        renewals
+                            .push(next, held.probe_at)
+                            .await
+                            .map_err(JobError::new)?;
+                        events
+                            .record(&RenewalFailed {
+                                certificate_id: task.certificate_id,
+                                version: task.version,
+                                attempt: task.attempt,
+                                reason: held.reason,
+                                next_attempt_at: Some(held.probe_at),
+                                paused: Some(held.paused),
+                            })
+                            .await;
+                        Ok(())
+                    }
                     Err(failure) => Err(match failure.retry_after {
                         Some(wait) => JobError::new(failure.message).with_retry_after(wait),
                         None => JobError::new(failure.message),

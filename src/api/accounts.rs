@@ -81,6 +81,12 @@ pub async fn list(
         .store
         .accounts_page(page.limit, page.before.clone())
         .await?;
+    // One read per account: pauses are rare and a page is at most 100 accounts.
+    let mut views = Vec::with_capacity(accounts.len());
+    for account in &accounts {
+        let pauses = state.store.account_pauses(&account.id).await?;
+        views.push(Account::with_pauses(account, &pauses));
+    }
     let next = page.next(
         accounts.last().map(|a| Cursor {
             created_at: timestamp::to_millis(a.created_at),
@@ -89,7 +95,7 @@ pub async fn list(
         accounts.len(),
     );
     Ok(Json(AccountList {
-        accounts: accounts.iter().map(Account::from).collect(),
+        accounts: views,
         next_cursor: next,
     }))
 }
@@ -112,6 +118,36 @@ pub async fn get(
         .get_account(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("account {id} not found")))?;
+    let pauses = state.store.account_pauses(&id).await?;
+    Ok(Json(Account::with_pauses(&record, &pauses)))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/pki/acme/accounts/{id}/pauses", operation_id = "clear_account_pauses", tag = "acme", security(("bearer" = ["pki:write"])),
+    params(("id" = String, Path, description = "Account id (`acme_...`)")),
+    responses(
+        (status = 200, description = "The account, its pauses cleared", body = Account),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
+/// Forgets the CA's pauses of the account, once the operator has lifted them with the CA's
+/// unpause link: automatic renewals then ask the CA at their next run instead of waiting for
+/// the daily probe (a forced renewal asks at once). Nothing is sent to the CA; if it still
+/// pauses the account, the next order records the pause again.
+pub async fn clear_pauses(
+    State(state): State<AppState>,
+    _: Authorized<need::PkiWrite>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Account>> {
+    let record = state
+        .store
+        .get_account(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("account {id} not found")))?;
+    let cleared = state.store.clear_pauses(&id, None).await?;
+    if cleared > 0 {
+        tracing::info!(account = %id, cleared, "the account's pauses were cleared by an operator");
+    }
     Ok(Json(Account::from(&record)))
 }
 

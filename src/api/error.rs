@@ -153,6 +153,22 @@ impl From<ActorError> for ApiError {
             )
             .with_details(json!({ "field": "eab" })),
             ActorError::Acme { problem } => Self::from_problem(problem),
+            // Not a 429: waiting does not lift a pause, so there is no Retry-After to honour.
+            // The link goes to the caller (it needs pki:write here, pki:read on the account).
+            ActorError::Paused(refusal) => Self::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::AccountPaused,
+                refusal.to_string(),
+            )
+            .with_details(json!({
+                "account_id": refusal.account_id,
+                "identifiers": refusal.identifiers,
+                "unpause_url": refusal.unpause_url,
+                "since": refusal
+                    .since
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            })),
             ActorError::LocalRateLimit(refusal) => {
                 let seconds = refusal.retry_after.as_secs();
                 let mut err = Self::new(

@@ -52,6 +52,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::providers))
         .routes(routes!(accounts::register, accounts::list))
         .routes(routes!(accounts::get, accounts::deactivate))
+        .routes(routes!(accounts::clear_pauses))
         .routes(routes!(orders::issue))
         .routes(routes!(orders::list))
         .routes(routes!(orders::get))

@@ -23,9 +23,10 @@ use crate::state::AppState;
     responses(
         (status = 202, description = "The order was placed; answer its challenges", body = OrderWithChallenges),
         (status = 400, description = "`invalid_request` (`details.field`) or `ca_rejected` (`details.ca_problem`)", body = ErrorBody),
+        (status = 403, description = "`account_paused`: the CA paused issuance through the account for some of the names (`details.identifiers`, `details.unpause_url`, `details.since`); waiting does not lift it, the unpause link does", body = ErrorBody),
         (status = 404, description = "`not_found`: no such account or DNS provider", body = ErrorBody),
         (status = 409, description = "`conflict`: e.g. the account is deactivated", body = ErrorBody),
-        (status = 429, description = "`rate_limited` (orders per minute per token) or `backend_rate_limited` (the CA's); `Retry-After`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (orders per minute per token) or `backend_rate_limited` (the CA's, or the local ledger's: `details.limit`, e.g. `failed_authorizations`); `Retry-After`", body = ErrorBody),
         (status = 502, description = "`backend_error`: the CA or the DNS provider failed", body = ErrorBody),
         (status = 503, description = "`unavailable` (`Retry-After`)", body = ErrorBody),
     ),

@@ -209,7 +209,7 @@ pub struct ClusterConfig {
 /// `[rate_limits.<table>]`: a provider's production directory (`letsencrypt`, `zerossl`,
 /// `buypass`, `google`), its staging directory (`letsencrypt_staging`, ...), or `custom` for
 /// every custom account: a count missing or 0 is unlimited; a window missing is Let's
-/// Encrypt's (3h for orders, 7d for the others).
+/// Encrypt's (3h for orders, 1h for failed authorizations, 7d for the others).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
@@ -224,6 +224,10 @@ pub struct RateLimitConfig {
     pub duplicates_window: Option<HumanDuration>,
     /// Authorizations of one account still pending at any one time (no window).
     pub pending_authorizations: Option<u32>,
+    /// Authorizations that ended invalid, per identifier and account, per
+    /// `failed_authorizations_window`.
+    pub failed_authorizations: Option<u32>,
+    pub failed_authorizations_window: Option<HumanDuration>,
 }
 
 impl RateLimitConfig {
@@ -245,6 +249,11 @@ impl RateLimitConfig {
             ),
             duplicates: limit(self.duplicates, self.duplicates_window, 7 * 86_400),
             pending_authorizations: self.pending_authorizations.filter(|max| *max > 0),
+            failed_authorizations: limit(
+                self.failed_authorizations,
+                self.failed_authorizations_window,
+                3600,
+            ),
         }
     }
 }
@@ -423,6 +432,10 @@ impl Config {
                 ("orders_window", limits.orders_window),
                 ("certificates_window", limits.certificates_window),
                 ("duplicates_window", limits.duplicates_window),
+                (
+                    "failed_authorizations_window",
+                    limits.failed_authorizations_window,
+                ),
             ] {
                 if window.is_some_and(|w| w.0.is_zero()) {
                     problems.push(format!(

@@ -19,6 +19,7 @@ fn rate_limits_per_provider() {
                 "2",
             ),
             ("SCAIVAULT_RATE_LIMITS__LETSENCRYPT__DUPLICATES", "0"),
+            ("SCAIVAULT_RATE_LIMITS__CUSTOM__FAILED_AUTHORIZATIONS", "2"),
         ]),
     )
     .expect("config");
@@ -36,12 +37,20 @@ fn rate_limits_per_provider() {
         (2, 7 * 86_400)
     );
     assert_eq!(custom.orders_per_account, None);
+    // A missing window is Let's Encrypt's hour.
+    let failures = custom.failed_authorizations.expect("configured");
+    assert_eq!((failures.max, failures.window.as_secs()), (2, 3600));
+    assert_eq!(
+        letsencrypt.failed_authorizations,
+        scaivault_domain::rate_limit::LETSENCRYPT.failed_authorizations
+    );
     assert_eq!(limits.of("zerossl"), Default::default());
     assert_eq!(letsencrypt.pending_authorizations, Some(300));
     // Staging has its own, looser table by default.
     let staging = limits.of("letsencrypt_staging");
     assert_eq!(staging.orders_per_account.expect("staging").max, 1500);
     assert_eq!(staging.duplicates.expect("staging").max, 30_000);
+    assert_eq!(staging.failed_authorizations.expect("staging").max, 60);
     assert!(
         refusal(&[("SCAIVAULT_RATE_LIMITS__NOSUCHCA__DUPLICATES", "1")])
             .contains("rate_limits.nosuchca")
@@ -49,6 +58,13 @@ fn rate_limits_per_provider() {
     assert!(
         refusal(&[("SCAIVAULT_RATE_LIMITS__CUSTOM__ORDERS_WINDOW", "0s")])
             .contains("rate_limits.custom.orders_window")
+    );
+    assert!(
+        refusal(&[(
+            "SCAIVAULT_RATE_LIMITS__CUSTOM__FAILED_AUTHORIZATIONS_WINDOW",
+            "0s"
+        )])
+        .contains("rate_limits.custom.failed_authorizations_window")
     );
 }
 

@@ -23,8 +23,8 @@ use crate::error::query_error;
 
 use crate::rows::{
     AccountRow, CertificateRow, ChallengeRow, DeliveryAttemptRow, DeliveryRow, DnsProviderRow,
-    DnsRecordRow, EventRow, ExpiryRow, LeaseRow, OrderRow, OrderWithChallengeRow, RevocationRow,
-    SecretInfoRow, SecretRow, TokenRow, VersionRow, WebhookRow,
+    DnsRecordRow, EventRow, ExpiryRow, LeaseRow, OrderRow, OrderWithChallengeRow, PauseRow,
+    RevocationRow, SecretInfoRow, SecretRow, TokenRow, VersionRow, WebhookRow,
 };
 
 /// A backend the store's SQL runs on.
@@ -59,6 +59,7 @@ pub(crate) trait Dialect:
     + Reads<LeaseRow>
     + Reads<OrderRow>
     + Reads<OrderWithChallengeRow>
+    + Reads<PauseRow>
     + Reads<RevocationRow>
     + Reads<SecretInfoRow>
     + Reads<SecretRow>

@@ -24,6 +24,7 @@ mod leases;
 mod ledger;
 mod meta;
 mod orders;
+mod pauses;
 mod postgres;
 mod revocations;
 mod rows;

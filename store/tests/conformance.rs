@@ -2004,3 +2004,110 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    account_pauses_keep_their_first_refusal,
+    |store: SharedStore| async move {
+        use scaivault_domain::pause::AccountPause;
+
+        let acct = account("paused");
+        let other = account("not-paused");
+        store.insert_account(&acct, b"a").await.expect("insert");
+        store.insert_account(&other, b"b").await.expect("insert");
+        let base = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
+        let at = |secs: i64| base + time::Duration::seconds(secs);
+        let pause =
+            |account_id: &str, identifier: &str, url: Option<&str>, secs: i64| AccountPause {
+                account_id: account_id.into(),
+                identifier: identifier.into(),
+                unpause_url: url.map(str::to_owned),
+                paused_at: at(secs),
+                checked_at: at(secs),
+            };
+        assert!(
+            store
+                .account_pauses(&acct.id)
+                .await
+                .expect("none")
+                .is_empty()
+        );
+        store
+            .record_pauses(&[
+                pause(
+                    &acct.id,
+                    "b.example.com",
+                    Some("https://p/unpause?jwt=1"),
+                    10,
+                ),
+                pause(&acct.id, "a.example.com", None, 10),
+                pause(
+                    &other.id,
+                    "b.example.com",
+                    Some("https://p/unpause?jwt=9"),
+                    5,
+                ),
+            ])
+            .await
+            .expect("record");
+        store.record_pauses(&[]).await.expect("nothing to record");
+        // Refused again later: the first refusal's time stays, the link and check move on.
+        store
+            .record_pauses(&[pause(
+                &acct.id,
+                "b.example.com",
+                Some("https://p/unpause?jwt=2"),
+                70,
+            )])
+            .await
+            .expect("record again");
+        let pauses = store.account_pauses(&acct.id).await.expect("pauses");
+        assert_eq!(
+            pauses,
+            vec![
+                pause(&acct.id, "a.example.com", None, 10),
+                AccountPause {
+                    checked_at: at(70),
+                    ..pause(
+                        &acct.id,
+                        "b.example.com",
+                        Some("https://p/unpause?jwt=2"),
+                        10
+                    )
+                },
+            ]
+        );
+        // Clearing some identifiers, then all; another account's pauses stay.
+        let some = vec!["b.example.com".to_owned(), "c.example.com".to_owned()];
+        assert_eq!(
+            store
+                .clear_pauses(&acct.id, Some(&some))
+                .await
+                .expect("clear some"),
+            1
+        );
+        assert_eq!(
+            store.account_pauses(&acct.id).await.expect("pauses").len(),
+            1
+        );
+        assert_eq!(
+            store.clear_pauses(&acct.id, None).await.expect("clear all"),
+            1
+        );
+        assert!(
+            store
+                .account_pauses(&acct.id)
+                .await
+                .expect("pauses")
+                .is_empty()
+        );
+        assert_eq!(
+            store.account_pauses(&other.id).await.expect("other"),
+            vec![pause(
+                &other.id,
+                "b.example.com",
+                Some("https://p/unpause?jwt=9"),
+                5
+            )]
+        );
+    }
+);

@@ -20,7 +20,7 @@ use super::context::Context;
 use super::dns01::TxtChallenge;
 use super::failure::{Failure, classify, publish_failure};
 use super::finish::{EXPIRED, ending, finish};
-use super::{issuance, placement};
+use super::{issuance, placement, rate_ledger};
 use crate::acme::{ProblemKind, challenge_type};
 use crate::faults::OrderStep;
 
@@ -328,6 +328,7 @@ impl OrderActor {
         let mut reasons = Vec::new();
         let mut kinds = Vec::new();
         let mut expired = Vec::new();
+        let mut failed = Vec::new();
         let order_problem = order.state().error.clone();
         let mut authorizations = order.authorizations();
         while let Some(authorization) = authorizations.next().await {
@@ -338,6 +339,9 @@ impl OrderActor {
             let domain = authorization.identifier().to_string();
             if authorization.status == AuthorizationStatus::Expired {
                 expired.push(domain.clone());
+            }
+            if authorization.status == AuthorizationStatus::Invalid {
+                failed.push(domain.clone());
             }
             let wanted = challenge_type(record.challenge_type);
             for challenge in authorization
@@ -362,6 +366,7 @@ impl OrderActor {
                 }
             }
         }
+        self.count_failures(record, &failed).await;
         // Nothing failed, but authorizations ran out of time (RFC 8555 §7.1.6: an order whose
         // authorizations expire becomes invalid): the order expired rather than failed.
         if reasons.is_empty() && !expired.is_empty() {
@@ -395,6 +400,34 @@ impl OrderActor {
             OrderError::new("validation_failed", reasons.join("; ")),
             unreachable_only,
         )
+    }
+
+    /// Counts the authorizations that ended invalid in the local ledger (the CA counts them
+    /// against the account and identifier: Let's Encrypt allows 5 an hour), before the order is
+    /// placed again or ended, so the next order for these names is checked against them. A run
+    /// that a crash interrupts after this may count the same CA order's failures twice: the
+    /// ledger then errs towards asking the CA later, not sooner.
+    async fn count_failures(&self, record: &OrderRecord, failed: &[String]) {
+        if failed.is_empty() {
+            return;
+        }
+        let ctx = &self.ctx;
+        match ctx.store.get_account(&record.account_id).await {
+            Ok(Some(account)) => {
+                rate_ledger::record_failures(
+                    &*ctx.store,
+                    &ctx.limits,
+                    &account,
+                    failed,
+                    timestamp::now(),
+                )
+                .await
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(order = %record.id, error = %err, "could not count failed authorizations")
+            }
+        }
     }
 
     async fn progress(&self, order_id: &str, status: OrderStatus) -> Result<(), Failure> {

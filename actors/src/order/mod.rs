@@ -4,7 +4,8 @@
 //! - [`Orders`] (`handle.rs`, `requests.rs`) is the handle: issue and renew, resume at start,
 //!   stop at shutdown. It is built from one [`OrdersConfig`] (`config.rs`).
 //! - `placement.rs` places an order at the CA through its account's actor, counted in the
-//!   local rate-limit ledger (`rate_ledger.rs`).
+//!   local rate-limit ledger (`rate_ledger.rs`); `pauses.rs` records and clears the CA's pauses
+//!   of the account's identifiers.
 //! - `actor.rs` drives an order through RFC 8555 §7.4 from the store and the CA's view of it;
 //!   `issuance.rs` takes the last steps (CSR, storing the version, planning its renewal),
 //!   `failure.rs` sorts what went wrong, `finish.rs` ends an order.
@@ -27,6 +28,7 @@ mod finish;
 mod handle;
 mod issuance;
 mod leases;
+mod pauses;
 mod placement;
 mod provider_slots;
 mod rate_ledger;

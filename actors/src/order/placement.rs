@@ -1,11 +1,12 @@
 //! Placing an order at the CA through its account's actor: the first time (counted in the local
-//! rate-limit ledger), and again when the CA could not reach this service's responder.
+//! rate-limit ledger), and again when the CA could not reach this service's responder. Either
+//! way a CA's pause refusal is recorded, and an accepted order clears its names' pauses.
 
 use scaivault_domain::order::{ChallengeRecord, ChallengeType, OrderRecord, OrderStatus};
 use scaivault_domain::{Error as DomainError, ids, pki, timestamp};
 
 use super::context::Context;
-use super::rate_ledger;
+use super::{pauses, rate_ledger};
 use crate::Error;
 use crate::account::{CreatedChallenge, NewOrderSpec};
 
@@ -30,23 +31,22 @@ pub(super) async fn place(
     ctx: &Context,
     plan: OrderPlan,
 ) -> Result<(OrderRecord, Vec<ChallengeRecord>), Error> {
-    // The local ledger, before the CA is asked. A renewal sending `replaces` is not checked: the
-    // CA decides whether it is exempt (and says `rateLimited` itself if not).
+    // The local ledger, before the CA is asked. A renewal sending `replaces` is only checked for
+    // failed authorizations: the CA decides whether it is exempt from the rest (and says
+    // `rateLimited` itself if not), but validates its names like any order's.
     let account = ctx.store.require_account(&plan.account_id).await?;
+    let now = timestamp::now();
     let counted = match plan.replaces {
-        None => Some(
-            rate_ledger::check(
-                &*ctx.store,
-                &ctx.limits,
-                &account,
-                &plan.domains,
-                timestamp::now(),
-            )
-            .await?,
-        ),
-        Some(_) => None,
+        None => {
+            Some(rate_ledger::check(&*ctx.store, &ctx.limits, &account, &plan.domains, now).await?)
+        }
+        Some(_) => {
+            rate_ledger::check_failures(&*ctx.store, &ctx.limits, &account, &plan.domains, now)
+                .await?;
+            None
+        }
     };
-    let created = ctx
+    let created = match ctx
         .accounts
         .new_order(
             &plan.account_id,
@@ -57,7 +57,12 @@ pub(super) async fn place(
                 replaces: plan.replaces.clone(),
             },
         )
-        .await?;
+        .await
+    {
+        Ok(created) => created,
+        Err(err) => return Err(pauses::refused(ctx, &plan.account_id, err).await),
+    };
+    pauses::accepted(ctx, &plan.account_id, &plan.domains).await;
     let now = timestamp::now();
     // An ARI renewal the CA accepted with `replaces` is exempt from its limits: not counted.
     if !created.replaced {
@@ -100,7 +105,17 @@ pub(super) async fn place_again(ctx: &Context, order_id: &str) -> Result<(), Err
         .get_order(order_id)
         .await?
         .ok_or_else(|| DomainError::not_found("order", order_id))?;
-    let created = ctx
+    // The failed CA order just counted its failed authorizations: another may be one too many.
+    let account = ctx.store.require_account(&record.account_id).await?;
+    rate_ledger::check_failures(
+        &*ctx.store,
+        &ctx.limits,
+        &account,
+        &record.domains,
+        timestamp::now(),
+    )
+    .await?;
+    let created = match ctx
         .accounts
         .new_order(
             &record.account_id,
@@ -111,7 +126,12 @@ pub(super) async fn place_again(ctx: &Context, order_id: &str) -> Result<(), Err
                 replaces: None,
             },
         )
-        .await?;
+        .await
+    {
+        Ok(created) => created,
+        Err(err) => return Err(pauses::refused(ctx, &record.account_id, err).await),
+    };
+    pauses::accepted(ctx, &record.account_id, &record.domains).await;
     let challenges = challenge_records(order_id, record.challenge_type, created.challenges);
     let attempts = ctx
         .store

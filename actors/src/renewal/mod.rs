@@ -9,4 +9,4 @@ mod service;
 
 pub(crate) use self::ari::ari_plan;
 pub use self::scheduler::{RenewalScheduler, SharedScheduler};
-pub use self::service::{RenewalFailure, RenewalOutcome, RenewalService};
+pub use self::service::{HeldRenewal, RenewalFailure, RenewalOutcome, RenewalService};

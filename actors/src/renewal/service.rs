@@ -2,16 +2,25 @@
 //! version exists, so the queue's durable backoff covers every way a renewal can fail (CA down,
 //! validation failing, the process dying mid-way — the job is then run again and joins the
 //! renewal in flight).
+//!
+//! One refusal is not retried with backoff: a CA's pause of the account for some of the
+//! certificate's names (`scaivault_domain::pause`), which waiting does not lift. The renewal is
+//! then held ([`RenewalOutcome::Held`]): it asks the CA again once a day after the CA's latest
+//! refusal (a paused newOrder costs the CA nothing, and the subscriber may have used the unpause
+//! link without telling us), and runs normally once the CA accepts, which clears the pause.
 
 use std::time::Duration;
 
+use scaivault_domain::certificate::CertificateRecord;
 use scaivault_domain::certificate::CertificateStatus;
 use scaivault_domain::order::{OrderRecord, OrderStatus};
+use scaivault_domain::pause::{PROBE_INTERVAL, PauseSummary};
 use scaivault_domain::timestamp;
 use time::OffsetDateTime;
 
 use super::ari::ari_plan;
 use crate::Error;
+use crate::events::RenewalPaused;
 use crate::order::Orders;
 
 /// How long one renewal job waits for its order before counting the attempt as failed.
@@ -29,6 +38,37 @@ pub enum RenewalOutcome {
     /// Not yet: the CA's suggested renewal window (RFC 9773 §4.2) lies ahead; look again at
     /// this time (the chosen renewal time or the CA's Retry-After, whichever comes first).
     CheckAgainAt(OffsetDateTime),
+    /// Held: the CA paused the account for some of the certificate's names. Not a failed
+    /// attempt to back off from; ask again at the hold's `probe_at`.
+    Held(HeldRenewal),
+}
+
+/// A renewal held by the CA's pause of its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRenewal {
+    /// Why, for the event (without the unpause link, which is in `paused`).
+    pub reason: String,
+    pub paused: RenewalPaused,
+    /// When to ask the CA again.
+    pub probe_at: OffsetDateTime,
+}
+
+impl HeldRenewal {
+    fn new(paused: RenewalPaused, probe_at: OffsetDateTime) -> Self {
+        let reason = format!(
+            "the CA paused issuance through account {} for {}: held until the pause is lifted              with the CA's unpause link (`paused.unpause_url`, also on the account); the CA is              asked again at {}",
+            paused.account_id,
+            paused.identifiers.join(", "),
+            probe_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        );
+        Self {
+            reason,
+            paused,
+            probe_at,
+        }
+    }
 }
 
 /// A failed renewal attempt: why, and how long the CA asked us to wait (its Retry-After).
@@ -124,7 +164,21 @@ impl RenewalService {
             // successor keeps the certificate's one pending renewal task.
             return Ok(RenewalOutcome::CheckAgainAt(next));
         }
-        let (order, _, joined) = self.orders.renew(certificate_id).await?;
+        if let Some(held) = self.held(&certificate).await? {
+            tracing::info!(certificate = %certificate_id, probe_at = %held.probe_at,
+                "automatic renewal held: the CA paused the account for some of its names");
+            return Ok(RenewalOutcome::Held(held));
+        }
+        let (order, _, joined) = match self.orders.renew(certificate_id).await {
+            Err(Error::Paused(refusal)) => {
+                let probe_at = timestamp::now() + PROBE_INTERVAL;
+                return Ok(RenewalOutcome::Held(HeldRenewal::new(
+                    refusal.into(),
+                    probe_at,
+                )));
+            }
+            other => other?,
+        };
         tracing::info!(certificate = %certificate_id, order = %order.id, joined, "automatic renewal running");
         let done = self.wait_final(&order.id).await?;
         match done.status {
@@ -143,6 +197,32 @@ impl RenewalService {
                 None => format!("renewal order {} ended {}", order.id, status.as_str()),
             })),
         }
+    }
+
+    /// The hold on `certificate`'s renewal when the CA refused one of its names less than
+    /// [`PROBE_INTERVAL`] ago; past that, `None`: the renewal asks the CA (a probe), which
+    /// clears the pause if the CA accepts and renews the hold if not.
+    async fn held(&self, certificate: &CertificateRecord) -> Result<Option<HeldRenewal>, Error> {
+        let pauses = self
+            .orders
+            .context()
+            .store
+            .account_pauses(&certificate.account_id)
+            .await?;
+        let Some(summary) = PauseSummary::covering(&pauses, &certificate.domains) else {
+            return Ok(None);
+        };
+        let probe_at = summary.checked_at + PROBE_INTERVAL;
+        if probe_at <= timestamp::now() {
+            return Ok(None);
+        }
+        let paused = RenewalPaused {
+            account_id: certificate.account_id.clone(),
+            identifiers: summary.identifiers,
+            unpause_url: summary.unpause_url,
+            since: summary.since,
+        };
+        Ok(Some(HeldRenewal::new(paused, probe_at)))
     }
 
     /// Polls the order until it is final, up to [`ORDER_WAIT`].

@@ -19,6 +19,7 @@ mod leases;
 mod ledger;
 mod meta;
 mod orders;
+mod pauses;
 mod revocations;
 mod sealed;
 mod secrets;
@@ -35,6 +36,7 @@ pub use leases::LeaseStore;
 pub use ledger::LedgerStore;
 pub use meta::MetaStore;
 pub use orders::OrderStore;
+pub use pauses::PauseStore;
 pub use revocations::RevocationStore;
 pub use sealed::{Resealed, SealedColumn, SealedRow, SealedStore, SealedValue};
 pub use secrets::SecretStore;
@@ -55,6 +57,7 @@ pub trait Store:
     + DnsRecordStore
     + EventStore
     + LedgerStore
+    + PauseStore
     + WebhookStore
     + DeliveryStore
     + SealedStore
@@ -74,6 +77,7 @@ impl<T> Store for T where
         + DnsRecordStore
         + EventStore
         + LedgerStore
+        + PauseStore
         + WebhookStore
         + DeliveryStore
         + SealedStore

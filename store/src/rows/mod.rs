@@ -9,6 +9,7 @@ mod dns;
 mod events;
 mod leases;
 mod orders;
+mod pauses;
 mod tokens;
 mod webhooks;
 
@@ -22,6 +23,7 @@ pub(crate) use dns::{DnsProviderRow, DnsRecordRow};
 pub(crate) use events::EventRow;
 pub(crate) use leases::LeaseRow;
 pub(crate) use orders::{ChallengeRow, OrderRow, OrderWithChallengeRow};
+pub(crate) use pauses::PauseRow;
 pub(crate) use tokens::{SecretInfoRow, SecretRow, TokenRow};
 pub(crate) use webhooks::{DeliveryAttemptRow, DeliveryRow, WebhookRow};
 

@@ -11,6 +11,8 @@
 //!   (RFC 9773 §3) and `GET /renewal-info/{certID}` (RFC 9773 §4.1–§4.3) answering a window and
 //!   `Retry-After` set at run time ([`AcmeFront::set_renewal_window`]);
 //! - answer the next *n* newOrder requests `429 rateLimited` ([`AcmeFront::rate_limit_new_orders`]);
+//! - answer every newOrder naming a paused identifier as Let's Encrypt answers a paused
+//!   (account, identifier) pair, with the unpause link ([`AcmeFront::pause_identifiers`]);
 //! - answer the next *n* newOrder requests carrying `replaces` `409 alreadyReplaced`
 //!   ([`AcmeFront::refuse_replaces`]);
 //! - stall like a hung CA ([`AcmeFront::set_stalled`]): connections are accepted and then nothing
@@ -309,6 +311,31 @@ impl AcmeFront {
         inner.rate_limit_retry_after_secs = retry_after_secs;
     }
 
+    /// Answers every newOrder POST naming one of `identifiers` as Let's Encrypt answers a paused
+    /// (account, identifier) pair (Boulder's `wfe2`): `problem`, with the detail "Your account
+    /// is temporarily prevented from requesting certificates for <the paused names, joined by
+    /// `, `> and possibly others. Please visit: <unpause_url>", without passing it to Pebble;
+    /// until [`AcmeFront::unpause_identifiers`]. Checked after
+    /// [`AcmeFront::rate_limit_new_orders`].
+    pub fn pause_identifiers(
+        &self,
+        identifiers: &[String],
+        unpause_url: &str,
+        problem: PauseProblem,
+    ) {
+        let mut inner = self.state.lock();
+        inner.paused = Some(Paused {
+            identifiers: identifiers.iter().map(|i| i.to_ascii_lowercase()).collect(),
+            unpause_url: unpause_url.to_owned(),
+            problem,
+        });
+    }
+
+    /// Lifts [`AcmeFront::pause_identifiers`]: newOrders pass to Pebble again.
+    pub fn unpause_identifiers(&self) {
+        self.state.lock().paused = None;
+    }
+
     /// Answers the next `n` newOrder POSTs whose payload carries `replaces` with `409`
     /// `alreadyReplaced` (RFC 9773 §5), without passing them to Pebble; replaces any count still
     /// pending. Orders without `replaces` pass and do not count.
@@ -464,12 +491,62 @@ struct Inner {
     order_replaces: HashMap<String, Value>,
     /// [`AcmeFront::expire_orders`].
     expire_orders: bool,
+    /// [`AcmeFront::pause_identifiers`].
+    paused: Option<Paused>,
+}
+
+/// The problem type a paused newOrder is answered with: Let's Encrypt sends `rateLimited`
+/// (429) and has sent `unauthorized` (403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseProblem {
+    RateLimited,
+    Unauthorized,
+}
+
+struct Paused {
+    identifiers: Vec<String>,
+    unpause_url: String,
+    problem: PauseProblem,
 }
 
 /// Why a newOrder is answered by the front instead of Pebble.
 enum Refusal {
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
     AlreadyReplaced,
+    Paused {
+        detail: String,
+        problem: PauseProblem,
+    },
+}
+
+impl Paused {
+    /// The refusal of the newest payload in `payloads` (the one being answered), if it names a
+    /// paused identifier.
+    fn refusal(&self, payloads: &[Value]) -> Option<Refusal> {
+        let payload = payloads.last()?;
+        let named: Vec<String> = payload["identifiers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|identifier| identifier["value"].as_str())
+            .map(str::to_ascii_lowercase)
+            .filter(|value| self.identifiers.contains(value))
+            .collect();
+        if named.is_empty() {
+            return None;
+        }
+        Some(Refusal::Paused {
+            detail: format!(
+                "Your account is temporarily prevented from requesting certificates for {} and \
+                 possibly others. Please visit: {}",
+                named.join(", "),
+                self.unpause_url
+            ),
+            problem: self.problem,
+        })
+    }
 }
 
 /// Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus `Content-Length`,
@@ -557,6 +634,12 @@ impl State {
                     Some(Refusal::RateLimited {
                         retry_after_secs: inner.rate_limit_retry_after_secs,
                     })
+                } else if let Some(refusal) = inner
+                    .paused
+                    .as_ref()
+                    .and_then(|paused| paused.refusal(&inner.new_order_payloads))
+                {
+                    Some(refusal)
                 } else if replaces.is_some() && inner.refused_replaces > 0 {
                     inner.refused_replaces -= 1;
                     Some(Refusal::AlreadyReplaced)
@@ -721,6 +804,14 @@ impl State {
                 "alreadyReplaced",
                 "AcmeFront: the certificate named in replaces already has a replacement order",
             ),
+            Refusal::Paused {
+                detail,
+                problem: PauseProblem::RateLimited,
+            } => problem(StatusCode::TOO_MANY_REQUESTS, "rateLimited", &detail),
+            Refusal::Paused {
+                detail,
+                problem: PauseProblem::Unauthorized,
+            } => problem(StatusCode::FORBIDDEN, "unauthorized", &detail),
         };
         let headers = response.headers_mut();
         if let Ok(link) = HeaderValue::from_str(&format!(

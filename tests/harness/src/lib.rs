@@ -49,7 +49,9 @@ mod postgres;
 mod process;
 mod service;
 
-pub use acme_front::{AcmeFront, AcmeFrontOptions, RenewalWindow, ari_cert_id, tls_acceptor};
+pub use acme_front::{
+    AcmeFront, AcmeFrontOptions, PauseProblem, RenewalWindow, ari_cert_id, tls_acceptor,
+};
 pub use bind::{Bind, BindOptions};
 pub use challtestsrv::ChallTestSrv;
 pub use client::{ApiClient, RawResponse};
