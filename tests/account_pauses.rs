@@ -173,18 +173,53 @@ async fn a_paused_account_holds_its_renewals(db: Db) {
     assert!(!log.contains("abc.def.ghi"), "the unpause JWT is logged");
     assert!(log.contains("https://portal.letsencrypt.org/sfe/v1/unpause?…"));
 
-    // The operator used the link. A forced renewal asks the CA regardless, and its acceptance
-    // clears the pause of the certificate's name.
+    // The operator used the link and clears the pauses here: the held renewal runs now, not at
+    // its probe a day later, without being forced.
     front.unpause_identifiers();
-    let renewal = api
-        .raw(
-            reqwest::Method::POST,
-            &format!("/v1/pki/certificates/{id}/renew"),
-            None,
-        )
+    let (status, cleared) = api
+        .delete(&format!("/v1/pki/acme/accounts/{account}/pauses"))
         .await;
-    assert_eq!(renewal.status, 202, "{}", renewal.body);
-    let renewal = renewal.json();
+    assert_eq!(status, 200, "{cleared}");
+    assert!(cleared.get("paused").is_none(), "{cleared}");
+    assert_eq!(paused(&api, &account).await, Value::Null);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, renewed) = api.get(&format!("/v1/pki/certificates/{id}")).await;
+        if renewed["current_version"] == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the held renewal runs once the pauses are cleared: {renewed}\n{}",
+            env.service.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        env.service
+            .log_text()
+            .contains("held renewals started account="),
+        "{}",
+        env.service.log_tail()
+    );
+    certificate(&api, &account, &other).await;
+
+    // Paused again: a forced renewal asks the CA whatever is stored, is refused while the CA
+    // pauses, and once the CA accepts, its acceptance clears the pause of the certificate's name.
+    front.pause_identifiers(&renewed_names, UNPAUSE_URL, PauseProblem::RateLimited);
+    let (status, body) = api
+        .post(&format!("/v1/pki/certificates/{id}/renew"), &json!({}))
+        .await;
+    assert_paused(status, &body, &renewed_names);
+    assert_eq!(
+        paused(&api, &account).await["identifiers"],
+        json!(renewed_names)
+    );
+    front.unpause_identifiers();
+    let (status, renewal) = api
+        .post(&format!("/v1/pki/certificates/{id}/renew"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{renewal}");
     let done = wait_final(
         &api,
         renewal["order_id"].as_str().expect("order id"),
@@ -192,18 +227,7 @@ async fn a_paused_account_holds_its_renewals(db: Db) {
     )
     .await;
     assert_eq!(done["status"], "valid", "{done}");
-    let (_, renewed) = api.get(&format!("/v1/pki/certificates/{id}")).await;
-    assert_eq!(renewed["current_version"], 2, "{renewed}");
-    let shown = paused(&api, &account).await;
-    assert_eq!(shown["identifiers"], json!(other), "{shown}");
-    // The rest is cleared by the operator at once.
-    let (status, cleared) = api
-        .delete(&format!("/v1/pki/acme/accounts/{account}/pauses"))
-        .await;
-    assert_eq!(status, 200, "{cleared}");
-    assert!(cleared.get("paused").is_none(), "{cleared}");
     assert_eq!(paused(&api, &account).await, Value::Null);
-    certificate(&api, &account, &other).await;
 }
 
 on_both_backends!(a_paused_account_holds_its_renewals);

@@ -131,9 +131,8 @@ pub async fn get(
     ),
 )]
 /// Forgets the CA's pauses of the account, once the operator has lifted them with the CA's
-/// unpause link: automatic renewals then ask the CA at their next run instead of waiting for
-/// the daily probe (a forced renewal asks at once). Nothing is sent to the CA; if it still
-/// pauses the account, the next order records the pause again.
+/// unpause link. The renewals it held start at once (in the background) instead of at their
+/// daily probe; if the CA still pauses the account, their orders record the pause again.
 pub async fn clear_pauses(
     State(state): State<AppState>,
     _: Authorized<need::PkiWrite>,
@@ -144,9 +143,29 @@ pub async fn clear_pauses(
         .get_account(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("account {id} not found")))?;
+    let identifiers: Vec<String> = state
+        .store
+        .account_pauses(&id)
+        .await?
+        .into_iter()
+        .map(|pause| pause.identifier)
+        .collect();
     let cleared = state.store.clear_pauses(&id, None).await?;
     if cleared > 0 {
         tracing::info!(account = %id, cleared, "the account's pauses were cleared by an operator");
+        // Held renewals run now, not at their daily probe; in the background, since finding
+        // them reads every renewal candidate.
+        let orders = state.orders.clone();
+        tokio::spawn(async move {
+            match orders.resume_held_renewals(&id, &identifiers).await {
+                Ok(resumed) => {
+                    tracing::info!(account = %id, resumed, "held renewals started")
+                }
+                Err(err) => {
+                    tracing::warn!(account = %id, error = %err, "could not resume held renewals")
+                }
+            }
+        });
     }
     Ok(Json(Account::from(&record)))
 }

@@ -80,3 +80,51 @@ pub(super) async fn accepted(ctx: &Context, account_id: &str, names: &[String]) 
         }
     }
 }
+
+impl super::handle::Orders {
+    /// After an operator cleared `account_id`'s pauses of `identifiers`: each held renewal (a
+    /// valid, automatically renewed certificate of the account naming one of them, whose
+    /// renewal time has passed) is started now, as a forced renewal would be, rather than at its
+    /// daily probe; the probe task finds the new version and ends. Pages through the renewal
+    /// candidates, reading only the due ones; returns how many renewals were started.
+    pub async fn resume_held_renewals(
+        &self,
+        account_id: &str,
+        identifiers: &[String],
+    ) -> Result<usize, Error> {
+        const PAGE: u32 = 1000;
+        let store = &self.ctx.store;
+        let now = timestamp::now();
+        let mut after = String::new();
+        let mut resumed = 0;
+        loop {
+            let page = store.renewal_candidates(&after, PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(resumed);
+            };
+            after = last.certificate_id.clone();
+            for candidate in page.iter().filter(|c| c.renew_at <= now) {
+                let Some(certificate) = store.get_certificate(&candidate.certificate_id).await?
+                else {
+                    continue;
+                };
+                let held = certificate.account_id == account_id
+                    && certificate.domains.iter().any(|name| {
+                        identifiers
+                            .iter()
+                            .any(|paused| paused.eq_ignore_ascii_case(name))
+                    });
+                if !held {
+                    continue;
+                }
+                // A CA that still pauses records the pause again, and the probe stays.
+                match self.renew(&certificate.id).await {
+                    Ok(_) => resumed += 1,
+                    Err(err) => {
+                        tracing::warn!(certificate = %certificate.id, error = %err, "could not resume a held renewal")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -56,7 +56,7 @@ pub struct HeldRenewal {
 impl HeldRenewal {
     fn new(paused: RenewalPaused, probe_at: OffsetDateTime) -> Self {
         let reason = format!(
-            "the CA paused issuance through account {} for {}: held until the pause is lifted              with the CA's unpause link (`paused.unpause_url`, also on the account); the CA is              asked again at {}",
+            "the CA paused issuance through account {} for {}: held until the pause is lifted with the CA's unpause link (`paused.unpause_url`, also on the account); the CA is asked again at {}",
             paused.account_id,
             paused.identifiers.join(", "),
             probe_at
