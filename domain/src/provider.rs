@@ -55,6 +55,10 @@ pub struct ProviderInfo {
     /// The only profile (draft-ietf-acme-profiles) under which the CA issues certificates for
     /// IP addresses (RFC 8738), when it has such a rule; see [`order_profile`].
     pub ip_profile: Option<&'static str>,
+    /// The issuer domain names CAA records name this CA by (RFC 8659 §4.2), as the CA
+    /// publishes them; used with the directory's `meta.caaIdentities` (RFC 8555 §7.1.1) by the
+    /// CAA pre-check. Empty for a custom CA: its directory has to say.
+    pub caa_identities: &'static [&'static str],
     pub notes: &'static str,
 }
 
@@ -71,6 +75,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         // Since 2026-01-15 Let's Encrypt issues IP-address certificates, and only under the
         // 160-hour `shortlived` profile.
         ip_profile: Some("shortlived"),
+        caa_identities: &["letsencrypt.org"],
         notes: "Free; rate limits apply (https://letsencrypt.org/docs/rate-limits/). Profiles classic, tlsserver, shortlived; ARI supported. IP addresses (since 2026-01-15) only with profile shortlived, by http-01 or tls-alpn-01.",
     },
     ProviderInfo {
@@ -82,6 +87,15 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         production_directory: Some("https://acme.zerossl.com/v2/DV90"),
         staging_directory: None,
         ip_profile: None,
+        // ZeroSSL issues from Sectigo's CA, which recognizes these
+        // (https://help.zerossl.com/hc/en-us/articles/360060119753-Invalid-CAA-Records).
+        caa_identities: &[
+            "sectigo.com",
+            "comodoca.com",
+            "comodo.com",
+            "usertrust.com",
+            "trust-provider.com",
+        ],
         notes: "Free tier, 90-day certificates. Requires External Account Binding (EAB credentials from the ZeroSSL dashboard). No staging environment.",
     },
     ProviderInfo {
@@ -93,6 +107,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         production_directory: Some("https://api.buypass.com/acme/directory"),
         staging_directory: Some("https://api.test4.buypass.no/acme/directory"),
         ip_profile: None,
+        caa_identities: &["buypass.com", "buypass.no"],
         notes: "BuyPass stopped its ACME service on 2025-10-15; new accounts cannot be registered.",
     },
     ProviderInfo {
@@ -104,6 +119,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         production_directory: Some("https://dv.acme-v02.api.pki.goog/directory"),
         staging_directory: Some("https://dv.acme-v02.test-api.pki.goog/directory"),
         ip_profile: None,
+        caa_identities: &["pki.goog"],
         notes: "Requires External Account Binding (gcloud publicca external-account-keys create); production and staging keys differ.",
     },
     ProviderInfo {
@@ -115,6 +131,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         production_directory: None,
         staging_directory: None,
         ip_profile: None,
+        caa_identities: &[],
         notes: "Any RFC 8555 endpoint (enterprise CAs, test CAs); give directory_url. Add a private root under [acme] extra_roots.",
     },
 ];
