@@ -22,7 +22,7 @@ use crate::state::AppState;
     request_body = Issue,
     responses(
         (status = 202, description = "The order was placed; answer its challenges", body = OrderWithChallenges),
-        (status = 400, description = "`invalid_request` (`details.field`) or `ca_rejected` (`details.ca_problem`)", body = ErrorBody),
+        (status = 400, description = "`invalid_request` (`details.field`), `caa_forbidden` (CAA records forbid this CA, account or challenge type for a name; `details.denials`; the CA was not asked) or `ca_rejected` (`details.ca_problem`)", body = ErrorBody),
         (status = 404, description = "`not_found`: no such account or DNS provider", body = ErrorBody),
         (status = 409, description = "`conflict`: e.g. the account is deactivated", body = ErrorBody),
         (status = 429, description = "`rate_limited` (orders per minute per token) or `backend_rate_limited` (the CA's); `Retry-After`", body = ErrorBody),

@@ -4,7 +4,7 @@
 //! - [`Orders`] (`handle.rs`, `requests.rs`) is the handle: issue and renew, resume at start,
 //!   stop at shutdown. It is built from one [`OrdersConfig`] (`config.rs`).
 //! - `placement.rs` places an order at the CA through its account's actor, counted in the
-//!   local rate-limit ledger (`rate_ledger.rs`).
+//!   local rate-limit ledger (`rate_ledger.rs`), after the CAA pre-check (`caa_check.rs`).
 //! - `actor.rs` drives an order through RFC 8555 §7.4 from the store and the CA's view of it;
 //!   `issuance.rs` takes the last steps (CSR, storing the version, planning its renewal),
 //!   `failure.rs` sorts what went wrong, `finish.rs` ends an order.
@@ -17,6 +17,7 @@
 //! Files depend one way: handle → supervisor → actor → issuance/placement → context → config.
 
 mod actor;
+mod caa_check;
 mod config;
 mod context;
 mod dns01;
@@ -33,6 +34,7 @@ mod rate_ledger;
 mod requests;
 mod supervisor;
 
+pub use self::caa_check::CaaReport;
 pub use self::config::{Cluster, DnsSettings, OrdersConfig};
 pub use self::dns_probe::{DnsProbe, DnsProbeError, ProbeStage};
 pub use self::handle::Orders;
