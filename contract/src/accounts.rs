@@ -98,6 +98,9 @@ pub struct ProviderView {
     pub eab_required: bool,
     /// The directory URL per environment (`null` where the provider has none).
     pub environments: ProviderEnvironments,
+    /// The issuer domain names CAA records (RFC 8659) name this CA by, as it publishes them;
+    /// its directory's `meta.caaIdentities` count too. Empty for `custom`.
+    pub caa_identities: Vec<String>,
     pub notes: String,
 }
 
@@ -121,6 +124,11 @@ impl ProviderView {
                 production: directory(domain::provider::Environment::Production),
                 staging: directory(domain::provider::Environment::Staging),
             },
+            caa_identities: info
+                .caa_identities
+                .iter()
+                .map(|id| (*id).to_owned())
+                .collect(),
             notes: info.notes.to_owned(),
         }
     }

@@ -9,6 +9,7 @@
 //! domain) with conversions both ways.
 
 mod accounts;
+mod caa;
 mod certificates;
 mod dns_providers;
 mod enums;
@@ -24,6 +25,7 @@ mod webhooks;
 pub use accounts::{
     Account, AccountList, Eab, ProviderEnvironments, ProviderList, ProviderView, Register,
 };
+pub use caa::{CaaAdvice, CaaCheck, CaaLookup, CaaPublished, CaaQuery, CaaStatus};
 pub use certificates::{
     Certificate, CertificateDetail, CertificateList, CertificateVersion, RevokeBody, Revoked,
 };
