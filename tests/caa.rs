@@ -36,6 +36,11 @@ struct Peers {
 }
 
 async fn peers(bind_ip: Ipv4Addr) -> Peers {
+    peers_with(bind_ip, true).await
+}
+
+/// [`peers`] with `[acme] caa_precheck` set to `precheck`.
+async fn peers_with(bind_ip: Ipv4Addr, precheck: bool) -> Peers {
     let pebble = Pebble::start(PebbleOptions {
         dns_server: Some(format!("{bind_ip}:53")),
         nonce_reject_percent: Some(0),
@@ -55,7 +60,8 @@ async fn peers(bind_ip: Ipv4Addr) -> Peers {
         opts.extra_root(pebble.listener_root_pem_path())
             .set("dns", "resolvers", format!("[\"{bind_ip}:53\"]"))
             .set_str("dns", "propagation_interval", "100ms")
-            .set_str("dns", "propagation_timeout", "20s"),
+            .set_str("dns", "propagation_timeout", "20s")
+            .set("acme", "caa_precheck", precheck.to_string()),
     )
     .await;
     let (account_id, account_url) = register(&service.client(), "caa", &front).await;
@@ -404,4 +410,33 @@ async fn a_failed_lookup_leaves_the_decision_to_the_ca() {
         env.service.log_text().contains("CAA lookup failed"),
         "the failed lookup is logged"
     );
+}
+
+/// `[acme] caa_precheck = false`: orders go to the CA whatever CAA says (Pebble does not check
+/// CAA, so this one is even issued).
+#[tokio::test]
+async fn the_precheck_can_be_switched_off() {
+    let loopback = lock_loopback_ip();
+    let peers = peers_with(loopback.ip(), false).await;
+    let records = [r#"other-ca CAA 0 issue "letsencrypt.org""#.to_owned()];
+    let bind = Bind::start_on(loopback, zones(&records)).await;
+    let api = peers.service.client();
+    let provider = common::bind_provider(&api, &bind, bind.tsig_secret_b64()).await;
+    let provider_id = provider["id"].as_str().expect("id");
+    let (status, placed) = order(
+        &api,
+        &peers.account_id,
+        provider_id,
+        &["other-ca.example.test"],
+    )
+    .await;
+    assert_eq!(status, 202, "{placed}");
+    assert_eq!(peers.front.new_order_payloads().len(), 1);
+    let done = wait_final(
+        &api,
+        placed["order_id"].as_str().expect("id"),
+        ORDER_TIMEOUT,
+    )
+    .await;
+    assert_eq!(done["status"], "valid", "{done}");
 }
