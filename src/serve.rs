@@ -121,6 +121,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         before_expiry: config.renewal.before_expiry.0,
         rate_limits: config.provider_limits(),
         tls_alpn01: !config.challenges.tls_alpn01_listen.is_empty(),
+        caa_precheck: config.acme.caa_precheck,
         faults,
     })
     .await

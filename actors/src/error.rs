@@ -19,6 +19,10 @@ pub enum Error {
     /// The local rate-limit ledger refused the order before the CA was asked.
     #[error(transparent)]
     LocalRateLimit(#[from] scaivault_domain::rate_limit::RateLimitRefusal),
+    /// CAA records forbid this CA (or this account, or this challenge type) to issue for some
+    /// of the order's names (RFC 8659, RFC 8657): refused before the CA was asked.
+    #[error(transparent)]
+    CaaForbidden(#[from] scaivault_domain::caa::CaaRefusal),
     /// The CA answered with a problem document.
     #[error("the ACME server refused: {}", .problem.detail_or_kind())]
     Acme { problem: AcmeProblem },

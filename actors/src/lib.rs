@@ -37,7 +37,8 @@ pub use crate::error::{Error, UnreachableKind};
 pub use crate::events::{EventNotifier, Events, RenewalFailed, RenewalPaused};
 pub use crate::faults::{Faults, OrderStep};
 pub use crate::order::{
-    Cluster, DnsProbe, DnsProbeError, DnsSettings, IssueRequest, Orders, OrdersConfig, ProbeStage,
+    CaaReport, Cluster, DnsProbe, DnsProbeError, DnsSettings, IssueRequest, Orders, OrdersConfig,
+    ProbeStage,
 };
 pub use crate::renewal::{
     HeldRenewal, RenewalFailure, RenewalOutcome, RenewalScheduler, RenewalService, SharedScheduler,

@@ -148,6 +148,9 @@ pub struct ProviderView {
     /// The only profile under which the CA issues certificates for IP addresses, if it has that
     /// rule; orders naming an IP address get it.
     pub ip_profile: Option<String>,
+    /// The issuer domain names CAA records (RFC 8659) name this CA by, as it publishes them;
+    /// its directory's `meta.caaIdentities` count too. Empty for `custom`.
+    pub caa_identities: Vec<String>,
     pub notes: String,
 }
 
@@ -173,6 +176,11 @@ impl ProviderView {
             },
             profiles: info.profiles.iter().map(ProfileView::from).collect(),
             ip_profile: info.ip_profile.map(str::to_owned),
+            caa_identities: info
+                .caa_identities
+                .iter()
+                .map(|id| (*id).to_owned())
+                .collect(),
             notes: info.notes.to_owned(),
         }
     }

@@ -53,6 +53,9 @@ pub enum ErrorCode {
     CaRejected,
     /// The CA requires External Account Binding.
     EabRequired,
+    /// CAA records forbid this CA, account or challenge type to issue for a name (RFC 8659,
+    /// RFC 8657); refused before the CA was asked (`details.denials`).
+    CaaForbidden,
     /// The provider stopped its ACME service.
     ProviderDiscontinued,
     /// The certificate was issued from the caller's CSR: no private key is held.
@@ -83,6 +86,7 @@ impl ErrorCode {
             ErrorCode::DnsPropagationTimeout => "dns_propagation_timeout",
             ErrorCode::CaRejected => "ca_rejected",
             ErrorCode::EabRequired => "eab_required",
+            ErrorCode::CaaForbidden => "caa_forbidden",
             ErrorCode::ProviderDiscontinued => "provider_discontinued",
             ErrorCode::NoPrivateKey => "no_private_key",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -113,6 +117,7 @@ mod tests {
             ErrorCode::NoPrivateKey,
             ErrorCode::DnsPropagationTimeout,
             ErrorCode::AccountPaused,
+            ErrorCode::CaaForbidden,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

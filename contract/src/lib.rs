@@ -9,6 +9,7 @@
 //! domain) with conversions both ways.
 
 mod accounts;
+mod caa;
 mod certificates;
 mod dns_providers;
 mod enums;
@@ -26,6 +27,7 @@ pub use accounts::{
     Account, AccountList, AccountPaused, Eab, ProviderEnvironments, ProviderList, ProviderView,
     Register,
 };
+pub use caa::{CaaAdvice, CaaCheck, CaaLookup, CaaPublished, CaaQuery, CaaStatus};
 pub use certificates::{
     Certificate, CertificateDetail, CertificateList, CertificateVersion, RevokeBody, Revoked,
 };

@@ -17,6 +17,9 @@
 //!   every one of its nameservers directly until all serve the value.
 //!   [`Propagation::challenge_target`] follows a CNAME at the challenge name first, so that a
 //!   delegated record is written where the CA looks.
+//! - **CAA.** [`Propagation::caa`] looks up a name's relevant CAA RRset (RFC 8659 §3: the name,
+//!   then its parents, CNAMEs followed) through the same resolvers, for the pre-check that
+//!   decides with `scaivault_domain::caa` whether a CA may issue.
 //! - **Naming.** [`challenge_name`] is the name a domain's value goes under.
 //!
 //! - **Endpoints.** The cloud providers connect only where the [`EndpointPolicy`] allows:
@@ -29,6 +32,7 @@
 //! actors or storage: the caller decides when to present, wait and clean up, and how many calls
 //! run at once.
 
+mod caa;
 mod config;
 mod dns_client;
 mod endpoint;

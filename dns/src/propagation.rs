@@ -236,7 +236,7 @@ impl Propagation {
         }
     }
 
-    fn resolvers(&self) -> Result<Vec<SocketAddr>, DnsError> {
+    pub(crate) fn resolvers(&self) -> Result<Vec<SocketAddr>, DnsError> {
         if !self.resolvers.is_empty() {
             return Ok(self.resolvers.clone());
         }
@@ -361,7 +361,7 @@ fn addresses_of<'a>(
 /// Asks the resolvers in turn (RD=1) until one answers NOERROR or NXDOMAIN; when none does,
 /// the last answer (e.g. SERVFAIL, REFUSED) is returned for the caller to judge, and when none
 /// answers at all, a [`DnsError::Transport`] naming them.
-async fn resolve(
+pub(crate) async fn resolve(
     resolvers: &[SocketAddr],
     name: &Name,
     rtype: RecordType,

@@ -4,6 +4,7 @@
 //! built from these records by the contract crate.
 
 pub mod account;
+pub mod caa;
 pub mod certificate;
 pub mod dns_pick;
 pub mod dns_provider;

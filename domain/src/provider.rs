@@ -58,6 +58,10 @@ pub struct ProviderInfo {
     pub ip_profile: Option<&'static str>,
     /// The profiles the CA publishes, with their limits (empty where it publishes none).
     pub profiles: &'static [ProfileInfo],
+    /// The issuer domain names CAA records name this CA by (RFC 8659 §4.2), as the CA
+    /// publishes them; used with the directory's `meta.caaIdentities` (RFC 8555 §7.1.1) by the
+    /// CAA pre-check. Empty for a custom CA: its directory has to say.
+    pub caa_identities: &'static [&'static str],
     pub notes: &'static str,
 }
 
@@ -75,6 +79,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         // 160-hour `shortlived` profile.
         ip_profile: Some("shortlived"),
         profiles: LETSENCRYPT_PROFILES,
+        caa_identities: &["letsencrypt.org"],
         notes: "Free; rate limits apply (https://letsencrypt.org/docs/rate-limits/). Profiles classic, tlsserver, shortlived; ARI supported. IP addresses (since 2026-01-15) only with profile shortlived, by http-01 or tls-alpn-01.",
     },
     ProviderInfo {
@@ -87,6 +92,15 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         staging_directory: None,
         ip_profile: None,
         profiles: &[],
+        // ZeroSSL issues from Sectigo's CA, which recognizes these
+        // (https://help.zerossl.com/hc/en-us/articles/360060119753-Invalid-CAA-Records).
+        caa_identities: &[
+            "sectigo.com",
+            "comodoca.com",
+            "comodo.com",
+            "usertrust.com",
+            "trust-provider.com",
+        ],
         notes: "Free tier, 90-day certificates. Requires External Account Binding (EAB credentials from the ZeroSSL dashboard). No staging environment.",
     },
     ProviderInfo {
@@ -99,6 +113,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         staging_directory: Some("https://api.test4.buypass.no/acme/directory"),
         ip_profile: None,
         profiles: &[],
+        caa_identities: &["buypass.com", "buypass.no"],
         notes: "BuyPass stopped its ACME service on 2025-10-15; new accounts cannot be registered.",
     },
     ProviderInfo {
@@ -111,6 +126,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         staging_directory: Some("https://dv.acme-v02.test-api.pki.goog/directory"),
         ip_profile: None,
         profiles: &[],
+        caa_identities: &["pki.goog"],
         notes: "Requires External Account Binding (gcloud publicca external-account-keys create); production and staging keys differ.",
     },
     ProviderInfo {
@@ -123,6 +139,7 @@ pub const PROVIDERS: [ProviderInfo; 5] = [
         staging_directory: None,
         ip_profile: None,
         profiles: &[],
+        caa_identities: &[],
         notes: "Any RFC 8555 endpoint (enterprise CAs, test CAs); give directory_url. Add a private root under [acme] extra_roots.",
     },
 ];

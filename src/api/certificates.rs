@@ -138,7 +138,7 @@ pub async fn key(
     params(("id" = String, Path, description = "Certificate id (`cert_...`)")),
     responses(
         (status = 202, description = "The renewal order (`joined` when one was already in flight)", body = RenewalOrder),
-        (status = 400, description = "`ca_rejected` (`details.ca_problem`)", body = ErrorBody),
+        (status = 400, description = "`caa_forbidden` (CAA records now forbid this CA, account or challenge type for a name; `details.denials`) or `ca_rejected` (`details.ca_problem`)", body = ErrorBody),
         (status = 403, description = "`account_paused`: the CA paused issuance through the account for some of the names (`details.identifiers`, `details.unpause_url`, `details.since`); waiting does not lift it, the unpause link does", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`conflict`: e.g. the account is deactivated", body = ErrorBody),

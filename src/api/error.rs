@@ -169,6 +169,31 @@ impl From<ActorError> for ApiError {
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default(),
             })),
+            // The caller's names are the problem, and nothing was asked of the CA: each
+            // forbidden name with its relevant records and why each does not allow issuance.
+            ActorError::CaaForbidden(refusal) => {
+                let denials: Vec<Value> = refusal
+                    .denials
+                    .iter()
+                    .map(|denial| {
+                        json!({
+                            "domain": denial.domain,
+                            "name": denial.set.name,
+                            "owner": denial.set.owner,
+                            "records": denial.objections.iter().map(|(record, why)| json!({
+                                "record": denial.set.line(record),
+                                "reason": why.to_string(),
+                            })).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                Self::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::CaaForbidden,
+                    refusal.to_string(),
+                )
+                .with_details(json!({ "denials": denials }))
+            }
             ActorError::LocalRateLimit(refusal) => {
                 let seconds = refusal.retry_after.as_secs();
                 let mut err = Self::new(

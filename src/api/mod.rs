@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod caa;
 pub mod certificates;
 pub mod dns_providers;
 pub mod error;
@@ -53,6 +54,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::register, accounts::list))
         .routes(routes!(accounts::get, accounts::deactivate))
         .routes(routes!(accounts::clear_pauses))
+        .routes(routes!(caa::caa))
         .routes(routes!(orders::issue))
         .routes(routes!(orders::list))
         .routes(routes!(orders::get))

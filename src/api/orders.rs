@@ -22,7 +22,7 @@ use crate::state::AppState;
     request_body = Issue,
     responses(
         (status = 202, description = "The order was placed; answer its challenges", body = OrderWithChallenges),
-        (status = 400, description = "`invalid_request` (`details.field`) or `ca_rejected` (`details.ca_problem`)", body = ErrorBody),
+        (status = 400, description = "`invalid_request` (`details.field`), `caa_forbidden` (CAA records forbid this CA, account or challenge type for a name; `details.denials`; the CA was not asked) or `ca_rejected` (`details.ca_problem`)", body = ErrorBody),
         (status = 403, description = "`account_paused`: the CA paused issuance through the account for some of the names (`details.identifiers`, `details.unpause_url`, `details.since`); waiting does not lift it, the unpause link does", body = ErrorBody),
         (status = 404, description = "`not_found`: no such account or DNS provider", body = ErrorBody),
         (status = 409, description = "`conflict`: e.g. the account is deactivated", body = ErrorBody),

@@ -143,6 +143,8 @@ pub struct AcmeConfig {
     pub max_concurrent_requests: usize,
     /// Connect to CAs at private addresses (loopback, private, link-local, ...) too.
     pub allow_private_directories: bool,
+    /// Look CAA up before placing an order and refuse one it forbids (`caa_forbidden`).
+    pub caa_precheck: bool,
     /// Per request to a CA: until connected, until the response headers, the whole exchange.
     pub connect_timeout: HumanDuration,
     pub header_timeout: HumanDuration,

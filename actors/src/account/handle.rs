@@ -17,7 +17,7 @@ use super::ca_order::{CreatedOrder, NewOrderSpec};
 use super::supervisor::AccountSupervisor;
 use super::zerossl::ZeroSslApi;
 use crate::Error;
-use crate::acme::AcmeHttp;
+use crate::acme::{AcmeHttp, CaaIdentities};
 use crate::events::Events;
 use crate::faults::Faults;
 
@@ -57,6 +57,8 @@ pub struct Accounts {
     pub(super) faults: Faults,
     directories: Arc<Directories>,
     zerossl: ZeroSslApi,
+    /// The CAs' CAA identities, by directory.
+    caa: CaaIdentities,
     supervisor: ActorRef<()>,
 }
 
@@ -77,6 +79,7 @@ impl Accounts {
             faults: config.faults,
             directories: Arc::new(config.directories),
             zerossl: config.zerossl,
+            caa: CaaIdentities::default(),
             supervisor,
         })
     }
@@ -84,6 +87,12 @@ impl Accounts {
     /// The providers' directories new accounts are registered at.
     pub fn directories(&self) -> &Directories {
         &self.directories
+    }
+
+    /// The issuer domain names `account`'s CA is known by in CAA records (its directory's
+    /// `caaIdentities` and its provider's published ones); empty when unknown.
+    pub async fn caa_identities(&self, account: &AccountRecord) -> Vec<String> {
+        self.caa.of(&self.ctx.http, account).await
     }
 
     /// Whether the supervisor is running (for readiness).

@@ -33,6 +33,8 @@ pub struct OrdersConfig {
     /// Whether a TLS-ALPN-01 responder listens (`[challenges] tls_alpn01_listen` not empty):
     /// without one a tls-alpn-01 order could only fail at the CA, so it is refused at once.
     pub tls_alpn01: bool,
+    /// `[acme] caa_precheck`: look CAA up before placing an order, and refuse one it forbids.
+    pub caa_precheck: bool,
     pub faults: Faults,
 }
 

@@ -34,6 +34,8 @@ pub(crate) struct Context {
     pub limits: ProviderLimits,
     /// Whether a TLS-ALPN-01 responder listens.
     pub tls_alpn01: bool,
+    /// Whether orders are checked against CAA before they are placed.
+    pub caa_precheck: bool,
     /// Polling of authorizations and orders ([`default_poll`]).
     pub poll: RetryPolicy,
     pub faults: Faults,
@@ -56,6 +58,7 @@ impl Context {
             before_expiry,
             rate_limits,
             tls_alpn01,
+            caa_precheck,
             faults,
         } = config;
         Self {
@@ -68,6 +71,7 @@ impl Context {
             before_expiry,
             limits: rate_limits,
             tls_alpn01,
+            caa_precheck,
             poll: default_poll(),
             faults,
             seen_pending: Mutex::default(),

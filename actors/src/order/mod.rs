@@ -4,8 +4,8 @@
 //! - [`Orders`] (`handle.rs`, `requests.rs`) is the handle: issue and renew, resume at start,
 //!   stop at shutdown. It is built from one [`OrdersConfig`] (`config.rs`).
 //! - `placement.rs` places an order at the CA through its account's actor, counted in the
-//!   local rate-limit ledger (`rate_ledger.rs`); `pauses.rs` records and clears the CA's pauses
-//!   of the account's identifiers.
+//!   local rate-limit ledger (`rate_ledger.rs`), after the CAA pre-check (`caa_check.rs`);
+//!   `pauses.rs` records and clears the CA's pauses of the account's identifiers.
 //! - `actor.rs` drives an order through RFC 8555 §7.4 from the store and the CA's view of it;
 //!   `issuance.rs` takes the last steps (CSR, storing the version, planning its renewal),
 //!   `failure.rs` sorts what went wrong, `finish.rs` ends an order.
@@ -18,6 +18,7 @@
 //! Files depend one way: handle → supervisor → actor → issuance/placement → context → config.
 
 mod actor;
+mod caa_check;
 mod config;
 mod context;
 mod dns01;
@@ -35,6 +36,7 @@ mod rate_ledger;
 mod requests;
 mod supervisor;
 
+pub use self::caa_check::CaaReport;
 pub use self::config::{Cluster, DnsSettings, OrdersConfig};
 pub use self::dns_probe::{DnsProbe, DnsProbeError, ProbeStage};
 pub use self::handle::Orders;

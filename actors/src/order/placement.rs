@@ -1,10 +1,12 @@
-//! Placing an order at the CA through its account's actor: the first time (counted in the local
-//! rate-limit ledger), and again when the CA could not reach this service's responder. Either
-//! way a CA's pause refusal is recorded, and an accepted order clears its names' pauses.
+//! Placing an order at the CA through its account's actor: the first time (checked against CAA,
+//! counted in the local rate-limit ledger), and again when the CA could not reach this service's
+//! responder (the same names at the same CA: CAA was checked already). Either way a CA's pause
+//! refusal is recorded, and an accepted order clears its names' pauses.
 
 use scaivault_domain::order::{ChallengeRecord, ChallengeType, OrderRecord, OrderStatus};
 use scaivault_domain::{Error as DomainError, ids, pki, timestamp};
 
+use super::caa_check;
 use super::context::Context;
 use super::{pauses, rate_ledger};
 use crate::Error;
@@ -31,10 +33,12 @@ pub(super) async fn place(
     ctx: &Context,
     plan: OrderPlan,
 ) -> Result<(OrderRecord, Vec<ChallengeRecord>), Error> {
+    let account = ctx.store.require_account(&plan.account_id).await?;
+    // CAA first: an order it forbids is neither counted nor sent.
+    caa_check::precheck(ctx, &account, &plan.domains, plan.challenge_type).await?;
     // The local ledger, before the CA is asked. A renewal sending `replaces` is only checked for
     // failed authorizations: the CA decides whether it is exempt from the rest (and says
     // `rateLimited` itself if not), but validates its names like any order's.
-    let account = ctx.store.require_account(&plan.account_id).await?;
     let now = timestamp::now();
     let counted = match plan.replaces {
         None => {

@@ -18,6 +18,8 @@
 //! - stall like a hung CA ([`AcmeFront::set_stalled`]): connections are accepted and then nothing
 //!   is answered, neither on new connections nor on those the client keeps alive, until the
 //!   stall is lifted;
+//! - name the CA in CAA ([`AcmeFrontOptions::caa_identities`]): `meta.caaIdentities` in the
+//!   directory (RFC 8555 §7.1.1), which Pebble 2.4 does not serve;
 //! - let every order run out of time ([`AcmeFront::expire_orders`]): from then on each
 //!   authorization is answered `expired` and each order `invalid`, as a CA answers once an
 //!   order's authorizations expired (RFC 8555 §7.1.6), whatever Pebble says;
@@ -93,6 +95,9 @@ pub struct AcmeFrontOptions {
     /// does not do. Default `true`; `false` shows a client what a server that silently ignores
     /// `replaces` looks like.
     pub echo_replaces: bool,
+    /// `meta.caaIdentities` to add to the directory (RFC 8555 §7.1.1: the names CAA records
+    /// know this CA by). Empty (the default): Pebble's directory, which has none.
+    pub caa_identities: Vec<String>,
 }
 
 impl Default for AcmeFrontOptions {
@@ -100,6 +105,7 @@ impl Default for AcmeFrontOptions {
         Self {
             renewal_info: false,
             echo_replaces: true,
+            caa_identities: Vec::new(),
         }
     }
 }
@@ -216,6 +222,7 @@ impl AcmeFront {
             new_order_path,
             new_nonce_url,
             echo_replaces: opts.echo_replaces,
+            caa_identities: opts.caa_identities,
             inner: Mutex::new(Inner {
                 advertise_renewal_info: opts.renewal_info,
                 ..Inner::default()
@@ -464,6 +471,7 @@ struct State {
     new_order_path: String,
     new_nonce_url: String,
     echo_replaces: bool,
+    caa_identities: Vec<String>,
     inner: Mutex<Inner>,
     /// Requests being handled now, and the most there ever were at once.
     in_flight: std::sync::atomic::AtomicUsize,
@@ -665,6 +673,12 @@ impl State {
 
         if status == StatusCode::OK && parts.method == Method::POST && self.lock().expire_orders {
             body = expired(body);
+        }
+        if status == StatusCode::OK
+            && path == self.directory_path
+            && !self.caa_identities.is_empty()
+        {
+            body = with_meta(&body, "caaIdentities", json!(self.caa_identities));
         }
         if status == StatusCode::OK && path == self.directory_path && advertise_ari {
             let renewal_info = format!("https://{host}{RENEWAL_INFO_PATH}");
@@ -952,6 +966,18 @@ fn with_field(body: &Bytes, field: &str, value: Value, overwrite: bool) -> Bytes
         return body.clone();
     }
     object.insert(field.to_owned(), value);
+    Bytes::from(serde_json::to_vec_pretty(&Value::Object(object)).expect("JSON"))
+}
+
+/// `body` (a directory) with `meta.<field>` set to `value`, `meta` created if missing.
+fn with_meta(body: &Bytes, field: &str, value: Value) -> Bytes {
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(body) else {
+        return body.clone();
+    };
+    let meta = object.entry("meta").or_insert_with(|| json!({}));
+    if let Value::Object(meta) = meta {
+        meta.insert(field.to_owned(), value);
+    }
     Bytes::from(serde_json::to_vec_pretty(&Value::Object(object)).expect("JSON"))
 }
 
