@@ -69,6 +69,9 @@ async fn console(db: Db) -> Console {
         // Let's Encrypt's `tlsserver` lifetime since 2026-05-13: the certificate shows on the
         // overview's 90-day timeline.
         validity_period_secs: Some(45 * 86_400),
+        // No reuse of valid authorizations: a renewal must wait on its own TXT records (held
+        // back on ns2) to be watched in flight; a reused one is ready before its page opens.
+        authz_reuse: Some(0),
         ..Default::default()
     })
     .await;
