@@ -24,7 +24,7 @@ mod webhooks;
 
 pub use accounts::{
     Account, AccountList, AccountPaused, Eab, ProviderEnvironments, ProviderList, ProviderView,
-    Register,
+    Register, UpdateAccount,
 };
 pub use certificates::{
     Certificate, CertificateDetail, CertificateList, CertificateVersion, RevokeBody, Revoked,
