@@ -277,7 +277,9 @@ fn queue_options((base, max): (Duration, Duration), max_attempts: Option<u32>) -
 /// Fault injection for the end-to-end tests of crash recovery, from the environment, in debug
 /// builds only: `SV_TEST_PANIC_ORDER_STEP` (`ready`, `finalize` or `certificate`) makes each
 /// order's actor panic once at that step, to show supervision restarts it from the store;
-/// `SV_TEST_CRASH_AFTER_CA_REVOKE` ends the process right after the CA accepted a revocation.
+/// `SV_TEST_CRASH_AFTER_CA_REVOKE` ends the process right after the CA accepted a revocation;
+/// `SV_TEST_CRASH_AT_KEY_CHANGE` (`before_ca` or `after_ca`) ends it around the CA's answer to
+/// an account key change.
 fn faults_from_env() -> Result<Faults, String> {
     #[cfg(debug_assertions)]
     {
@@ -287,6 +289,9 @@ fn faults_from_env() -> Result<Faults, String> {
         }
         if std::env::var_os("SV_TEST_CRASH_AFTER_CA_REVOKE").is_some() {
             faults = faults.exit_after_ca_revocation();
+        }
+        if let Ok(at) = std::env::var("SV_TEST_CRASH_AT_KEY_CHANGE") {
+            faults = faults.crash_at_key_change(at.parse()?);
         }
         Ok(faults)
     }

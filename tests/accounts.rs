@@ -77,12 +77,17 @@ async fn registers_against_pebble(db: Db) {
             "email",
             "environment",
             "id",
+            "key_rolled_at",
+            "key_thumbprint",
             "name",
             "provider",
             "status"
         ],
-        "the account key never leaves the service"
+        "the account key never leaves the service (its public key's thumbprint does)"
     );
+    let thumbprint = account["key_thumbprint"].as_str().expect("thumbprint");
+    assert_eq!(thumbprint.len(), 43, "base64url SHA-256: {thumbprint}");
+    assert!(account["key_rolled_at"].is_null());
 
     let (status, fetched) = api.get(&format!("/v1/pki/acme/accounts/{id}")).await;
     assert_eq!(status, 200);

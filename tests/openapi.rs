@@ -27,6 +27,7 @@ const CONTRACT_PATHS: &[&str] = &[
     "/v1/pki/acme/accounts/{id}",
     "/v1/pki/acme/accounts/{id}/pauses",
     "/v1/pki/acme/accounts/{id}/caa",
+    "/v1/pki/acme/accounts/{id}/key-rollover",
     "/v1/pki/acme/issue",
     "/v1/pki/acme/orders",
     "/v1/pki/acme/orders/{id}",

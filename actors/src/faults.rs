@@ -1,5 +1,6 @@
 //! Fault injection for end-to-end tests of crash recovery: make each order's actor panic once at
-//! a step, or end the process right after the CA accepted a revocation. Part of the
+//! a step, or end the process right after the CA accepted a revocation, or around the CA's
+//! answer to an account key change. Part of the
 //! configuration (`OrdersConfig`, `AccountsConfig`), never process-wide state, and in release
 //! builds an empty type whose checks do nothing: only a debug build can be told to fail.
 
@@ -48,6 +49,29 @@ impl std::str::FromStr for OrderStep {
     }
 }
 
+/// Where an account key change (RFC 8555 §7.3.5) ends the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyChangeCrash {
+    /// The new key is stored as pending; the CA has not been asked.
+    BeforeCa,
+    /// The CA accepted the new key; the store still has it as pending only.
+    AfterCa,
+}
+
+impl std::str::FromStr for KeyChangeCrash {
+    type Err = String;
+
+    fn from_str(at: &str) -> Result<Self, String> {
+        match at {
+            "before_ca" => Ok(KeyChangeCrash::BeforeCa),
+            "after_ca" => Ok(KeyChangeCrash::AfterCa),
+            other => Err(format!(
+                "unknown key change crash point {other:?}; known: before_ca, after_ca"
+            )),
+        }
+    }
+}
+
 /// Which faults to inject (none by default).
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
@@ -55,6 +79,8 @@ pub struct Faults {
     panic_at: Option<OrderStep>,
     #[cfg(debug_assertions)]
     exit_after_ca_revocation: bool,
+    #[cfg(debug_assertions)]
+    key_change_crash: Option<KeyChangeCrash>,
     /// Orders that already panicked at their step: each panics once.
     #[cfg(debug_assertions)]
     done: Arc<Mutex<HashSet<String>>>,
@@ -74,6 +100,24 @@ impl Faults {
     pub fn exit_after_ca_revocation(mut self) -> Self {
         self.exit_after_ca_revocation = true;
         self
+    }
+
+    /// The process exits (status 86) at `at` of every account key change (debug builds only).
+    #[cfg(debug_assertions)]
+    pub fn crash_at_key_change(mut self, at: KeyChangeCrash) -> Self {
+        self.key_change_crash = Some(at);
+        self
+    }
+
+    /// Ends the process if told to at this point of a key change.
+    pub(crate) fn key_change_step(&self, at: KeyChangeCrash) {
+        #[cfg(debug_assertions)]
+        if self.key_change_crash == Some(at) {
+            tracing::error!(at = ?at, "fault injection: exiting during an account key change");
+            std::process::exit(86);
+        }
+        #[cfg(not(debug_assertions))]
+        let _ = at;
     }
 
     /// Panics if `order_id` reached the step to fail at for the first time.

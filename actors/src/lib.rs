@@ -35,7 +35,7 @@ pub use crate::acme::{
 };
 pub use crate::error::{Error, UnreachableKind};
 pub use crate::events::{EventNotifier, Events, RenewalFailed, RenewalPaused};
-pub use crate::faults::{Faults, OrderStep};
+pub use crate::faults::{Faults, KeyChangeCrash, OrderStep};
 pub use crate::order::{
     CaaReport, Cluster, DnsProbe, DnsProbeError, DnsSettings, IssueRequest, Orders, OrdersConfig,
     ProbeStage,

@@ -59,11 +59,27 @@ pub struct Account {
     pub created_at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub deactivated_at: Option<OffsetDateTime>,
+    /// The RFC 7638 thumbprint of the account's current public key: every key authorization
+    /// of its orders ends with it (RFC 8555 §8.1), and it changes with a key rollover. `null`
+    /// for an account registered before this field existed, until its next use.
+    pub key_thumbprint: Option<String>,
+    /// When the account key was last rolled over (RFC 8555 §7.3.5); `null` if never.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub key_rolled_at: Option<OffsetDateTime>,
     /// Set while the CA pauses issuance through this account for some identifiers (Let's
     /// Encrypt does after long repeated validation failures): orders for them are refused and
     /// their automatic renewals are held until the pause is lifted with `unpause_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<AccountPaused>,
+}
+
+/// `POST /v1/pki/acme/accounts/{id}`: replaces the account's contact at the CA
+/// (RFC 8555 §7.3.2) and here.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccount {
+    /// The new contact address, as at registration (sent to the CA as `mailto:`).
+    pub email: String,
 }
 
 /// The CA's pause of an account, as the account shows it.
@@ -118,6 +134,8 @@ impl From<&AccountRecord> for Account {
             created_at: record.created_at,
             deactivated_at: record.deactivated_at,
             paused: None,
+            key_thumbprint: record.key_thumbprint.clone(),
+            key_rolled_at: record.key_rolled_at,
         }
     }
 }

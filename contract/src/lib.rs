@@ -25,7 +25,7 @@ mod webhooks;
 
 pub use accounts::{
     Account, AccountList, AccountPaused, Eab, ProviderEnvironments, ProviderList, ProviderView,
-    Register,
+    Register, UpdateAccount,
 };
 pub use caa::{CaaAdvice, CaaCheck, CaaLookup, CaaPublished, CaaQuery, CaaStatus};
 pub use certificates::{

@@ -53,9 +53,32 @@ pub struct AccountRecord {
     pub eab_kid: Option<String>,
     pub created_at: OffsetDateTime,
     pub deactivated_at: Option<OffsetDateTime>,
+    /// The RFC 7638 thumbprint of the account's current key, as every key authorization ends
+    /// with it; `None` for an account stored before it was recorded, until its actor restores
+    /// it.
+    pub key_thumbprint: Option<String>,
+    /// When the account key was last changed (RFC 8555 §7.3.5); `None` if never.
+    pub key_rolled_at: Option<OffsetDateTime>,
 }
 
-/// The associated data an account's sealed credentials carry: its record id.
+impl AccountRecord {
+    /// `Error::Conflict` unless the account is active: a deactivated account can do nothing
+    /// more at the CA (RFC 8555 §7.3.6).
+    pub fn require_active(&self) -> Result<()> {
+        if self.status == AccountStatus::Active {
+            return Ok(());
+        }
+        Err(Error::Conflict(format!(
+            "account {} is {}; register a new one",
+            self.id,
+            self.status.as_str()
+        )))
+    }
+}
+
+/// The associated data an account's sealed credentials carry: its record id. The pending key of
+/// a key rollover carries the same: once the CA accepts it, its sealed bytes become the
+/// credentials unchanged.
 pub fn credentials_aad(account_id: &str) -> String {
     format!("acme_account:{account_id}")
 }
@@ -199,7 +222,7 @@ impl RegistrationInput {
                     .to_owned()
             }
         };
-        validate_email(&self.email)?;
+        let email = contact_email(&self.email)?;
         let eab = match (self.eab_kid, self.eab_hmac_key) {
             (None, None) => None,
             (Some(kid), Some(key)) => Some(decode_eab(kid, &key)?),
@@ -238,7 +261,7 @@ impl RegistrationInput {
             name,
             provider,
             environment,
-            email: self.email.trim().to_ascii_lowercase(),
+            email,
             directory_url,
             eab,
             zerossl_api_key_path: self.zerossl_api_key_path,
@@ -290,6 +313,13 @@ pub fn validate_email(email: &str) -> Result<()> {
         return bad();
     }
     Ok(())
+}
+
+/// A contact email as stored and sent to the CA (`mailto:`, RFC 8555 §7.3): checked by
+/// [`validate_email`], trimmed and lowercased, as at registration.
+pub fn contact_email(email: &str) -> Result<String> {
+    validate_email(email)?;
+    Ok(email.trim().to_ascii_lowercase())
 }
 
 /// A custom directory must be an absolute https URL: RFC 8555 §6.1 requires HTTPS.

@@ -228,6 +228,8 @@ fn render(
                 @if let Some(kid) = &a.eab_kid { dt { "EAB key id" } dd { code { (kid) } } }
                 dt { "Status" } dd id="account-status" { (badge(a.status.as_str())) }
                 dt { "Registered" } dd { (when(a.created_at)) }
+                @if let Some(thumbprint) = &a.key_thumbprint { dt { "Key thumbprint" } dd { code { (thumbprint) } } }
+                @if let Some(at) = a.key_rolled_at { dt { "Key rolled over" } dd { (when(at)) } }
                 @if let Some(at) = a.deactivated_at { dt { "Deactivated" } dd { (when(at)) } }
             }
         }

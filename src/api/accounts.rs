@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use scaivault_contract::{
-    Account, AccountList, ErrorBody, PageQuery, ProviderList, ProviderView, Register,
+    Account, AccountList, ErrorBody, PageQuery, ProviderList, ProviderView, Register, UpdateAccount,
 };
 use scaivault_domain::account::RegistrationInput;
 use scaivault_domain::provider::PROVIDERS;
@@ -168,6 +168,58 @@ pub async fn clear_pauses(
         });
     }
     Ok(Json(Account::from(&record)))
+}
+
+#[utoipa::path(
+    post, path = "/v1/pki/acme/accounts/{id}", operation_id = "update_account", tag = "acme", security(("bearer" = ["pki:write"])),
+    params(("id" = String, Path, description = "Account id (`acme_...`)")),
+    request_body = UpdateAccount,
+    responses(
+        (status = 200, description = "The contact replaced at the CA and here", body = Account),
+        (status = 400, description = "`invalid_request` (`details.field` `email`), or `ca_rejected`: the CA refused the contact (`details.ca_problem`, e.g. `invalidContact`)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`conflict`: the account is deactivated", body = ErrorBody),
+        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached", body = ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = ErrorBody),
+    ),
+)]
+/// Replaces the account's contact email at the CA (RFC 8555 §7.3.2), then here.
+pub async fn update(
+    State(state): State<AppState>,
+    _: Authorized<need::PkiWrite>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdateAccount>,
+) -> ApiResult<Json<Account>> {
+    let record = state.accounts.update_email(&id, &body.email).await?;
+    let pauses = state.store.account_pauses(&id).await?;
+    Ok(Json(Account::with_pauses(&record, &pauses)))
+}
+
+#[utoipa::path(
+    post, path = "/v1/pki/acme/accounts/{id}/key-rollover", operation_id = "roll_over_account_key", tag = "acme", security(("bearer" = ["pki:write"])),
+    params(("id" = String, Path, description = "Account id (`acme_...`)")),
+    responses(
+        (status = 200, description = "The account with its new key's `key_thumbprint` and `key_rolled_at`", body = Account),
+        (status = 400, description = "`ca_rejected`: the CA refused the key change (`details.ca_problem`)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`conflict`: the account is deactivated, or its CA offers no key change", body = ErrorBody),
+        (status = 429, description = "`backend_rate_limited` (`Retry-After`)", body = ErrorBody),
+        (status = 502, description = "`backend_error`: the CA failed or could not be reached (the new key is settled with the CA at the account's next use)", body = ErrorBody),
+        (status = 503, description = "`unavailable` (`Retry-After`)", body = ErrorBody),
+    ),
+)]
+/// Replaces the account key (RFC 8555 §7.3.5) with a new one of the same type, generated and
+/// sealed here; the old key is no longer accepted by the CA. Orders in flight finish with the
+/// new key. No body; the answer holds no key material.
+pub async fn roll_over_key(
+    State(state): State<AppState>,
+    _: Authorized<need::PkiWrite>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Account>> {
+    let record = state.accounts.roll_key(&id).await?;
+    let pauses = state.store.account_pauses(&id).await?;
+    Ok(Json(Account::with_pauses(&record, &pauses)))
 }
 
 #[utoipa::path(

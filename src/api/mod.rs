@@ -52,7 +52,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(secrets::put, secrets::get, secrets::delete))
         .routes(routes!(accounts::providers))
         .routes(routes!(accounts::register, accounts::list))
-        .routes(routes!(accounts::get, accounts::deactivate))
+        .routes(routes!(
+            accounts::get,
+            accounts::update,
+            accounts::deactivate
+        ))
+        .routes(routes!(accounts::roll_over_key))
         .routes(routes!(accounts::clear_pauses))
         .routes(routes!(caa::caa))
         .routes(routes!(orders::issue))

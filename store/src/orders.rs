@@ -275,6 +275,23 @@ impl<D: Dialect> OrderStore for SqlStore<D> {
         Ok(())
     }
 
+    async fn set_challenge_key_authorization(
+        &self,
+        order_id: &str,
+        domain: &str,
+        key_authorization: &str,
+    ) -> Result<()> {
+        sqlx::query::<D>(
+            "UPDATE acme_challenges SET key_authorization = $3 WHERE order_id = $1 AND domain = $2",
+        )
+        .arg(order_id)
+        .arg(domain)
+        .arg(key_authorization)
+        .run(self.on_pool())
+        .await?;
+        Ok(())
+    }
+
     async fn http01_key_authorization(&self, token: &str) -> Result<Option<String>> {
         let found: Option<(String,)> = sqlx::query::<D>(
             "SELECT c.key_authorization FROM acme_challenges c \

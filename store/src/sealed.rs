@@ -31,6 +31,13 @@ fn keyed(column: SealedColumn) -> Option<Keyed> {
                      WHERE id = $1 AND sealed_credentials = $2",
             row: |id| SealedRow::Account { id },
         },
+        SealedColumn::PendingAccountKeys => Keyed {
+            select: "SELECT id, pending_credentials FROM acme_accounts \
+                     WHERE pending_credentials IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
+            update: "UPDATE acme_accounts SET pending_credentials = $3 \
+                     WHERE id = $1 AND pending_credentials = $2",
+            row: |id| SealedRow::PendingAccountKey { id },
+        },
         SealedColumn::OrderKeys => Keyed {
             select: "SELECT id, sealed_key FROM acme_orders \
                      WHERE sealed_key IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
@@ -51,6 +58,7 @@ fn single_key(row: &SealedRow) -> Option<&str> {
     match row {
         SealedRow::Secret { path: key }
         | SealedRow::Account { id: key }
+        | SealedRow::PendingAccountKey { id: key }
         | SealedRow::Order { id: key }
         | SealedRow::Webhook { id: key } => Some(key),
         SealedRow::CertificateVersion { .. } => None,

@@ -18,7 +18,7 @@ use scaivault_domain::pki::KeyType;
 use scaivault_domain::provider::{Environment, Provider};
 use scaivault_domain::scope::Scope;
 use scaivault_domain::secret::SecretRecord;
-use scaivault_domain::store::RenewalCandidate;
+use scaivault_domain::store::{RenewalCandidate, SealedColumn, SealedRow};
 use scaivault_domain::timestamp::now;
 use scaivault_domain::timestamp::to_millis;
 use scaivault_domain::webhook::{DeliveryAttempt, DeliveryRecord, DeliveryStatus, WebhookRecord};
@@ -37,6 +37,8 @@ fn account(name: &str) -> AccountRecord {
         eab_kid: Some("kid-1".into()),
         created_at: now(),
         deactivated_at: None,
+        key_thumbprint: None,
+        key_rolled_at: None,
     }
 }
 
@@ -317,6 +319,163 @@ on_both!(
     }
 );
 
+on_both!(
+    account_key_rollover_pending_then_promoted_or_dropped,
+    |store: SharedStore| async move {
+        let mut a = account("rolling");
+        a.key_thumbprint = Some("thumb-1".into());
+        store.insert_account(&a, b"key-1").await.expect("insert");
+        let back = store.require_account(&a.id).await.expect("get");
+        assert_eq!(back.key_thumbprint.as_deref(), Some("thumb-1"));
+        assert_eq!(back.key_rolled_at, None);
+        assert_eq!(
+            store.pending_account_key(&a.id).await.expect("pending"),
+            None
+        );
+
+        // A pending key sits beside the current one until the key change is resolved.
+        assert!(
+            store
+                .set_pending_account_key(&a.id, b"key-2")
+                .await
+                .expect("pending")
+        );
+        assert_eq!(
+            store
+                .pending_account_key(&a.id)
+                .await
+                .expect("pending")
+                .as_deref(),
+            Some(&b"key-2"[..])
+        );
+        assert_eq!(
+            store
+                .account_credentials(&a.id)
+                .await
+                .expect("creds")
+                .as_deref(),
+            Some(&b"key-1"[..]),
+            "the current key is untouched while the CA is asked"
+        );
+        assert!(
+            !store
+                .set_pending_account_key("acme_missing", b"x")
+                .await
+                .expect("pending")
+        );
+
+        // The CA took it: current and pending change together.
+        let at = now();
+        assert!(
+            store
+                .promote_account_key(&a.id, b"key-2", "thumb-2", at)
+                .await
+                .expect("promote")
+        );
+        assert_eq!(
+            store
+                .account_credentials(&a.id)
+                .await
+                .expect("creds")
+                .as_deref(),
+            Some(&b"key-2"[..])
+        );
+        assert_eq!(
+            store.pending_account_key(&a.id).await.expect("pending"),
+            None
+        );
+        let back = store.require_account(&a.id).await.expect("get");
+        assert_eq!(back.key_thumbprint.as_deref(), Some("thumb-2"));
+        assert_eq!(back.key_rolled_at, Some(at));
+        assert!(
+            !store
+                .promote_account_key("acme_missing", b"x", "t", at)
+                .await
+                .expect("promote")
+        );
+
+        // The CA never took it: the pending key goes, the current one stays.
+        store
+            .set_pending_account_key(&a.id, b"key-3")
+            .await
+            .expect("pending");
+        // A master-key rotation finds the pending key too (and only where there is one).
+        let pending = store
+            .sealed_values(SealedColumn::PendingAccountKeys, None, 10)
+            .await
+            .expect("sealed values");
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            pending[0].row,
+            SealedRow::PendingAccountKey { id: a.id.clone() }
+        );
+        assert_eq!(pending[0].sealed, b"key-3");
+        store.clear_pending_account_key(&a.id).await.expect("clear");
+        assert_eq!(
+            store.pending_account_key(&a.id).await.expect("pending"),
+            None
+        );
+        assert_eq!(
+            store
+                .account_credentials(&a.id)
+                .await
+                .expect("creds")
+                .as_deref(),
+            Some(&b"key-2"[..])
+        );
+
+        // An older record learns its thumbprint once; a recorded one is not overwritten.
+        let old = account("older");
+        store.insert_account(&old, b"k").await.expect("insert");
+        assert_eq!(
+            store
+                .require_account(&old.id)
+                .await
+                .expect("get")
+                .key_thumbprint,
+            None
+        );
+        store
+            .fill_account_key_thumbprint(&old.id, "thumb-old")
+            .await
+            .expect("fill");
+        store
+            .fill_account_key_thumbprint(&old.id, "thumb-other")
+            .await
+            .expect("fill");
+        assert_eq!(
+            store
+                .require_account(&old.id)
+                .await
+                .expect("get")
+                .key_thumbprint
+                .as_deref(),
+            Some("thumb-old")
+        );
+    }
+);
+
+on_both!(account_email_changes, |store: SharedStore| async move {
+    let a = account("contact");
+    store.insert_account(&a, b"k").await.expect("insert");
+    assert!(
+        store
+            .set_account_email(&a.id, "ops@acme.example")
+            .await
+            .expect("email")
+    );
+    assert_eq!(
+        store.require_account(&a.id).await.expect("get").email,
+        "ops@acme.example"
+    );
+    assert!(
+        !store
+            .set_account_email("acme_missing", "ops@acme.example")
+            .await
+            .expect("email")
+    );
+});
+
 fn order(account_id: &str, id: &str, created_at: time::OffsetDateTime) -> OrderRecord {
     OrderRecord {
         id: id.into(),
@@ -522,6 +681,19 @@ on_both!(
                 .expect("lookup")
                 .as_deref(),
             Some("tokB.thumbprint")
+        );
+        // After an account key rollover the challenge answers with the new key's thumbprint.
+        store
+            .set_challenge_key_authorization(&live.id, "b.example.test", "tokB.rolled")
+            .await
+            .expect("key authorization");
+        assert_eq!(
+            store
+                .tls_alpn01_key_authorization("b.example.test")
+                .await
+                .expect("lookup")
+                .as_deref(),
+            Some("tokB.rolled")
         );
         store
             .set_challenge_status(

@@ -28,6 +28,8 @@ async fn orders(store: &SharedStore, count: usize) -> Vec<String> {
         eab_kid: None,
         created_at: now(),
         deactivated_at: None,
+        key_thumbprint: None,
+        key_rolled_at: None,
     };
     store
         .insert_account(&account, b"sealed")

@@ -29,6 +29,8 @@ async fn account(store: &SharedStore) -> String {
         eab_kid: None,
         created_at: now(),
         deactivated_at: None,
+        key_thumbprint: None,
+        key_rolled_at: None,
     };
     store.insert_account(&account, b"x").await.expect("account");
     account.id

@@ -16,6 +16,7 @@ use scaivault_domain::timestamp;
 use super::ca_order::{self, CreatedOrder, NewOrderSpec};
 use crate::Error;
 use crate::acme::{AcmeHttp, capture_retry_after, retry_bad_nonce, revocation_reason};
+use crate::faults::Faults;
 
 /// What every account actor needs from the service.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ pub(super) struct AccountContext {
     pub store: Arc<dyn AccountStore>,
     pub key: MasterKey,
     pub http: AcmeHttp,
+    pub faults: Faults,
 }
 
 /// Messages an account actor handles.
@@ -41,6 +43,15 @@ pub(super) enum AccountMsg {
     /// Revoke a certificate at the CA (RFC 8555 §7.6), the request signed with this account's
     /// key: the account that ordered a certificate may revoke it.
     Revoke(Box<RevokeAtCa>, RpcReplyPort<Result<(), Error>>),
+    /// Change the account key (RFC 8555 §7.3.5): a new key of the same type, stored pending,
+    /// then current once the CA took it.
+    RollKey(RpcReplyPort<Result<AccountRecord, Error>>),
+    /// Replace the account's contact at the CA (RFC 8555 §7.3.2), then here; the address is
+    /// already validated.
+    UpdateEmail(String, RpcReplyPort<Result<AccountRecord, Error>>),
+    /// Whether the account key is no longer the one with this thumbprint (an order actor
+    /// whose requests were refused asks, to retry with the current key).
+    KeyChanged(String, RpcReplyPort<Result<bool, Error>>),
 }
 
 /// A certificate to revoke at the CA, and why.
@@ -66,7 +77,7 @@ pub(super) struct AccountActor {
 }
 
 /// The account's protocol client, as far as it exists.
-enum Client {
+pub(super) enum Client {
     /// Not at the CA yet: a `Register` message creates it.
     Unregistered,
     /// In the store; restored (which asks the CA for its directory) at the next message.
@@ -76,8 +87,8 @@ enum Client {
 
 /// The actor's state.
 pub(super) struct AccountState {
-    id: String,
-    client: Client,
+    pub(super) id: String,
+    pub(super) client: Client,
 }
 
 impl Actor for AccountActor {
@@ -144,6 +155,18 @@ impl Actor for AccountActor {
                 let result = capture_retry_after(self.client(&myself, state)).await;
                 let _ = reply.send(result);
             }
+            AccountMsg::RollKey(reply) => {
+                let result = capture_retry_after(self.roll_key(&myself, state)).await;
+                let _ = reply.send(result);
+            }
+            AccountMsg::UpdateEmail(email, reply) => {
+                let result = capture_retry_after(self.update_email(&myself, state, email)).await;
+                let _ = reply.send(result);
+            }
+            AccountMsg::KeyChanged(used, reply) => {
+                let result = capture_retry_after(self.key_changed(&myself, state, &used)).await;
+                let _ = reply.send(result);
+            }
             AccountMsg::Deactivate(reply) => {
                 let result = capture_retry_after(self.deactivate(&myself, state)).await;
                 let done = result.is_ok();
@@ -161,7 +184,7 @@ impl AccountActor {
     /// The protocol client, restored from the store first if this is the actor's first need of
     /// it. An account the store does not have stops the actor (nothing would ever restore it);
     /// a CA that cannot be reached leaves it to try again at the next message.
-    async fn client(
+    pub(super) async fn client(
         &self,
         myself: &ActorRef<AccountMsg>,
         state: &mut AccountState,
@@ -186,22 +209,60 @@ impl AccountActor {
         }
     }
 
+    /// The client from the stored credentials, after resolving a key change that was
+    /// interrupted (see `rollover`).
     async fn restore(&self, id: &str) -> Result<Account, Error> {
         let record = self.ctx.store.require_account(id).await?;
+        if let Some(sealed) = self.ctx.store.pending_account_key(id).await?
+            && let Some(account) = self.resolve_pending_key(&record, &sealed).await?
+        {
+            return Ok(account);
+        }
         let sealed = self
             .ctx
             .store
             .account_credentials(id)
             .await?
             .ok_or_else(|| scaivault_domain::Error::not_found("account", id))?;
-        let json = self.ctx.key.open(&credentials_aad(id), &sealed)?;
-        let credentials: AccountCredentials = serde_json::from_slice(&json).map_err(|err| {
+        let credentials = self.open_credentials(id, &sealed)?;
+        let account =
+            Account::builder_with_http(self.ctx.http.client(record.provider, record.environment))
+                .from_credentials(credentials)
+                .await
+                .map_err(|err| Error::from_acme(&record.directory_url, err))?;
+        if record.key_thumbprint.is_none() {
+            // A record from before thumbprints were kept.
+            self.ctx
+                .store
+                .fill_account_key_thumbprint(id, account.key_thumbprint())
+                .await?;
+        }
+        Ok(account)
+    }
+
+    /// Opens sealed account credentials (current or pending: both are sealed for the account).
+    pub(super) fn open_credentials(
+        &self,
+        id: &str,
+        sealed: &[u8],
+    ) -> Result<AccountCredentials, Error> {
+        let json = self.ctx.key.open(&credentials_aad(id), sealed)?;
+        serde_json::from_slice(&json).map_err(|err| {
             scaivault_domain::Error::corrupt(format!("account {id}: stored credentials: {err}"))
+                .into()
+        })
+    }
+
+    /// Seals account credentials for the store.
+    pub(super) fn seal_credentials(
+        &self,
+        id: &str,
+        credentials: &AccountCredentials,
+    ) -> Result<Vec<u8>, Error> {
+        let json = serde_json::to_vec(credentials).map_err(|err| {
+            scaivault_domain::Error::corrupt(format!("encoding account credentials: {err}"))
         })?;
-        Account::builder_with_http(self.ctx.http.client(record.provider, record.environment))
-            .from_credentials(credentials)
-            .await
-            .map_err(|err| Error::from_acme(&record.directory_url, err))
+        Ok(self.ctx.key.seal(&credentials_aad(id), &json)?)
     }
 
     async fn register(
@@ -242,11 +303,10 @@ impl AccountActor {
             eab_kid: registration.eab.map(|eab| eab.kid),
             created_at: timestamp::now(),
             deactivated_at: None,
+            key_thumbprint: Some(account.key_thumbprint().to_owned()),
+            key_rolled_at: None,
         };
-        let json = serde_json::to_vec(&credentials).map_err(|err| {
-            scaivault_domain::Error::corrupt(format!("encoding account credentials: {err}"))
-        })?;
-        let sealed = self.ctx.key.seal(&credentials_aad(&record.id), &json)?;
+        let sealed = self.seal_credentials(&record.id, &credentials)?;
         if let Err(err) = self.ctx.store.insert_account(&record, &sealed).await {
             // The CA has an account we could not keep: deactivate it rather than orphan it.
             if let Err(cleanup) = account.deactivate().await {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort, SpawnErr};
-use scaivault_domain::account::{AccountRecord, AccountStatus, RegistrationInput};
+use scaivault_domain::account::{AccountRecord, AccountStatus, RegistrationInput, contact_email};
 use scaivault_domain::provider::{Directories, Provider};
 use scaivault_domain::seal::MasterKey;
 use scaivault_domain::{SharedStore, ids};
@@ -73,6 +73,7 @@ impl Accounts {
                 store: config.store.clone(),
                 key: config.key,
                 http: config.http,
+                faults: config.faults.clone(),
             }),
             store: config.store,
             events: config.events,
@@ -171,6 +172,34 @@ impl Accounts {
         }
         let actor = self.actor(id).await?;
         call(&actor, AccountMsg::Deactivate).await
+    }
+
+    /// Changes the account's key at the CA (RFC 8555 §7.3.5) and here; orders in flight
+    /// finish with the new key. `Conflict` for a deactivated account.
+    pub async fn roll_key(&self, id: &str) -> Result<AccountRecord, Error> {
+        self.store.require_account(id).await?.require_active()?;
+        let actor = self.actor(id).await?;
+        call(&actor, AccountMsg::RollKey).await
+    }
+
+    /// Replaces the account's contact email at the CA (RFC 8555 §7.3.2) and here.
+    /// `Invalid` (field `email`) for an address that is not one, `Conflict` for a deactivated
+    /// account.
+    pub async fn update_email(&self, id: &str, email: &str) -> Result<AccountRecord, Error> {
+        let email = contact_email(email)?;
+        self.store.require_account(id).await?.require_active()?;
+        let actor = self.actor(id).await?;
+        call(&actor, |reply| AccountMsg::UpdateEmail(email, reply)).await
+    }
+
+    /// Whether the account's key is no longer the one with thumbprint `used` (it was rolled
+    /// over while an order was using it); the current client is then the new key's.
+    pub(crate) async fn key_changed(&self, account_id: &str, used: &str) -> Result<bool, Error> {
+        let actor = self.actor(account_id).await?;
+        call(&actor, |reply| {
+            AccountMsg::KeyChanged(used.to_owned(), reply)
+        })
+        .await
     }
 
     /// Creates an order at the CA through the account's actor.

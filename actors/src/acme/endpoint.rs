@@ -6,7 +6,8 @@
 //! - `HEAD` is only ever sent to `newNonce` (§7.2), and a `GET` that is not the directory is a
 //!   renewal information request (RFC 9773 §4.1: plain GETs, no JWS);
 //! - a POST's JWS payload (§7.3 ff.): `{"csr"}` finalizes (§7.4), `{}` answers a challenge
-//!   (§7.5.1), `{"identifiers"}` is a new order, `{"status"}` a deactivation;
+//!   (§7.5.1), `{"identifiers"}` is a new order, `{"status"}` a deactivation, `{"contact"}`
+//!   alone a contact update (§7.3.2), a JWS inside a key change (§7.3.5);
 //! - a POST-as-GET (§6.3, empty payload) by what came back: a certificate chain (§7.4.2), an
 //!   authorization (`challenges`, §7.1.4), an order (`finalize`, §7.1.3) or an account.
 //!
@@ -70,8 +71,16 @@ impl Payload {
             "deactivate"
         } else if fields.contains_key("certificate") {
             "revokeCert"
-        } else if fields.contains_key("contact") || fields.contains_key("termsOfServiceAgreed") {
+        } else if fields.contains_key("termsOfServiceAgreed")
+            || fields.contains_key("onlyReturnExisting")
+        {
             "newAccount"
+        } else if fields.contains_key("contact") {
+            // A contact update posted to the account URL (RFC 8555 §7.3.2).
+            "account"
+        } else if fields.contains_key("protected") {
+            // The inner JWS of a key change (RFC 8555 §7.3.5).
+            "keyChange"
         } else {
             "other"
         })
@@ -237,6 +246,26 @@ mod tests {
         assert_eq!(
             kind("{\"status\":\"deactivated\"}", None, b"{}"),
             "deactivate"
+        );
+        assert_eq!(
+            kind("{\"contact\":[\"mailto:a@b.example\"]}", None, b"{}"),
+            "account"
+        );
+        assert_eq!(
+            kind(
+                "{\"contact\":[],\"termsOfServiceAgreed\":true,\"onlyReturnExisting\":true}",
+                None,
+                b"{}"
+            ),
+            "newAccount"
+        );
+        assert_eq!(
+            kind(
+                "{\"protected\":\"e30\",\"payload\":\"e30\",\"signature\":\"x\"}",
+                None,
+                b"{}"
+            ),
+            "keyChange"
         );
         assert_eq!(
             kind("", Some("application/pem-certificate-chain"), b"-----BEGIN"),

@@ -31,6 +31,13 @@ pub(super) enum OrderMsg {
     Drive,
 }
 
+/// The account key a run of an order signs with.
+struct UsedKey {
+    account_id: String,
+    /// Its RFC 7638 thumbprint.
+    thumbprint: String,
+}
+
 /// The actor type; it is named after its order's id.
 #[derive(Debug)]
 pub(super) struct OrderActor {
@@ -57,12 +64,12 @@ impl Actor for OrderActor {
         OrderMsg::Drive: OrderMsg,
         order_id: &mut String,
     ) -> Result<(), ActorProcessingErr> {
-        let mut outcome = self.drive(order_id).await;
+        let mut outcome = self.drive_with_current_key(order_id).await;
         while let Err(Failure::Reorder(error)) = outcome {
             tracing::warn!(order = %order_id, message = %error.message,
                 "the CA could not reach this service's responder; placing the order again");
             outcome = match placement::place_again(&self.ctx, order_id).await {
-                Ok(()) => self.drive(order_id).await,
+                Ok(()) => self.drive_with_current_key(order_id).await,
                 Err(_) => Err(Failure::Final(error)),
             };
         }
@@ -102,8 +109,49 @@ const MAX_CA_ATTEMPTS: i64 = 2;
 /// (<https://letsencrypt.org/docs/rate-limits/>).
 const MAX_CA_ATTEMPTS_AFTER_DOWNTIME: i64 = 5;
 
+/// Runs of an order repeated because its account's key changed under them: a rollover is
+/// one change, so one repeat suffices; the second covers a rollover during that repeat.
+const KEY_CHANGE_REDRIVES: u32 = 2;
+
 impl OrderActor {
-    async fn drive(&self, order_id: &str) -> Result<(), Failure> {
+    /// [`Self::drive`], repeated when the account key changed while it ran (RFC 8555 §7.3.5):
+    /// the CA refuses requests signed with the old key, which says nothing about the order, so
+    /// the run starts again with the account's current client.
+    async fn drive_with_current_key(&self, order_id: &str) -> Result<(), Failure> {
+        let mut redrives = 0;
+        loop {
+            let mut used = None;
+            let outcome = self.drive(order_id, &mut used).await;
+            if !matches!(outcome, Err(Failure::Final(_) | Failure::Transient(_)))
+                || redrives == KEY_CHANGE_REDRIVES
+            {
+                return outcome;
+            }
+            let Some(UsedKey {
+                account_id,
+                thumbprint,
+            }) = used
+            else {
+                return outcome;
+            };
+            match self
+                .ctx
+                .accounts
+                .key_changed(&account_id, &thumbprint)
+                .await
+            {
+                Ok(true) => {
+                    redrives += 1;
+                    tracing::info!(order = %order_id, account = %account_id,
+                        "the account key changed during the order's run; driving it again with the new key");
+                }
+                _ => return outcome,
+            }
+        }
+    }
+
+    /// One run; `used` says which account key it signed with, once it has one.
+    async fn drive(&self, order_id: &str, used: &mut Option<UsedKey>) -> Result<(), Failure> {
         let ctx = &self.ctx;
         let Some(record) = ctx.store.get_order(order_id).await? else {
             return Ok(());
@@ -118,6 +166,10 @@ impl OrderActor {
                 elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "order step done");
         };
         let account = ctx.accounts.client(&record.account_id).await?;
+        *used = Some(UsedKey {
+            account_id: record.account_id.clone(),
+            thumbprint: account.key_thumbprint().to_owned(),
+        });
         let mut order = account
             .order(record.order_url.clone())
             .await
@@ -176,6 +228,7 @@ impl OrderActor {
         order: &mut instant_acme::Order,
     ) -> Result<(), Failure> {
         let wanted = challenge_type(record.challenge_type);
+        let stored = self.ctx.store.order_challenges(&record.id).await?;
         let mut to_ready = Vec::new();
         let mut txt = Vec::new();
         let mut refused = Vec::new();
@@ -201,6 +254,21 @@ impl OrderActor {
                         domain: domain.clone(),
                         value: challenge.key_authorization().dns_value(),
                     });
+                } else {
+                    // The CA expects the key authorization of the key that answers the
+                    // challenge: after an account key rollover (RFC 8555 §7.3.5), the new one.
+                    // One answered already (`processing`) is validated against the key it was
+                    // answered with, so it keeps what it serves.
+                    let current = challenge.key_authorization();
+                    let served = stored.iter().find(|c| c.domain == domain);
+                    if served.is_some_and(|c| {
+                        c.status == "pending" && c.key_authorization != current.as_str()
+                    }) {
+                        self.ctx
+                            .store
+                            .set_challenge_key_authorization(&record.id, &domain, current.as_str())
+                            .await?;
+                    }
                 }
                 to_ready.push(domain);
             }

@@ -34,6 +34,30 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<AccountRecord>>;
     /// The account's sealed credentials.
     async fn account_credentials(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// Replaces the account's contact email; `false` when there is no such account.
+    async fn set_account_email(&self, id: &str, email: &str) -> Result<bool>;
+    /// Records the thumbprint of the current key of an account stored without one (an older
+    /// record); a recorded thumbprint is left as it is.
+    async fn fill_account_key_thumbprint(&self, id: &str, thumbprint: &str) -> Result<()>;
+    /// Stores a new key's sealed credentials as the account's pending key, before the CA is
+    /// asked to change keys (RFC 8555 §7.3.5); replaces an earlier pending key. `false` when
+    /// there is no such account.
+    async fn set_pending_account_key(&self, id: &str, sealed_credentials: &[u8]) -> Result<bool>;
+    /// The account's pending key's sealed credentials, if a key change was begun and not
+    /// resolved.
+    async fn pending_account_key(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// Makes `sealed_credentials` (the new key the CA now holds) the account's credentials and
+    /// clears its pending key, in one statement, recording the key's `thumbprint` and `at`.
+    /// `false` when there is no such account.
+    async fn promote_account_key(
+        &self,
+        id: &str,
+        sealed_credentials: &[u8],
+        thumbprint: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Drops the pending key (the CA never took it); the current credentials stay.
+    async fn clear_pending_account_key(&self, id: &str) -> Result<()>;
     /// Records a status change; `false` when there is no such account.
     async fn set_account_status(
         &self,

@@ -59,6 +59,14 @@ pub trait OrderStore: Send + Sync + std::fmt::Debug {
         status: &str,
         error: Option<&str>,
     ) -> Result<()>;
+    /// Replaces a challenge's key authorization: the account key changed (RFC 8555 §7.3.5)
+    /// before the challenge was answered, and the CA expects the new key's.
+    async fn set_challenge_key_authorization(
+        &self,
+        order_id: &str,
+        domain: &str,
+        key_authorization: &str,
+    ) -> Result<()>;
     /// The key authorization to serve for an http-01 `token` of an unfinished order.
     async fn http01_key_authorization(&self, token: &str) -> Result<Option<String>>;
     /// The key authorization to prove for `domain` over tls-alpn-01, for an unfinished order.

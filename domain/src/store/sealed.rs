@@ -12,6 +12,8 @@ pub enum SealedColumn {
     Secrets,
     /// ACME account keys and EAB credentials.
     AccountCredentials,
+    /// New ACME account keys of key changes not yet resolved (RFC 8555 §7.3.5).
+    PendingAccountKeys,
     /// Private keys generated for orders that have not yet yielded a certificate.
     OrderKeys,
     /// Certificate versions' private keys.
@@ -22,9 +24,10 @@ pub enum SealedColumn {
 
 impl SealedColumn {
     /// Every sealed column; a new one must be added here, or rotation would leave it behind.
-    pub const ALL: [SealedColumn; 5] = [
+    pub const ALL: [SealedColumn; 6] = [
         SealedColumn::Secrets,
         SealedColumn::AccountCredentials,
+        SealedColumn::PendingAccountKeys,
         SealedColumn::OrderKeys,
         SealedColumn::CertificateKeys,
         SealedColumn::WebhookSecrets,
@@ -38,6 +41,10 @@ pub enum SealedRow {
         path: String,
     },
     Account {
+        id: String,
+    },
+    /// An account's pending key: sealed as its credentials are, as it replaces them.
+    PendingAccountKey {
         id: String,
     },
     Order {
@@ -57,7 +64,9 @@ impl SealedRow {
     pub fn aad(&self) -> String {
         match self {
             SealedRow::Secret { path } => crate::secret::aad(path),
-            SealedRow::Account { id } => crate::account::credentials_aad(id),
+            SealedRow::Account { id } | SealedRow::PendingAccountKey { id } => {
+                crate::account::credentials_aad(id)
+            }
             SealedRow::Order { id } => crate::order::order_key_aad(id),
             SealedRow::CertificateVersion {
                 certificate_id,
@@ -72,6 +81,7 @@ impl SealedRow {
         match self {
             SealedRow::Secret { .. } => SealedColumn::Secrets,
             SealedRow::Account { .. } => SealedColumn::AccountCredentials,
+            SealedRow::PendingAccountKey { .. } => SealedColumn::PendingAccountKeys,
             SealedRow::Order { .. } => SealedColumn::OrderKeys,
             SealedRow::CertificateVersion { .. } => SealedColumn::CertificateKeys,
             SealedRow::Webhook { .. } => SealedColumn::WebhookSecrets,

@@ -49,6 +49,8 @@ async fn store_with_challenge(
         eab_kid: None,
         created_at: now(),
         deactivated_at: None,
+        key_thumbprint: None,
+        key_rolled_at: None,
     };
     store
         .insert_account(&account, b"sealed")

@@ -20,6 +20,8 @@ pub(crate) struct AccountRow {
     eab_kid: Option<String>,
     created_at: i64,
     deactivated_at: Option<i64>,
+    key_thumbprint: Option<String>,
+    key_rolled_at: Option<i64>,
 }
 
 impl AccountRow {
@@ -36,6 +38,8 @@ impl AccountRow {
             eab_kid: self.eab_kid,
             created_at: from_millis(self.created_at),
             deactivated_at: self.deactivated_at.map(from_millis),
+            key_thumbprint: self.key_thumbprint,
+            key_rolled_at: self.key_rolled_at.map(from_millis),
         })
     }
 }
