@@ -96,11 +96,11 @@ async fn ari_window_drives_renewal_with_replaces(db: Db) {
     // renew_at lies inside the CA's window, not at the lifetime-based time. The order is valid
     // as soon as the version is stored, and the CA's window is asked for right after: poll.
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let certificate = loop {
         let (_, certificate) = api.get(&format!("/v1/pki/certificates/{id}")).await;
         let renew_at = rfc3339(&certificate["renew_at"]);
         if renew_at >= far.0 && renew_at < far.1 {
-            break;
+            break certificate;
         }
         assert!(
             Instant::now() < deadline,
@@ -108,7 +108,7 @@ async fn ari_window_drives_renewal_with_replaces(db: Db) {
             env.service.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
     // The service looks again as Retry-After says (1 s here), keeping one pending task.
     wait_until("two renewal-info requests", Duration::from_secs(20), || {
         front
