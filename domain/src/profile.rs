@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use time::{Date, OffsetDateTime};
 
+use crate::timestamp::short_duration;
 use crate::{Error, Result};
 
 const HOUR: u64 = 3600;
@@ -183,23 +184,12 @@ pub fn check(ca: &str, profile: &ProfileInfo, order: OrderShape) -> Result<()> {
             format!(
                 "{ca}'s profile {:?} drops pending authorizations after {}, but dns-01 waits up to {} for propagation ([dns] propagation_timeout): lower it or use another profile",
                 profile.name,
-                human(profile.pending_authorization),
-                human(wait)
+                short_duration(profile.pending_authorization),
+                short_duration(wait)
             ),
         ));
     }
     Ok(())
-}
-
-/// `90d`, `160h`, `7h`, `90s`: the largest whole unit.
-pub fn human(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    match secs {
-        s if s >= DAY && s % DAY == 0 => format!("{}d", s / DAY),
-        s if s >= HOUR && s % HOUR == 0 => format!("{}h", s / HOUR),
-        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
 }
 
 #[cfg(test)]
@@ -222,12 +212,12 @@ mod tests {
         assert_eq!(days(time::macros::date!(2028 - 02 - 16)), 45);
         let reuse = classic.authorization_reuse.expect("published");
         assert_eq!(
-            human(reuse.at(on(time::macros::date!(2028 - 03 - 01)))),
+            short_duration(reuse.at(on(time::macros::date!(2028 - 03 - 01)))),
             "7h"
         );
         let tlsserver = resolve(LETSENCRYPT_PROFILES, Some("tlsserver")).expect("known");
         assert_eq!(
-            human(
+            short_duration(
                 tlsserver
                     .lifetime
                     .at(on(time::macros::date!(2026 - 05 - 12)))
@@ -235,7 +225,7 @@ mod tests {
             "90d"
         );
         assert_eq!(
-            human(
+            short_duration(
                 tlsserver
                     .lifetime
                     .at(on(time::macros::date!(2026 - 05 - 13)))
@@ -244,7 +234,7 @@ mod tests {
         );
         let shortlived = resolve(LETSENCRYPT_PROFILES, Some("shortlived")).expect("known");
         assert_eq!(
-            human(shortlived.lifetime.at(OffsetDateTime::now_utc())),
+            short_duration(shortlived.lifetime.at(OffsetDateTime::now_utc())),
             "160h"
         );
         assert!(resolve(LETSENCRYPT_PROFILES, Some("brand-new")).is_none());

@@ -149,7 +149,7 @@ impl RateLimitRefusal {
             format!(
                 "the local rate-limit ledger refuses: {count} of {max} {limit} for {subject} \
                  within {}; try again in {wait} s",
-                humanize(self.window)
+                crate::timestamp::short_duration(self.window)
             )
         }
     }
@@ -178,16 +178,6 @@ pub fn check_pending_authorizations(
         window: Duration::ZERO,
         retry_after: PENDING_AUTHORIZATIONS_RETRY,
     })
-}
-
-fn humanize(window: Duration) -> String {
-    let secs = window.as_secs();
-    match secs {
-        s if s % 86_400 == 0 && s > 0 => format!("{}d", s / 86_400),
-        s if s % 3_600 == 0 && s > 0 => format!("{}h", s / 3_600),
-        s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
 }
 
 /// The registered domain of `name` (lower-case ASCII, a wildcard's `*.` ignored): the public

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use scaivault_contract::{
     Account, AccountList, ErrorBody, PageQuery, ProviderList, ProviderView, Register, UpdateAccount,
 };
-use scaivault_domain::account::RegistrationInput;
+use scaivault_domain::account::{AccountRecord, RegistrationInput};
 use scaivault_domain::provider::PROVIDERS;
 use scaivault_domain::scope::Scope;
 use scaivault_domain::timestamp;
@@ -84,8 +84,7 @@ pub async fn list(
     // One read per account: pauses are rare and a page is at most 100 accounts.
     let mut views = Vec::with_capacity(accounts.len());
     for account in &accounts {
-        let pauses = state.store.account_pauses(&account.id).await?;
-        views.push(Account::with_pauses(account, &pauses));
+        views.push(with_pauses(&state, account).await?);
     }
     let next = page.next(
         accounts.last().map(|a| Cursor {
@@ -118,8 +117,7 @@ pub async fn get(
         .get_account(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("account {id} not found")))?;
-    let pauses = state.store.account_pauses(&id).await?;
-    Ok(Json(Account::with_pauses(&record, &pauses)))
+    Ok(Json(with_pauses(&state, &record).await?))
 }
 
 #[utoipa::path(
@@ -192,8 +190,7 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateAccount>,
 ) -> ApiResult<Json<Account>> {
     let record = state.accounts.update_email(&id, &body.email).await?;
-    let pauses = state.store.account_pauses(&id).await?;
-    Ok(Json(Account::with_pauses(&record, &pauses)))
+    Ok(Json(with_pauses(&state, &record).await?))
 }
 
 #[utoipa::path(
@@ -218,8 +215,7 @@ pub async fn roll_over_key(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Account>> {
     let record = state.accounts.roll_key(&id).await?;
-    let pauses = state.store.account_pauses(&id).await?;
-    Ok(Json(Account::with_pauses(&record, &pauses)))
+    Ok(Json(with_pauses(&state, &record).await?))
 }
 
 #[utoipa::path(
@@ -263,4 +259,10 @@ pub async fn providers(
             .map(|info| ProviderView::new(info, directories))
             .collect(),
     }))
+}
+
+/// The account's answer with the CA's pauses it is under (one read).
+async fn with_pauses(state: &AppState, record: &AccountRecord) -> ApiResult<Account> {
+    let pauses = state.store.account_pauses(&record.id).await?;
+    Ok(Account::with_pauses(record, &pauses))
 }
